@@ -1,0 +1,153 @@
+"""Elementwise primitives: unary math, binary arithmetic with NumPy broadcasting, comparisons,
+`where`, and `cast`.
+
+Every primitive sits in one row: name, NumPy reference, VJP (written with primitives and the
+arithmetic operators, which every value type supports) and what the VJP reads. Operands of a
+binary primitive share one dtype; a Python scalar operand is weak and takes the other's dtype.
+The frontend applies PyTorch's type promotion before it calls these.
+"""
+import math
+
+import numpy as np
+
+from .. import dtypes
+from ..primitive import Aval, broadcast_shapes, define, shape_of
+
+SQRT_2_OVER_PI = 2.0 / math.sqrt(math.pi)
+
+
+# ---- shape/dtype rules -------------------------------------------------------------------------
+
+def _dtype_of_operands(args):
+    for a in args:
+        dtype = getattr(a, "dtype", None)
+        if isinstance(dtype, dtypes.DType):
+            return dtype
+    raise TypeError("an elementwise primitive needs at least one typed operand")
+
+
+def same_as_input(*args, **_):
+    return Aval(broadcast_shapes(*map(shape_of, args)), _dtype_of_operands(args))
+
+
+def boolean_result(*args, **_):
+    return Aval(broadcast_shapes(*map(shape_of, args)), dtypes.bool_)
+
+
+# ---- unary -------------------------------------------------------------------------------------
+
+def _erf(x):
+    return _ERF_UFUNC(x).astype(x.dtype) if isinstance(x, np.ndarray) else x.dtype.type(math.erf(x))
+
+
+_ERF_UFUNC = np.frompyfunc(math.erf, 1, 1)
+
+
+def _sigmoid(x):
+    return 1 / (1 + np.exp(-x))
+
+
+def _rsqrt(x):
+    return 1 / np.sqrt(x)
+
+
+def unary(name, impl, d=None, saves=(), saves_out=False):
+    """`d(g, out, x)`: the cotangent of x."""
+    return define(name, impl, same_as_input, None if d is None else (d,), saves, saves_out,
+                  family="unary")
+
+
+neg = unary("neg", np.negative, lambda g, out, x: -g)
+exp = unary("exp", np.exp, lambda g, out, x: g * out, saves_out=True)
+log = unary("log", np.log, lambda g, out, x: g / x, saves=(0,))
+log1p = unary("log1p", np.log1p, lambda g, out, x: g / (x + 1), saves=(0,))
+expm1 = unary("expm1", np.expm1, lambda g, out, x: g * (out + 1), saves_out=True)
+sqrt = unary("sqrt", np.sqrt, lambda g, out, x: g / (out * 2), saves_out=True)
+rsqrt = unary("rsqrt", _rsqrt, lambda g, out, x: g * (out * out * out) * -0.5, saves_out=True)
+reciprocal = unary("reciprocal", np.reciprocal, lambda g, out, x: -g * (out * out), saves_out=True)
+sin = unary("sin", np.sin, lambda g, out, x: g * cos(x), saves=(0,))
+cos = unary("cos", np.cos, lambda g, out, x: g * -sin(x), saves=(0,))
+tanh = unary("tanh", np.tanh, lambda g, out, x: g * (1 - out * out), saves_out=True)
+sigmoid = unary("sigmoid", _sigmoid, lambda g, out, x: g * (out * (1 - out)), saves_out=True)
+abs_ = unary("abs", np.abs, lambda g, out, x: g * sign(x), saves=(0,))
+erf = unary("erf", _erf, lambda g, out, x: g * (exp(-(x * x)) * SQRT_2_OVER_PI), saves=(0,))
+# Piecewise-constant functions: PyTorch gives them a zero gradient rather than none.
+sign = unary("sign", np.sign, lambda g, out, x: g * 0)
+floor = unary("floor", np.floor, lambda g, out, x: g * 0)
+ceil = unary("ceil", np.ceil, lambda g, out, x: g * 0)
+round_ = unary("round", np.round, lambda g, out, x: g * 0)
+trunc = unary("trunc", np.trunc, lambda g, out, x: g * 0)
+logical_not = define("logical_not", np.logical_not, boolean_result, family="unary")
+isnan = define("isnan", np.isnan, boolean_result, family="unary")
+isinf = define("isinf", np.isinf, boolean_result, family="unary")
+isfinite = define("isfinite", np.isfinite, boolean_result, family="unary")
+
+
+# ---- binary ------------------------------------------------------------------------------------
+
+def _dpow_base(g, out, x, y):
+    return g * (y * pow_(x, y - 1))
+
+
+def _dpow_exponent(g, out, x, y):
+    # d/dy x**y = x**y * log(x), taken as 0 where x == 0 (PyTorch's convention).
+    return g * where(eq(x, 0), 0, out * log(x))
+
+
+def _select_grad(g, wins, ties):
+    # maximum/minimum: the winner takes the gradient; ties split it in half, as in PyTorch.
+    return where(wins, g, where(ties, g * 0.5, 0))
+
+
+def binary(name, impl, dx=None, dy=None, saves=(), saves_out=False):
+    """`dx(g, out, x, y)`, `dy(g, out, x, y)`: the cotangents of x and y."""
+    vjp = None if dx is None else (dx, dy)
+    return define(name, impl, same_as_input, vjp, saves, saves_out, family="binary")
+
+
+def compare(name, impl):
+    return define(name, impl, boolean_result, family="compare")
+
+
+add = binary("add", np.add, lambda g, out, x, y: g, lambda g, out, x, y: g)
+sub = binary("sub", np.subtract, lambda g, out, x, y: g, lambda g, out, x, y: -g)
+mul = binary("mul", np.multiply, lambda g, out, x, y: g * y, lambda g, out, x, y: g * x,
+             saves=(0, 1))
+div = binary("div", np.true_divide, lambda g, out, x, y: g / y,
+             lambda g, out, x, y: -g * x / (y * y), saves=(0, 1))
+pow_ = binary("pow", np.power, _dpow_base, _dpow_exponent, saves=(0, 1), saves_out=True)
+maximum = binary("maximum", np.maximum, lambda g, out, x, y: _select_grad(g, gt(x, y), eq(x, y)),
+                 lambda g, out, x, y: _select_grad(g, lt(x, y), eq(x, y)), saves=(0, 1))
+minimum = binary("minimum", np.minimum, lambda g, out, x, y: _select_grad(g, lt(x, y), eq(x, y)),
+                 lambda g, out, x, y: _select_grad(g, gt(x, y), eq(x, y)), saves=(0, 1))
+remainder = binary("remainder", np.remainder, lambda g, out, x, y: g,
+                   lambda g, out, x, y: -g * floor(x / y), saves=(0, 1))
+floor_divide = binary("floor_divide", np.floor_divide)
+logical_and = compare("logical_and", np.logical_and)
+logical_or = compare("logical_or", np.logical_or)
+logical_xor = compare("logical_xor", np.logical_xor)
+eq = compare("eq", np.equal)
+ne = compare("ne", np.not_equal)
+lt = compare("lt", np.less)
+le = compare("le", np.less_equal)
+gt = compare("gt", np.greater)
+ge = compare("ge", np.greater_equal)
+
+
+# ---- where, cast -------------------------------------------------------------------------------
+
+def _where_abstract(c, x, y):
+    return Aval(broadcast_shapes(shape_of(c), shape_of(x), shape_of(y)), _dtype_of_operands((x, y)))
+
+
+where = define("where", np.where, _where_abstract,
+               (None, lambda g, out, c, x, y: where(c, g, 0), lambda g, out, c, x, y: where(c, 0, g)),
+               saves=(0,), family="ternary")
+
+
+def _cast_impl(x, dtype):
+    return x.astype(dtype.np)
+
+
+cast = define("cast", _cast_impl, lambda x, dtype: Aval(shape_of(x), dtype),
+              (lambda g, out, x, dtype: g,), family="unary")

@@ -1,0 +1,74 @@
+"""llgrad: PyTorch's autograd semantics on NumPy, with training steps compiled ahead of time to
+native vectorized code through LLVM.
+
+`import llgrad as torch` runs ordinary autograd code; `llgrad.compile(step)` makes a training
+step one native call.
+"""
+import numpy as _np
+
+# PyTorch never warns on inf/nan arithmetic (log(0), 0/0); NumPy would, from every kernel.
+_np.seterr(divide="ignore", invalid="ignore", over="ignore", under="ignore")
+
+from .compiler import dtypes as _dtypes  # noqa: E402
+from .tensor import Size, Tensor  # noqa: E402
+from . import dispatch as _dispatch  # noqa: E402,F401
+from .ops import *  # noqa: E402,F401,F403
+from .ops import creation as _creation  # noqa: E402
+from . import autograd, random  # noqa: E402
+from .autograd import enable_grad, inference_mode, no_grad, set_grad_enabled  # noqa: E402
+from .autograd.grad_mode import is_grad_enabled, is_inference_mode_enabled  # noqa: E402
+from .random import Generator  # noqa: E402
+from ._printing import get_printoptions, set_printoptions  # noqa: E402
+
+__version__ = "0.1.0"
+
+bool = _dtypes.bool_  # noqa: A001 (llgrad.bool, like torch.bool)
+uint8 = _dtypes.uint8
+int8 = _dtypes.int8
+int16 = short = _dtypes.int16
+int32 = int = _dtypes.int32  # noqa: A001
+int64 = long = _dtypes.int64
+float16 = half = _dtypes.float16
+float32 = float = _dtypes.float32  # noqa: A001
+float64 = double = _dtypes.float64
+dtype = _dtypes.DType
+
+
+def get_default_dtype():
+    return _dtypes.DEFAULT_FLOAT
+
+
+def set_default_dtype(d):
+    if d not in (float32, float64, float16):
+        raise TypeError("only floating-point types are supported as the default type")
+    _dtypes.DEFAULT_FLOAT = d
+
+
+def is_tensor(obj):
+    return isinstance(obj, Tensor)
+
+
+def is_floating_point(t):
+    return t.dtype.is_floating_point
+
+
+def numel(t):
+    return t.numel()
+
+
+def device(name="cpu"):
+    if str(name).split(":")[0] != "cpu":
+        raise RuntimeError(f"llgrad runs on the CPU only; got device {name!r}")
+    return "cpu"
+
+
+def set_num_threads(n):
+    """Accepted for compatibility: eager llgrad runs NumPy kernels on the calling thread."""
+
+
+def get_num_threads():
+    return 1
+
+
+from . import nn, optim  # noqa: E402
+from .serialization import load, save  # noqa: E402

@@ -1,0 +1,203 @@
+"""Custom differentiable operations: `llgrad.autograd.Function` with `forward(ctx, ...)` and
+`backward(ctx, *grads)`, as in PyTorch."""
+import functools
+
+import numpy as np
+
+from . import grad_mode
+from .graph import SavedTensor, FREED_MESSAGE, Node, grad_accumulator
+
+
+class FunctionCtx:
+    """The `ctx` a custom Function's forward and backward share."""
+
+    def __init__(self):
+        self._saved = None
+        self._non_differentiable = set()
+        self._dirty = set()
+        self.materialize_grads = True
+        self.needs_input_grad = ()
+        self._freed = False
+
+    def save_for_backward(self, *tensors):
+        self._to_save = tensors
+
+    def mark_non_differentiable(self, *tensors):
+        self._non_differentiable.update(id(t) for t in tensors)
+
+    def mark_dirty(self, *tensors):
+        self._dirty.update(id(t) for t in tensors)
+
+    def set_materialize_grads(self, value):
+        self.materialize_grads = bool(value)
+
+    @property
+    def saved_tensors(self):
+        if self._freed:
+            raise RuntimeError(FREED_MESSAGE)
+        if self._saved is None:
+            return ()
+        node = getattr(self, "_node", None)
+        out = []
+        for item in self._saved:
+            if item is None:
+                out.append(None)
+                continue
+            item.check_version(node)
+            out.append(item.unpack_tensor(node))
+        return tuple(out)
+
+    saved_variables = saved_tensors
+
+
+class BackwardFunctionNode(Node):
+    """The node a custom Function records: its backward is the user's `backward`."""
+
+    __slots__ = ("_ctx", "_function", "_n_outputs", "_input_meta", "_output_meta")
+
+    def __repr__(self):
+        return f"<llgrad.autograd.function.{type(self).__name__} object at {id(self):#x}>"
+
+    def apply(self, grads, create_graph):
+        from ..tensor import Tensor
+
+        ctx = self._ctx
+        as_tensors = []
+        for g, meta in zip(grads, self._output_meta):
+            if g is None:
+                if ctx.materialize_grads and meta is not None:
+                    g = np.zeros(meta[0], dtype=meta[1])
+                else:
+                    as_tensors.append(None)
+                    continue
+            as_tensors.append(g if isinstance(g, Tensor) else Tensor._wrap(np.asarray(g)))
+        results = self._function.backward(ctx, *as_tensors)
+        if not isinstance(results, tuple):
+            results = (results,)
+        n_inputs = len(self.next_functions)
+        if len(results) < n_inputs:
+            raise RuntimeError(f"function {type(self).__name__} returned an incorrect number of "
+                               f"gradients (expected {n_inputs}, got {len(results)})")
+        out = []
+        for (child, _), g in zip(self.next_functions, results[:n_inputs]):
+            if child is None or g is None:
+                out.append(None)
+            elif create_graph:
+                out.append(g)
+            else:
+                out.append(g._data if isinstance(g, Tensor) else g)
+        return out
+
+    def release(self):
+        self._ctx._freed = bool(self._ctx._saved)
+        if self._ctx._freed:
+            self._ctx._saved = None
+
+
+_NODE_CLASSES = {}
+
+
+def _node_class(function_cls):
+    cls = _NODE_CLASSES.get(function_cls)
+    if cls is None:
+        cls = type(f"{function_cls.__name__}Backward", (BackwardFunctionNode,), {"__slots__": ()})
+        _NODE_CLASSES[function_cls] = cls
+    return cls
+
+
+class Function:
+    """Subclass with static `forward(ctx, *args)` and `backward(ctx, *grad_outputs)`; call
+    `MyFunction.apply(*args)`."""
+
+    @staticmethod
+    def forward(ctx, *args, **kwargs):
+        raise NotImplementedError("You must implement the forward function for custom "
+                                  "autograd.Function.")
+
+    @staticmethod
+    def backward(ctx, *grad_outputs):
+        raise NotImplementedError("You must implement either the backward or vjp method for your "
+                                  "custom autograd.Function to use it with backward mode AD.")
+
+    vjp = backward
+
+    @classmethod
+    def apply(cls, *args, **kwargs):
+        from ..tensor import Tensor
+        from .. import tracing
+
+        if tracing.ACTIVE is not None and any(isinstance(a, Tensor) and
+                                              type(a._data) is not np.ndarray for a in args):
+            return tracing.ACTIVE.apply_function(cls, args, kwargs)
+        ctx = FunctionCtx()
+        tensors = [a for a in args if isinstance(a, Tensor)]
+        requires_grad = grad_mode.STATE.enabled and any(t._requires_grad for t in tensors)
+        ctx.needs_input_grad = tuple(isinstance(a, Tensor) and a._requires_grad for a in args)
+        with grad_mode.no_grad():
+            outputs = cls.forward(ctx, *args, **kwargs)
+        single = not isinstance(outputs, tuple)
+        outputs_tuple = (outputs,) if single else outputs
+        outputs_tuple = tuple(_fresh_output(o, args) for o in outputs_tuple)
+        if requires_grad:
+            _record_function(cls, ctx, args, outputs_tuple)
+        elif getattr(ctx, "_to_save", None) is not None:
+            ctx._saved = None
+        return outputs_tuple[0] if single else outputs_tuple
+
+
+def _fresh_output(out, args):
+    """An output returned unchanged from the inputs is a new tensor object (a view), so
+    attaching history to it does not rewrite the input's."""
+    from ..tensor import Tensor
+
+    if isinstance(out, Tensor) and any(out is a for a in args):
+        return out.detach() if not out._requires_grad else out.view_as(out).detach()
+    return out
+
+
+def _record_function(cls, ctx, args, outputs):
+    from ..tensor import Tensor
+
+    node_cls = _node_class(cls)
+    node = node_cls.__new__(node_cls)
+    node._ctx = ctx
+    node._function = cls
+    node._tensor_hooks = None
+    node._post_hooks = None
+    node.metadata = {}
+    ctx._node = node
+    edges, meta = [], []
+    for a in args:
+        if isinstance(a, Tensor) and a._requires_grad:
+            edges.append((a.grad_fn, a._output_nr) if a.grad_fn is not None
+                         else (grad_accumulator(a), 0))
+            meta.append((a._data.shape, a._data.dtype))
+        else:
+            edges.append((None, 0))
+            meta.append(None)
+    node.next_functions = tuple(edges)
+    node._input_meta = meta
+    node._n_outputs = len(outputs)
+    node._output_meta = []
+    for nr, out in enumerate(outputs):
+        if isinstance(out, Tensor) and id(out) not in ctx._non_differentiable \
+                and out._data.dtype.kind == "f":
+            out._requires_grad = True
+            out.grad_fn = node
+            out._output_nr = nr
+            node._output_meta.append((out._data.shape, out._data.dtype))
+        else:
+            node._output_meta.append(None)
+    to_save = getattr(ctx, "_to_save", None)
+    if to_save is not None:
+        ctx._saved = [None if t is None else
+                      SavedTensor(t, is_output=t.grad_fn is node, grad_fn=node) for t in to_save]
+
+
+def once_differentiable(fn):
+    @functools.wraps(fn)
+    def wrapper(ctx, *args):
+        with grad_mode.no_grad():
+            return fn(ctx, *args)
+
+    return wrapper

@@ -1,0 +1,232 @@
+"""How a frontend operation runs.
+
+An `Op` is the unit eager autograd records as one node with PyTorch's name. Its forward is a
+primitive or a composition of primitives; its VJP rules are written in primitives too. `apply`
+runs an op:
+
+* on concrete tensors it calls the forward on NumPy arrays and, if any input requires grad and
+  grad mode is on, records one node whose rules will run on arrays (plain backward) or on
+  tensors (`create_graph=True`);
+* on traced tensors (inside `llgrad.compile`) it hands the op to the tracer, which records the
+  primitives into the graph.
+"""
+import numpy as np
+
+from .autograd.grad_mode import STATE
+from .autograd.graph import SavedTensor, ShapeOnly, grad_accumulator, node_class
+from .compiler import dtypes
+from .compiler.primitive import numpy_result
+from .tensor import Tensor
+
+EMPTY = {}
+
+
+class Op:
+    """A user-facing differentiable operation.
+
+    `vjp` has one rule per input (None: not differentiable), each mapping
+    `(g, out, *inputs, **params)` to that input's cotangent, or is one function returning all of
+    them. `saves`/`saves_out` say which inputs/outputs the rules read.
+    """
+
+    __slots__ = ("name", "node_cls", "forward", "vjp", "saves", "saves_out", "primitive",
+                 "n_outputs", "diff_index", "promote")
+
+    def __init__(self, node_name, forward, vjp, saves=(), saves_out=False, primitive=None,
+                 n_outputs=1, promote=None):
+        self.name = node_name
+        self.node_cls = node_class(node_name)
+        self.forward = forward
+        self.vjp = vjp
+        self.saves = frozenset(saves)
+        self.saves_out = saves_out
+        self.primitive = primitive
+        self.n_outputs = n_outputs
+        # Type promotion of the operands before the forward runs: None (operands used as they
+        # are), "common" (PyTorch's result_type), "float" (result_type, then at least float).
+        self.promote = promote
+        # next_functions has one edge per differentiable input, as in PyTorch.
+        if vjp is None:
+            self.diff_index = ()
+        elif callable(vjp):
+            self.diff_index = None  # every input, however many
+        else:
+            self.diff_index = tuple(i for i, rule in enumerate(vjp) if rule is not None)
+
+    def __repr__(self):
+        return f"<Op {self.name}>"
+
+
+def primitive_op(node_name, prim, promote=None):
+    """The Op that runs one primitive and uses the primitive's own VJP rules."""
+    return Op(node_name, prim.impl, prim.vjp, prim.saves, prim.saves_out, primitive=prim,
+              promote=promote)
+
+
+def apply(op, args, params=EMPTY):
+    """Run `op` on `args` (Tensors or plain values); returns a Tensor (or a tuple of them)."""
+    datas = []
+    requires_grad = False
+    for a in args:
+        if isinstance(a, Tensor):
+            data = a._data
+            if type(data) is not np.ndarray:
+                return _traced_apply(op, args, params)
+            requires_grad = requires_grad or a._requires_grad
+            datas.append(data)
+        else:
+            datas.append(a)
+    if op.promote is not None:
+        datas = promoted_operands(args, datas, op.promote == "float")
+    out = op.forward(*datas, **params)
+    record = requires_grad and STATE.enabled and op.vjp is not None
+    if op.n_outputs == 1:
+        result = Tensor._wrap(numpy_result(out))
+        if record:
+            _record(op, args, params, (result,))
+        return result
+    results = tuple(Tensor._wrap(numpy_result(o)) for o in out)
+    if record:
+        _record(op, args, params, results)
+    return results
+
+
+def _record(op, args, params, outputs):
+    node = op.node_cls.__new__(op.node_cls)
+    node._params = params
+    node._n_outputs = op.n_outputs
+    node._tensor_hooks = None
+    node._post_hooks = None
+    node.metadata = None
+    diff_index = range(len(args)) if op.diff_index is None else op.diff_index
+    node._vjp = op.vjp
+    node._diff_index = tuple(diff_index)
+    edges = []
+    meta = []
+    for i in diff_index:
+        a = args[i]
+        if isinstance(a, Tensor) and a._requires_grad:
+            fn = a.grad_fn
+            edges.append((fn, a._output_nr) if fn is not None else (grad_accumulator(a), 0))
+            meta.append((a._data.shape, a._data.dtype))
+        else:
+            edges.append((None, 0))
+            meta.append(None)
+    node.next_functions = tuple(edges)
+    node._input_meta = meta
+    saves = op.saves
+    saved = []
+    has_saved = False
+    for i, a in enumerate(args):
+        if i in saves:
+            has_saved = True
+            saved.append(SavedTensor(a) if isinstance(a, Tensor) else a)
+        elif isinstance(a, Tensor):
+            saved.append(ShapeOnly(a._data.shape, a._data.dtype))
+        else:
+            saved.append(a)
+    node._saved = saved
+    for nr, out in enumerate(outputs):
+        if out._data.dtype.kind == "f" or op.n_outputs == 1:
+            out._requires_grad = True
+            out.grad_fn = node
+            out._output_nr = nr
+    if op.saves_out:
+        has_saved = True
+        node._saved_out = SavedTensor(outputs[0], is_output=True)
+    else:
+        node._saved_out = None
+    node._has_saved = has_saved
+    return node
+
+
+def _traced_apply(op, args, params):
+    from . import tracing
+
+    return tracing.apply(op, args, params)
+
+
+# ---- type promotion (PyTorch's result_type) ---------------------------------------------------
+
+def _combine(higher, lower):
+    """PyTorch's rule for merging the dtype of a higher-priority group with a lower one."""
+    if higher is None:
+        return lower
+    if lower is None or higher.is_floating_point:
+        return higher
+    if higher is dtypes.bool_ or lower.is_floating_point:
+        return dtypes.promote(higher, lower)
+    return higher
+
+
+def promoted_operands(args, datas, to_float):
+    """The operands' arrays cast to the op's computation type; Python scalars stay weak."""
+    target = result_type(*args)
+    if to_float and not target.is_floating_point:
+        target = dtypes.DEFAULT_FLOAT
+    np_target = target.np
+    out = []
+    for a, d in zip(args, datas):
+        if type(d) is np.ndarray and d.dtype != np_target:
+            d = d.astype(np_target)
+        elif to_float and type(d) is bool:
+            d = float(d)
+        out.append(d)
+    return out
+
+
+def result_type(*args):
+    """The dtype PyTorch gives an op over `args`: tensors with dimensions first, then 0-dim
+    tensors, then Python scalars, each lower group only able to raise the category."""
+    dim = zero_dim = scalar = None
+    for a in args:
+        if isinstance(a, Tensor):
+            d = a.dtype
+            if a._data.ndim:
+                dim = d if dim is None else dtypes.promote(dim, d)
+            else:
+                zero_dim = d if zero_dim is None else dtypes.promote(zero_dim, d)
+        elif a is not None:
+            category = dtypes.scalar_category(a)
+            if category is None:
+                raise TypeError(f"unsupported operand type: {type(a).__name__}")
+            d = dtypes.default_for_category(category)
+            scalar = d if scalar is None else dtypes.promote(scalar, d)
+    return _combine(dim, _combine(zero_dim, scalar))
+
+
+# ---- primitives called directly on tensors (VJP rules under create_graph, composite forwards
+# on traced values) record under PyTorch's names for the same operation ----------------------
+
+_PRIMITIVE_NODE_NAMES = {
+    "log1p": "Log1PBackward0", "pow": "PowBackward1", "cast": "ToCopyBackward0",
+    "reduce_sum": "SumBackward1", "reduce_max": "AmaxBackward0", "reduce_min": "AminBackward0",
+    "broadcast_to": "ExpandBackward0", "reshape": "ViewBackward0", "copy": "CloneBackward0",
+    "slice": "SliceBackward0", "pad": "ConstantPadNdBackward0", "concat": "CatBackward0",
+    "take": "IndexSelectBackward0", "matmul": "MmBackward0", "abs": "AbsBackward0",
+    "round": "RoundBackward0",
+}
+_PRIMITIVE_OPS = {}
+
+
+def _node_name(prim):
+    name = _PRIMITIVE_NODE_NAMES.get(prim.name)
+    if name is None:
+        name = "".join(part.capitalize() for part in prim.name.split("_")) + "Backward0"
+    return name
+
+
+def _apply_primitive_to_tensors(prim, args, params):
+    op = _PRIMITIVE_OPS.get(prim)
+    if op is None:
+        op = _PRIMITIVE_OPS[prim] = primitive_op(_node_name(prim), prim)
+    return apply(op, args, params)
+
+
+def _register():
+    from .compiler.primitive import register_handler
+
+    register_handler(Tensor, _apply_primitive_to_tensors)
+
+
+_register()

@@ -1,0 +1,186 @@
+"""User-facing operations, one module per family, and their binding as Tensor methods.
+
+Each op is written once, as a function whose first argument is the tensor; the tables below make
+the same function `llgrad.exp(x)` and `x.exp()`, and wire Python's operators.
+"""
+import builtins
+
+from ..tensor import Tensor
+from . import creation, elementwise, indexing, inplace, linalg, reduction, shape
+from .creation import *  # noqa: F401,F403 (re-exported as llgrad.*)
+from .elementwise import *  # noqa: F401,F403
+from .indexing import (argwhere, gather, index_select, masked_fill, masked_select, nonzero,
+                       scatter_add, take_along_dim)
+from .linalg import addmm, bmm, dot, inner, linear, matmul, mm, mv, outer, vdot
+from .reduction import (all, amax, amin, any, argmax, argmin, count_nonzero, log_softmax,  # noqa: A004
+                        logsumexp, max, mean, min, norm, prod, softmax, std, std_mean, sum, var,
+                        var_mean)
+from .shape import (broadcast_tensors, broadcast_to, cat, chunk, clone, concat, concatenate,
+                    contiguous, expand, expand_as, flatten, flip, hstack, movedim, moveaxis, narrow,
+                    permute, repeat_interleave, reshape, select, split, squeeze, stack, swapaxes,
+                    swapdims, t, tensor_split, tile, transpose, unbind, unflatten, unsqueeze, view,
+                    vstack)
+
+_ew = elementwise
+
+METHODS = {
+    # elementwise
+    "exp": _ew.exp, "log": _ew.log, "log1p": _ew.log1p, "log2": _ew.log2, "log10": _ew.log10,
+    "expm1": _ew.expm1, "sqrt": _ew.sqrt, "rsqrt": _ew.rsqrt, "reciprocal": _ew.reciprocal,
+    "sin": _ew.sin, "cos": _ew.cos, "tanh": _ew.tanh, "sigmoid": _ew.sigmoid, "erf": _ew.erf,
+    "neg": _ew.neg, "negative": _ew.neg, "abs": _ew.abs, "absolute": _ew.abs, "sign": _ew.sign,
+    "floor": _ew.floor, "ceil": _ew.ceil, "round": _ew.round, "trunc": _ew.trunc,
+    "square": _ew.square, "relu": _ew.relu,
+    "add": _ew.add, "sub": _ew.sub, "subtract": _ew.sub, "mul": _ew.mul, "multiply": _ew.mul,
+    "div": _ew.div, "divide": _ew.div, "true_divide": _ew.true_divide,
+    "floor_divide": _ew.floor_divide, "remainder": _ew.remainder, "fmod": _ew.fmod,
+    "pow": _ew.pow, "maximum": _ew.maximum, "minimum": _ew.minimum, "lerp": _ew.lerp,
+    "addcmul": _ew.addcmul, "addcdiv": _ew.addcdiv,
+    "clamp": _ew.clamp, "clip": _ew.clamp, "clamp_min": _ew.clamp_min, "clamp_max": _ew.clamp_max,
+    "eq": _ew.eq, "ne": _ew.ne, "lt": _ew.lt, "le": _ew.le, "gt": _ew.gt, "ge": _ew.ge,
+    "greater": _ew.gt, "less": _ew.lt, "not_equal": _ew.ne, "equal": _ew.equal,
+    "logical_and": _ew.logical_and, "logical_or": _ew.logical_or,
+    "logical_xor": _ew.logical_xor, "logical_not": _ew.logical_not,
+    "isnan": _ew.isnan, "isinf": _ew.isinf, "isfinite": _ew.isfinite,
+    "allclose": _ew.allclose, "isclose": _ew.isclose, "where": lambda self, cond, other:
+    _ew.where(cond, self, other),
+    "bitwise_and": _ew.bitwise_and, "bitwise_or": _ew.bitwise_or, "bitwise_not": _ew.bitwise_not,
+    # reductions
+    "sum": reduction.sum, "mean": reduction.mean, "var": reduction.var, "std": reduction.std,
+    "max": reduction.max, "min": reduction.min, "amax": reduction.amax, "amin": reduction.amin,
+    "argmax": reduction.argmax, "argmin": reduction.argmin, "logsumexp": reduction.logsumexp,
+    "softmax": reduction.softmax, "log_softmax": reduction.log_softmax, "prod": reduction.prod,
+    "all": reduction.all, "any": reduction.any, "norm": reduction.norm,
+    "count_nonzero": reduction.count_nonzero,
+    # shape
+    "reshape": shape.reshape, "view": shape.view, "view_as": shape.view_as,
+    "reshape_as": shape.reshape_as, "flatten": shape.flatten, "unflatten": shape.unflatten,
+    "squeeze": shape.squeeze, "unsqueeze": shape.unsqueeze, "expand": shape.expand,
+    "expand_as": shape.expand_as, "broadcast_to": shape.broadcast_to,
+    "permute": shape.permute, "transpose": shape.transpose, "swapaxes": shape.transpose,
+    "swapdims": shape.transpose, "t": shape.t, "movedim": shape.movedim,
+    "contiguous": shape.contiguous, "clone": shape.clone, "to": shape.to,
+    "type_as": shape.type_as, "float": shape.float_, "double": shape.double, "half": shape.half,
+    "long": shape.long, "int": shape.int_, "short": shape.short, "char": shape.char,
+    "byte": shape.byte, "bool": shape.bool_, "cpu": shape.cpu, "cuda": shape.cuda,
+    "split": shape.split, "chunk": shape.chunk, "unbind": shape.unbind,
+    "tensor_split": shape.tensor_split, "select": shape.select, "narrow": shape.narrow,
+    "flip": shape.flip, "repeat": shape.repeat, "tile": shape.tile,
+    "repeat_interleave": shape.repeat_interleave,
+    # indexing
+    "gather": indexing.gather, "index_select": indexing.index_select,
+    "scatter_add": indexing.scatter_add, "masked_fill": indexing.masked_fill,
+    "masked_select": indexing.masked_select, "nonzero": indexing.nonzero,
+    # linear algebra
+    "matmul": linalg.matmul, "mm": linalg.mm, "bmm": linalg.bmm, "dot": linalg.dot,
+    "mv": linalg.mv, "outer": linalg.outer, "addmm": linalg.addmm,
+    # in place
+    "add_": inplace.add_, "sub_": inplace.sub_, "subtract_": inplace.sub_, "mul_": inplace.mul_,
+    "multiply_": inplace.mul_, "div_": inplace.div_, "divide_": inplace.div_,
+    "pow_": inplace.pow_, "neg_": inplace.neg_, "exp_": inplace.exp_, "log_": inplace.log_,
+    "sqrt_": inplace.sqrt_, "sigmoid_": inplace.sigmoid_, "tanh_": inplace.tanh_,
+    "relu_": inplace.relu_, "abs_": inplace.abs_, "clamp_": inplace.clamp_,
+    "clamp_min_": inplace.clamp_min_, "clamp_max_": inplace.clamp_max_,
+    "floor_": inplace.floor_, "round_": inplace.round_, "sign_": inplace.sign_,
+    "addcmul_": inplace.addcmul_, "addcdiv_": inplace.addcdiv_, "lerp_": inplace.lerp_,
+    "fill_": inplace.fill_, "zero_": inplace.zero_, "copy_": inplace.copy_,
+    "masked_fill_": inplace.masked_fill_, "index_add_": inplace.index_add_,
+    "scatter_add_": inplace.scatter_add_, "uniform_": inplace.uniform_,
+    "normal_": inplace.normal_, "bernoulli_": inplace.bernoulli_, "random_": inplace.random_,
+}
+
+
+def _new_factory(fill):
+    def new(self, *size, dtype=None, device=None, requires_grad=False):
+        return fill(*size, dtype=dtype or self.dtype, requires_grad=requires_grad)
+
+    return new
+
+
+def _reflected(fn):
+    def method(self, other):
+        return fn(other, self)
+
+    return method
+
+
+def _binary_operator(fn):
+    def method(self, other):
+        if not isinstance(other, (Tensor, int, float, bool)):
+            return NotImplemented
+        return fn(self, other)
+
+    return method
+
+
+def _rtruediv(self, other):
+    return elementwise.reciprocal(self) * other
+
+
+def _rpow(self, other):
+    return elementwise.pow(other, self)
+
+
+def _invert(self):
+    if self.dtype.name == "bool":
+        return elementwise.logical_not(self)
+    return elementwise.bitwise_not(self)
+
+
+OPERATORS = {
+    "__add__": _binary_operator(elementwise.add),
+    "__radd__": _binary_operator(elementwise.add),
+    "__iadd__": inplace.add_,
+    "__sub__": _binary_operator(elementwise.sub),
+    "__rsub__": _binary_operator(elementwise.rsub),
+    "__isub__": inplace.sub_,
+    "__mul__": _binary_operator(elementwise.mul),
+    "__rmul__": _binary_operator(elementwise.mul),
+    "__imul__": inplace.mul_,
+    "__truediv__": _binary_operator(elementwise.div),
+    "__rtruediv__": _binary_operator(_rtruediv),
+    "__itruediv__": inplace.div_,
+    "__floordiv__": _binary_operator(elementwise.floor_divide),
+    "__rfloordiv__": _binary_operator(_reflected(elementwise.floor_divide)),
+    "__mod__": _binary_operator(elementwise.remainder),
+    "__rmod__": _binary_operator(_reflected(elementwise.remainder)),
+    "__pow__": _binary_operator(elementwise.pow),
+    "__rpow__": _binary_operator(_rpow),
+    "__ipow__": inplace.pow_,
+    "__matmul__": linalg.matmul,
+    "__rmatmul__": _reflected(linalg.matmul),
+    "__neg__": elementwise.neg,
+    "__pos__": lambda self: self,
+    "__abs__": elementwise.abs,
+    "__invert__": _invert,
+    "__and__": _binary_operator(elementwise.bitwise_and),
+    "__or__": _binary_operator(elementwise.bitwise_or),
+    "__xor__": _binary_operator(elementwise.bitwise_xor),
+    "__eq__": _binary_operator(elementwise.eq),
+    "__ne__": _binary_operator(elementwise.ne),
+    "__lt__": _binary_operator(elementwise.lt),
+    "__le__": _binary_operator(elementwise.le),
+    "__gt__": _binary_operator(elementwise.gt),
+    "__ge__": _binary_operator(elementwise.ge),
+    "__getitem__": indexing.getitem,
+    "__setitem__": indexing.setitem,
+}
+
+PROPERTIES = {"T": shape.T, "mT": shape.mT}
+
+
+def _bind():
+    for name, fn in {**METHODS, **OPERATORS}.items():
+        setattr(Tensor, name, fn)
+    for name, fn in PROPERTIES.items():
+        setattr(Tensor, name, builtins.property(fn))
+    Tensor.new_zeros = _new_factory(creation.zeros)
+    Tensor.new_ones = _new_factory(creation.ones)
+    Tensor.new_empty = _new_factory(creation.empty)
+    Tensor.new_full = lambda self, size, value, dtype=None, requires_grad=False: creation.full(
+        size, value, dtype=dtype or self.dtype, requires_grad=requires_grad)
+    Tensor.new_tensor = lambda self, data, dtype=None, requires_grad=False: creation.tensor(
+        data, dtype=dtype or self.dtype, requires_grad=requires_grad)
+
+
+_bind()

@@ -1,0 +1,370 @@
+"""Creating tensors: from data, filled, ranges, random (bit-identical to PyTorch's CPU generator).
+
+Every new tensor passes through `_make`, the one place tracing intercepts to turn a value built
+inside a compiled function into a graph constant.
+"""
+import warnings
+
+import numpy as np
+
+from .. import random as rng
+from ..compiler import dtypes
+from ..tensor import Tensor
+
+
+def _make(array, requires_grad=False, dtype=None):
+    if dtype is not None and array.dtype != dtype.np:
+        array = array.astype(dtype.np)
+    t = Tensor._wrap(array)
+    if requires_grad:
+        t.requires_grad_(True)
+    from .. import tracing
+
+    if tracing.ACTIVE:
+        return tracing.constant(t)
+    return t
+
+
+def _dtype(dtype):
+    if dtype is None or isinstance(dtype, dtypes.DType):
+        return dtype
+    if isinstance(dtype, str):
+        return dtypes.from_name(dtype)
+    return dtypes.from_numpy(dtype)
+
+
+def _sizes(size):
+    if len(size) == 1 and isinstance(size[0], (tuple, list, Tensor)):
+        size = tuple(size[0])
+    sizes = tuple(int(s) for s in size)
+    for s in sizes:
+        if s < 0:
+            raise RuntimeError(f"Trying to create tensor with negative dimension {s}: {list(sizes)}")
+    return sizes
+
+
+# ---- from data ---------------------------------------------------------------------------------
+
+def _infer_dtype(flat_values):
+    kinds = set()
+    for v in flat_values:
+        if isinstance(v, (bool, np.bool_)):
+            kinds.add("b")
+        elif isinstance(v, (int, np.integer)):
+            kinds.add("i")
+        elif isinstance(v, (float, np.floating)):
+            kinds.add("f")
+        elif isinstance(v, complex):
+            raise TypeError("complex tensors are not supported by llgrad")
+        else:
+            raise TypeError(f"new(): invalid data type '{type(v).__name__}'")
+    if "f" in kinds:
+        return dtypes.DEFAULT_FLOAT
+    if "i" in kinds:
+        return dtypes.int64
+    return dtypes.bool_ if kinds else dtypes.DEFAULT_FLOAT
+
+
+def _as_sequence(item):
+    """Nested data as Python sequences: tensors and arrays inside lists count as lists."""
+    if isinstance(item, Tensor):
+        return item.tolist() if item.ndim else item.item()
+    if isinstance(item, np.ndarray):
+        return item.tolist()
+    return item
+
+
+def _flatten_checked(data):
+    """Shape and flat values of nested sequences, which must be rectangular (PyTorch's error
+    otherwise)."""
+    shape = []
+    probe = _as_sequence(data)
+    while isinstance(probe, (list, tuple)):
+        shape.append(len(probe))
+        if not probe:
+            break
+        probe = _as_sequence(probe[0])
+    flat = []
+
+    def collect(item, depth):
+        item = _as_sequence(item)
+        if depth == len(shape):
+            if isinstance(item, (list, tuple)):
+                raise ValueError(f"expected a number at dim {depth} (got a sequence)")
+            flat.append(item)
+            return
+        if not isinstance(item, (list, tuple)) or len(item) != shape[depth]:
+            got = len(item) if isinstance(item, (list, tuple)) else type(item).__name__
+            raise ValueError(f"expected sequence of length {shape[depth]} at dim {depth} (got {got})")
+        for element in item:
+            collect(element, depth + 1)
+
+    collect(data, 0)
+    return shape, flat
+
+
+def tensor(data, dtype=None, device=None, requires_grad=False, pin_memory=False):
+    dtype = _dtype(dtype)
+    if isinstance(data, Tensor):
+        warnings.warn("To copy construct from a tensor, it is recommended to use "
+                      "sourceTensor.detach().clone() or sourceTensor.detach().clone()"
+                      ".requires_grad_(True), rather than llgrad.tensor(sourceTensor).",
+                      UserWarning, stacklevel=2)
+        array = np.array(data._concrete("llgrad.tensor(tensor)"), copy=True)
+    elif isinstance(data, np.ndarray):
+        array = np.array(data, copy=True)
+        dtypes.from_numpy(array.dtype)
+    elif isinstance(data, (np.generic,)):
+        array = np.array(data)
+    else:
+        shape, flat = _flatten_checked(data)
+        inferred = dtype or _infer_dtype(flat)
+        array = np.array(flat, dtype=inferred.np if inferred.kind != "f" else np.float64)
+        array = array.astype(inferred.np).reshape(shape)
+    if dtype is not None:
+        array = array.astype(dtype.np, copy=False)
+    if not array.flags.c_contiguous:
+        array = array.copy()
+    return _make(array, requires_grad)
+
+
+def as_tensor(data, dtype=None, device=None):
+    dtype = _dtype(dtype)
+    if isinstance(data, Tensor):
+        return data if dtype is None or data.dtype is dtype else data.to(dtype)
+    if isinstance(data, np.ndarray):
+        t = from_numpy(data)
+        return t if dtype is None else t.to(dtype)
+    return tensor(data, dtype=dtype)
+
+
+asarray = as_tensor
+
+
+def from_numpy(array):
+    if not isinstance(array, np.ndarray):
+        raise TypeError(f"expected np.ndarray (got {type(array).__name__})")
+    dtypes.from_numpy(array.dtype)
+    if not array.dtype.isnative:
+        raise ValueError("given numpy array has byte order different from the native byte order. "
+                         "Conversion between byte orders is currently not supported.")
+    return _make(array)
+
+
+def scalar_tensor(value, dtype=None):
+    return full((), value, dtype=dtype or dtypes.DEFAULT_FLOAT)
+
+
+# ---- filled ------------------------------------------------------------------------------------
+
+def _filled(value, size, dtype, requires_grad):
+    dtype = _dtype(dtype) or dtypes.DEFAULT_FLOAT
+    return _make(np.full(_sizes(size), value, dtype=dtype.np), requires_grad)
+
+
+def zeros(*size, out=None, dtype=None, layout=None, device=None, requires_grad=False):
+    return _filled(0, size, dtype, requires_grad)
+
+
+def ones(*size, out=None, dtype=None, layout=None, device=None, requires_grad=False):
+    return _filled(1, size, dtype, requires_grad)
+
+
+def empty(*size, out=None, dtype=None, layout=None, device=None, requires_grad=False,
+          memory_format=None):
+    return _filled(0, size, dtype, requires_grad)
+
+
+def full(size, fill_value, *, out=None, dtype=None, layout=None, device=None, requires_grad=False):
+    if dtype is None:
+        if isinstance(fill_value, bool):
+            dtype = dtypes.bool_
+        elif isinstance(fill_value, int):
+            dtype = dtypes.int64
+        else:
+            dtype = dtypes.DEFAULT_FLOAT
+    if isinstance(size, int):
+        size = (size,)
+    return _filled(fill_value, (tuple(size),), dtype, requires_grad)
+
+
+def _like(fill):
+    def fn(input, *, dtype=None, layout=None, device=None, requires_grad=False,
+           memory_format=None):
+        return _filled(fill, (tuple(input.shape),), dtype or input.dtype, requires_grad)
+
+    return fn
+
+
+zeros_like = _like(0)
+ones_like = _like(1)
+empty_like = _like(0)
+
+
+def full_like(input, fill_value, *, dtype=None, layout=None, device=None, requires_grad=False,
+              memory_format=None):
+    return _filled(fill_value, (tuple(input.shape),), dtype or input.dtype, requires_grad)
+
+
+def eye(n, m=None, *, out=None, dtype=None, layout=None, device=None, requires_grad=False):
+    dtype = _dtype(dtype) or dtypes.DEFAULT_FLOAT
+    return _make(np.eye(n, n if m is None else m, dtype=dtype.np), requires_grad)
+
+
+# ---- ranges ------------------------------------------------------------------------------------
+
+def arange(start, end=None, step=1, *, out=None, dtype=None, layout=None, device=None,
+           requires_grad=False):
+    if end is None:
+        start, end = 0, start
+    values = [v.item() if isinstance(v, Tensor) else v for v in (start, end, step)]
+    start, end, step = values
+    if step == 0:
+        raise RuntimeError("step must be nonzero")
+    if (end - start) / step < 0:
+        raise RuntimeError("upper bound and larger bound inconsistent with step sign")
+    dtype = _dtype(dtype)
+    if dtype is None:
+        is_float = any(isinstance(v, float) for v in values)
+        dtype = dtypes.DEFAULT_FLOAT if is_float else dtypes.int64
+    n = int(np.ceil((end - start) / step))
+    # PyTorch computes start + i * step in double, then casts.
+    array = (start + np.arange(n, dtype=np.float64) * step) if dtype.kind == "f" \
+        else start + np.arange(n, dtype=np.int64) * step
+    return _make(array.astype(dtype.np), requires_grad)
+
+
+def linspace(start, end, steps, *, out=None, dtype=None, layout=None, device=None,
+             requires_grad=False):
+    dtype = _dtype(dtype) or dtypes.DEFAULT_FLOAT
+    steps = int(steps)
+    if steps < 0:
+        raise RuntimeError("number of steps must be non-negative")
+    if steps == 1:
+        return _make(np.full((1,), start, dtype=dtype.np), requires_grad)
+    # PyTorch's kernel: the first half counts up from start, the second half down from end,
+    # in the tensor's own precision; this keeps both endpoints exact.
+    t = dtype.np.type if dtype.kind == "f" else np.float64
+    start_v, end_v = t(start), t(end)
+    step = (end_v - start_v) / t(steps - 1)
+    index = np.arange(steps)
+    halfway = steps // 2
+    up = start_v + step * index.astype(t)
+    down = end_v - step * (steps - index - 1).astype(t)
+    array = np.where(index < halfway, up, down)
+    return _make(array.astype(dtype.np), requires_grad)
+
+
+def logspace(start, end, steps, base=10.0, *, dtype=None, requires_grad=False):
+    return _make((base ** linspace(start, end, steps, dtype=dtypes.float64)._data).astype(
+        (_dtype(dtype) or dtypes.DEFAULT_FLOAT).np), requires_grad)
+
+
+# ---- random ------------------------------------------------------------------------------------
+
+def manual_seed(seed):
+    return rng.manual_seed(seed)
+
+
+def seed():
+    return rng.seed()
+
+
+def initial_seed():
+    return rng.initial_seed()
+
+
+def get_rng_state():
+    return _make(np.asarray(rng.get_rng_state(), dtype=np.uint8))
+
+
+def set_rng_state(state):
+    rng.set_rng_state(state.numpy() if isinstance(state, Tensor) else state)
+
+
+def _generator(generator):
+    return generator or rng.default_generator
+
+
+def rand(*size, generator=None, out=None, dtype=None, layout=None, device=None,
+         requires_grad=False):
+    dtype = _dtype(dtype) or dtypes.DEFAULT_FLOAT
+    values = _generator(generator).uniform(_sizes(size), 0.0, 1.0, dtype=dtype.np)
+    return _make(values, requires_grad)
+
+
+def randn(*size, generator=None, out=None, dtype=None, layout=None, device=None,
+          requires_grad=False):
+    dtype = _dtype(dtype) or dtypes.DEFAULT_FLOAT
+    values = _generator(generator).normal(_sizes(size), 0.0, 1.0, dtype=dtype.np)
+    return _make(values, requires_grad)
+
+
+def randint(low, high=None, size=None, *, generator=None, dtype=None, out=None, layout=None,
+            device=None, requires_grad=False):
+    if size is None:
+        low, high, size = 0, low, high
+    if high is None:
+        low, high = 0, low
+    dtype = _dtype(dtype) or dtypes.int64
+    values = _generator(generator).randint(low, high, _sizes((size,)), dtype=np.int64)
+    return _make(values.astype(dtype.np), requires_grad)
+
+
+def randperm(n, *, generator=None, dtype=None, out=None, layout=None, device=None,
+             requires_grad=False):
+    dtype = _dtype(dtype) or dtypes.int64
+    return _make(_generator(generator).randperm(n).astype(dtype.np), requires_grad)
+
+
+def rand_like(input, *, dtype=None, generator=None, requires_grad=False, **_):
+    return rand(tuple(input.shape), dtype=dtype or input.dtype, generator=generator,
+                requires_grad=requires_grad)
+
+
+def randn_like(input, *, dtype=None, generator=None, requires_grad=False, **_):
+    return randn(tuple(input.shape), dtype=dtype or input.dtype, generator=generator,
+                 requires_grad=requires_grad)
+
+
+def randint_like(input, low=0, high=None, *, dtype=None, generator=None, requires_grad=False, **_):
+    if high is None:
+        low, high = 0, low
+    return randint(low, high, tuple(input.shape), dtype=dtype or input.dtype, generator=generator)
+
+
+def normal(mean=0.0, std=1.0, size=None, *, generator=None, out=None, dtype=None,
+           requires_grad=False):
+    gen = _generator(generator)
+    if isinstance(mean, Tensor) or isinstance(std, Tensor):
+        shape = np.broadcast_shapes(tuple(getattr(mean, "shape", ())), tuple(getattr(std, "shape", ())))
+        ref = mean if isinstance(mean, Tensor) else std
+        noise = gen.normal(shape, 0.0, 1.0, dtype=ref.dtype.np)
+        return from_numpy(noise) * std + mean
+    dtype = _dtype(dtype) or dtypes.DEFAULT_FLOAT
+    return _make(gen.normal(_sizes((size,)), mean, std, dtype=dtype.np), requires_grad)
+
+
+def bernoulli(input, p=None, *, generator=None):
+    gen = _generator(generator)
+    if p is not None:
+        return _make(gen.bernoulli(tuple(input.shape), p, dtype=input.dtype.np))
+    return _make(gen.bernoulli_tensor(input.numpy(force=True)).astype(input.dtype.np))
+
+
+def multinomial(input, num_samples, replacement=False, *, generator=None):
+    probs = input.numpy(force=True).astype(np.float64)
+    gen = _generator(generator)
+    rows = probs.reshape(-1, probs.shape[-1])
+    out = []
+    for row in rows:
+        weights = row / row.sum()
+        u = gen.uniform((num_samples,), 0.0, 1.0, dtype=np.float64)
+        if replacement:
+            out.append(np.searchsorted(np.cumsum(weights), u, side="right"))
+        else:
+            keys = np.log(np.maximum(gen.uniform(weights.shape, 0.0, 1.0, dtype=np.float64),
+                                     1e-300)) / np.maximum(weights, 1e-300)
+            out.append(np.argsort(-keys)[:num_samples])
+    result = np.stack(out).astype(np.int64)
+    return _make(result.reshape(probs.shape[:-1] + (num_samples,)))

@@ -1,0 +1,409 @@
+"""Elementwise operations: arithmetic, math functions, activations, comparisons, `where`, `clamp`.
+
+Most are one primitive under PyTorch's node name; activations whose derivative PyTorch defines
+its own way at kinks (relu, clamp) carry their own VJP rule.
+"""
+import math
+
+import numpy as np
+
+from ..compiler import primitives as P
+from ..dispatch import Op, apply, primitive_op
+from ..tensor import Tensor
+
+
+def _float_unary(node_name, prim):
+    op = primitive_op(node_name, prim, promote="float")
+
+    def fn(input):
+        return apply(op, (input,))
+
+    fn.__name__ = prim.name
+    fn.op = op
+    return fn
+
+
+def _same_type_unary(node_name, prim):
+    op = primitive_op(node_name, prim)
+
+    def fn(input):
+        return apply(op, (input,))
+
+    fn.__name__ = prim.name
+    fn.op = op
+    return fn
+
+
+exp = _float_unary("ExpBackward0", P.exp)
+log = _float_unary("LogBackward0", P.log)
+log1p = _float_unary("Log1PBackward0", P.log1p)
+expm1 = _float_unary("Expm1Backward0", P.expm1)
+sqrt = _float_unary("SqrtBackward0", P.sqrt)
+rsqrt = _float_unary("RsqrtBackward0", P.rsqrt)
+reciprocal = _float_unary("ReciprocalBackward0", P.reciprocal)
+sin = _float_unary("SinBackward0", P.sin)
+cos = _float_unary("CosBackward0", P.cos)
+tanh = _float_unary("TanhBackward0", P.tanh)
+sigmoid = _float_unary("SigmoidBackward0", P.sigmoid)
+erf = _float_unary("ErfBackward0", P.erf)
+neg = _same_type_unary("NegBackward0", P.neg)
+abs = _same_type_unary("AbsBackward0", P.abs_)  # noqa: A001 (torch.abs)
+sign = _same_type_unary("SignBackward0", P.sign)
+floor = _same_type_unary("FloorBackward0", P.floor)
+ceil = _same_type_unary("CeilBackward0", P.ceil)
+round = _same_type_unary("RoundBackward0", P.round_)  # noqa: A001
+trunc = _same_type_unary("TruncBackward0", P.trunc)
+negative = neg
+absolute = abs
+
+
+def log2(input):
+    return log(input) * (1 / math.log(2))
+
+
+def log10(input):
+    return log(input) * (1 / math.log(10))
+
+
+def square(input):
+    return pow(input, 2)
+
+
+# ---- binary arithmetic -------------------------------------------------------------------------
+
+ADD = primitive_op("AddBackward0", P.add, promote="common")
+SUB = primitive_op("SubBackward0", P.sub, promote="common")
+MUL = primitive_op("MulBackward0", P.mul, promote="common")
+DIV = primitive_op("DivBackward0", P.div, promote="float")
+RSUB = Op("RsubBackward1", lambda x, y: np.subtract(y, x),
+          (lambda g, out, x, y: -g, lambda g, out, x, y: g), promote="common")
+POW = primitive_op("PowBackward0", P.pow_, promote="common")
+POW_TENSOR = primitive_op("PowBackward1", P.pow_, promote="common")
+POW_SCALAR_BASE = Op("PowBackward2", P.pow_.impl, (None, P.pow_.vjp[1]), saves=(0, 1),
+                     saves_out=True, promote="common")
+POW_SCALAR_EXPONENT = Op("PowBackward0", P.pow_.impl, (P.pow_.vjp[0], None), saves=(0, 1),
+                         saves_out=True, promote="common")
+MAXIMUM = primitive_op("MaximumBackward0", P.maximum, promote="common")
+MINIMUM = primitive_op("MinimumBackward0", P.minimum, promote="common")
+REMAINDER = primitive_op("RemainderBackward0", P.remainder, promote="common")
+FLOOR_DIVIDE = primitive_op("FloorDivideBackward0", P.floor_divide, promote="common")
+
+
+def _check_operand(other):
+    if not isinstance(other, (Tensor, int, float, bool)):
+        return NotImplemented
+    return other
+
+
+def add(input, other, *, alpha=1):
+    if alpha != 1:
+        other = mul(other, alpha)
+    return apply(ADD, (input, other))
+
+
+def sub(input, other, *, alpha=1):
+    if alpha != 1:
+        other = mul(other, alpha)
+    return apply(SUB, (input, other))
+
+
+def rsub(input, other, *, alpha=1):
+    """other - alpha * input."""
+    if alpha != 1:
+        input = mul(input, alpha)
+    return apply(RSUB, (input, other))
+
+
+def mul(input, other):
+    return apply(MUL, (input, other))
+
+
+def div(input, other, *, rounding_mode=None):
+    if rounding_mode == "floor":
+        return floor_divide(input, other)
+    if rounding_mode == "trunc":
+        return trunc(apply(DIV, (input, other)))
+    return apply(DIV, (input, other))
+
+
+def true_divide(input, other):
+    return apply(DIV, (input, other))
+
+
+def floor_divide(input, other):
+    return apply(FLOOR_DIVIDE, (input, other))
+
+
+def remainder(input, other):
+    return apply(REMAINDER, (input, other))
+
+
+def pow(input, exponent):  # noqa: A001 (torch.pow)
+    if not isinstance(exponent, Tensor):
+        if not isinstance(input, Tensor):
+            raise TypeError("pow() needs at least one tensor argument")
+        if input._data.dtype.kind in "iub" and isinstance(exponent, int) and exponent < 0:
+            raise RuntimeError("Integers to negative integer powers are not allowed.")
+        return apply(POW_SCALAR_EXPONENT, (input, exponent))
+    if not isinstance(input, Tensor):
+        return apply(POW_SCALAR_BASE, (input, exponent))
+    return apply(POW_TENSOR, (input, exponent))
+
+
+def maximum(input, other):
+    return apply(MAXIMUM, (input, other))
+
+
+def minimum(input, other):
+    return apply(MINIMUM, (input, other))
+
+
+def fmod(input, other):
+    return input - trunc(input / other) * other
+
+
+def lerp(input, end, weight):
+    return input + weight * (end - input)
+
+
+def addcmul(input, tensor1, tensor2, *, value=1):
+    return input + value * tensor1 * tensor2
+
+
+def addcdiv(input, tensor1, tensor2, *, value=1):
+    return input + value * tensor1 / tensor2
+
+
+# ---- comparisons and logic (never differentiable) ----------------------------------------------
+
+def _comparison(prim):
+    op = primitive_op(prim.name, prim, promote="common")
+
+    def fn(input, other):
+        return apply(op, (input, other))
+
+    fn.__name__ = prim.name
+    return fn
+
+
+eq = _comparison(P.eq)
+ne = _comparison(P.ne)
+lt = _comparison(P.lt)
+le = _comparison(P.le)
+gt = _comparison(P.gt)
+ge = _comparison(P.ge)
+greater, greater_equal, less, less_equal, not_equal = gt, ge, lt, le, ne
+logical_and = _comparison(P.logical_and)
+logical_or = _comparison(P.logical_or)
+logical_xor = _comparison(P.logical_xor)
+logical_not = _same_type_unary("logical_not", P.logical_not)
+isnan = _same_type_unary("isnan", P.isnan)
+isinf = _same_type_unary("isinf", P.isinf)
+isfinite = _same_type_unary("isfinite", P.isfinite)
+
+
+def equal(input, other):
+    return input.shape == other.shape and bool((input == other).all())
+
+
+def allclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
+    return bool(np.allclose(input.numpy(force=True), other.numpy(force=True), rtol, atol, equal_nan))
+
+
+def isclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
+    from .creation import from_numpy
+
+    return from_numpy(np.isclose(input.numpy(force=True), np.asarray(other), rtol, atol, equal_nan))
+
+
+# ---- bitwise on integer/bool tensors -----------------------------------------------------------
+
+def _bitwise(name, ufunc):
+    op = Op(name, ufunc, None, promote="common")
+
+    def fn(input, other):
+        return apply(op, (input, other))
+
+    return fn
+
+
+bitwise_and = _bitwise("bitwise_and", np.bitwise_and)
+bitwise_or = _bitwise("bitwise_or", np.bitwise_or)
+bitwise_xor = _bitwise("bitwise_xor", np.bitwise_xor)
+BITWISE_NOT = Op("bitwise_not", np.invert, None)
+
+
+def bitwise_not(input):
+    return apply(BITWISE_NOT, (input,))
+
+
+# ---- where, clamp ------------------------------------------------------------------------------
+
+WHERE = primitive_op("WhereBackward0", P.where)
+
+
+def where(condition, input=None, other=None):
+    if input is None and other is None:
+        from .indexing import nonzero
+
+        return nonzero(condition, as_tuple=True)
+    from ..dispatch import result_type
+
+    if condition.dtype.name != "bool":
+        raise RuntimeError(f"where expected condition to be a boolean tensor, but got a tensor "
+                           f"with dtype {condition.dtype.name.capitalize()}")
+    dtype = result_type(input, other)
+    input, other = _as_dtype(input, dtype), _as_dtype(other, dtype)
+    return apply(WHERE, (condition, input, other))
+
+
+def _as_dtype(value, dtype):
+    if isinstance(value, Tensor):
+        return value if value.dtype is dtype else value.to(dtype)
+    return value
+
+
+def _clamp_forward(x, min=None, max=None):
+    return np.clip(x, min, max)
+
+
+def _clamp_vjp(g, out, x, min=None, max=None):
+    # Inside the closed interval the gradient passes; at and beyond the bounds it does not,
+    # except exactly at a bound, which PyTorch counts as inside.
+    inside = None
+    if min is not None:
+        inside = P.ge(x, min)
+    if max is not None:
+        below = P.le(x, max)
+        inside = below if inside is None else P.logical_and(inside, below)
+    return P.where(inside, g, 0)
+
+
+CLAMP = Op("ClampBackward1", _clamp_forward, (_clamp_vjp,), saves=(0,))
+
+
+def clamp(input, min=None, max=None):
+    if min is None and max is None:
+        raise RuntimeError("torch.clamp: At least one of 'min' or 'max' must not be None")
+    if isinstance(min, Tensor) or isinstance(max, Tensor):
+        out = input
+        if min is not None:
+            out = maximum(out, min)
+        if max is not None:
+            out = minimum(out, max)
+        return out
+    if input._data.dtype.kind != "f" and (isinstance(min, float) or isinstance(max, float)):
+        input = input.float()
+    return apply(CLAMP, (input,), {"min": min, "max": max})
+
+
+clip = clamp
+
+
+def clamp_min(input, min):
+    return clamp(input, min=min)
+
+
+def clamp_max(input, max):
+    return clamp(input, max=max)
+
+
+# ---- activations -------------------------------------------------------------------------------
+
+def _relu_forward(x):
+    return np.maximum(x, 0)
+
+
+# PyTorch's threshold_backward: the gradient passes where the output is positive.
+RELU = Op("ReluBackward0", _relu_forward, (lambda g, out, x: P.where(P.gt(out, 0), g, 0),),
+          saves_out=True)
+
+
+def relu(input):
+    return apply(RELU, (input,))
+
+
+SQRT_HALF = 1 / math.sqrt(2)
+INV_SQRT_2PI = 1 / math.sqrt(2 * math.pi)
+SQRT_2_OVER_PI = math.sqrt(2 / math.pi)
+
+
+def _gelu_forward(x, approximate="none"):
+    if approximate == "tanh":
+        return x * 0.5 * (1 + P.tanh((x + x * x * x * 0.044715) * SQRT_2_OVER_PI))
+    return x * 0.5 * (1 + P.erf(x * SQRT_HALF))
+
+
+def _gelu_vjp(g, out, x, approximate="none"):
+    if approximate == "tanh":
+        inner = (x + x * x * x * 0.044715) * SQRT_2_OVER_PI
+        t = P.tanh(inner)
+        d_inner = (1 + x * x * (3 * 0.044715)) * SQRT_2_OVER_PI
+        return g * (0.5 * (1 + t) + x * 0.5 * (1 - t * t) * d_inner)
+    cdf = 0.5 * (1 + P.erf(x * SQRT_HALF))
+    pdf = P.exp(x * x * -0.5) * INV_SQRT_2PI
+    return g * (cdf + x * pdf)
+
+
+GELU = Op("GeluBackward0", _gelu_forward, (_gelu_vjp,), saves=(0,))
+
+
+def gelu(input, approximate="none"):
+    if approximate not in ("none", "tanh"):
+        raise RuntimeError(f"approximate argument must be either none or tanh.")
+    return apply(GELU, (input,), {"approximate": approximate})
+
+
+def _silu_vjp(g, out, x):
+    s = P.sigmoid(x)
+    return g * (s * (1 + x * (1 - s)))
+
+
+SILU = Op("SiluBackward0", lambda x: x * P.sigmoid(x), (_silu_vjp,), saves=(0,))
+
+
+def silu(input):
+    return apply(SILU, (input,))
+
+
+def _leaky_relu_forward(x, negative_slope):
+    return P.where(P.gt(x, 0), x, x * negative_slope)
+
+
+LEAKY_RELU = Op("LeakyReluBackward0", _leaky_relu_forward,
+                (lambda g, out, x, negative_slope: P.where(P.gt(x, 0), g, g * negative_slope),),
+                saves=(0,))
+
+
+def leaky_relu(input, negative_slope=0.01):
+    return apply(LEAKY_RELU, (input,), {"negative_slope": negative_slope})
+
+
+def _softplus_forward(x, beta, threshold):
+    scaled = x * beta
+    return P.where(P.gt(scaled, threshold), x, P.log1p(P.exp(scaled)) / beta)
+
+
+def _softplus_vjp(g, out, x, beta, threshold):
+    scaled = x * beta
+    return P.where(P.gt(scaled, threshold), g, g * P.sigmoid(scaled))
+
+
+SOFTPLUS = Op("SoftplusBackward0", _softplus_forward, (_softplus_vjp,), saves=(0,))
+
+
+def softplus(input, beta=1.0, threshold=20.0):
+    return apply(SOFTPLUS, (input,), {"beta": beta, "threshold": threshold})
+
+
+def _elu_forward(x, alpha):
+    return P.where(P.gt(x, 0), x, P.expm1(x) * alpha)
+
+
+ELU = Op("EluBackward0", _elu_forward,
+         (lambda g, out, x, alpha: P.where(P.gt(x, 0), g, g * (out + alpha)),), saves=(0,),
+         saves_out=True)
+
+
+def elu(input, alpha=1.0):
+    return apply(ELU, (input,), {"alpha": alpha})

@@ -1,0 +1,379 @@
+"""Indexing: `x[...]` reads and writes, gather/scatter, index_select, masked_fill, nonzero.
+
+Reads follow PyTorch's decomposition, so `grad_fn` chains look the same: basic components apply
+left to right (an int is a SelectBackward0, a slice a SliceBackward0, None an
+UnsqueezeBackward0), then all tensor indices together as one IndexBackward0. Advanced indexing
+becomes a `take` on a flattened view: the integer indices are folded into one linear index.
+"""
+import numpy as np
+
+from ..compiler import dtypes
+from ..compiler import primitives as P
+from ..compiler.primitive import shape_of
+from ..dispatch import Op, apply, primitive_op
+from ..tensor import Tensor, _wrap_dim
+from .shape import as_view, unsqueeze
+
+
+def _select_forward(x, axis, index):
+    shape = shape_of(x)
+    ndim = len(shape)
+    starts = tuple(index if d == axis else 0 for d in range(ndim))
+    stops = tuple(index + 1 if d == axis else n for d, n in enumerate(shape))
+    piece = P.slice_(x, starts=starts, stops=stops, steps=(1,) * ndim)
+    return P.reshape(piece, shape[:axis] + shape[axis + 1:])
+
+
+def _select_vjp(g, out, x, axis, index):
+    shape = shape_of(x)
+    g = P.reshape(g, shape[:axis] + (1,) + shape[axis + 1:])
+    config = tuple((index, n - index - 1, 0) if d == axis else (0, 0, 0) for d, n in enumerate(shape))
+    return P.pad(g, config=config)
+
+
+SELECT = Op("SelectBackward0", _select_forward, (_select_vjp,))
+SLICE = primitive_op("SliceBackward0", P.slice_)
+
+
+def _select(x, axis, index):
+    n = x.shape[axis]
+    if not -n <= index < n:
+        raise IndexError(f"index {index} is out of bounds for dimension {axis} with size {n}")
+    return as_view(apply(SELECT, (x,), {"axis": axis, "index": index % n}), x)
+
+
+def _slice(x, axis, sl):
+    n = x.shape[axis]
+    start, stop, step = sl.indices(n)
+    if step <= 0:
+        raise ValueError("step must be greater than zero")
+    stop = max(stop, start)
+    ndim = x.ndim
+    starts = tuple(start if d == axis else 0 for d in range(ndim))
+    stops = tuple(stop if d == axis else s for d, s in enumerate(x.shape))
+    steps = tuple(step if d == axis else 1 for d in range(ndim))
+    return as_view(apply(SLICE, (x,), {"starts": starts, "stops": stops, "steps": steps}), x)
+
+
+def _is_advanced(item):
+    return isinstance(item, (Tensor, list, np.ndarray)) or (
+        isinstance(item, bool))
+
+
+def _normalize_index(index):
+    if not isinstance(index, tuple):
+        index = (index,)
+    return index
+
+
+def _expand_ellipsis(index, ndim):
+    consumed = 0
+    for item in index:
+        if item is None or item is Ellipsis:
+            continue
+        if isinstance(item, Tensor) and item.dtype is dtypes.bool_:
+            consumed += max(item.ndim, 1)
+        elif isinstance(item, bool):
+            continue
+        else:
+            consumed += 1
+    if consumed > ndim:
+        raise IndexError(f"too many indices for tensor of dimension {ndim}")
+    n_ellipsis = sum(1 for item in index if item is Ellipsis)
+    if n_ellipsis > 1:
+        raise IndexError("an index can only have a single ellipsis ('...')")
+    if n_ellipsis:
+        at = next(i for i, item in enumerate(index) if item is Ellipsis)
+        index = index[:at] + (slice(None),) * (ndim - consumed) + index[at + 1:]
+    return index
+
+
+def getitem(x, index):
+    index = _expand_ellipsis(_normalize_index(index), x.ndim)
+    if not index or all(isinstance(i, slice) and i == slice(None) for i in index):
+        # x[:] and x[...] are aliases of x, recorded as a full slice like PyTorch does.
+        if x.ndim == 0:
+            return as_view(apply(SLICE_ALIAS, (x,)), x)
+        return _slice(x, 0, slice(None))
+    out = x
+    dim = 0
+    advanced = []  # (dim in `out`, index) for tensor/list indices, applied last
+    for item in index:
+        if item is None:
+            out = unsqueeze(out, dim)
+            dim += 1
+        elif isinstance(item, slice):
+            if item != slice(None):
+                out = _slice(out, dim, item)
+            dim += 1
+        elif _is_advanced(item):
+            advanced.append((dim, item))
+            dim += _index_ndim_consumed(item)
+        elif isinstance(item, (int, np.integer)) or (isinstance(item, Tensor) and item.ndim == 0):
+            out = _select(out, dim, int(item))
+        else:
+            raise IndexError(f"only integers, slices (`:`), ellipsis (`...`), None and long or byte "
+                             f"Variables are valid indices (got {type(item).__name__})")
+    if advanced:
+        out = _advanced_index(out, advanced)
+    return out
+
+
+SLICE_ALIAS = Op("AliasBackward0", lambda x: x[...], (lambda g, out, x: g,))
+
+
+def _index_ndim_consumed(item):
+    if isinstance(item, Tensor) and item.dtype is dtypes.bool_:
+        return max(item.ndim, 1)
+    if isinstance(item, bool):
+        return 0
+    return 1
+
+
+def _as_index_array(item):
+    if isinstance(item, Tensor):
+        return item._concrete("indexing with a tensor")
+    if isinstance(item, bool):
+        return np.asarray(item)
+    array = np.asarray(item)
+    if array.dtype.kind == "f":
+        raise IndexError("tensors used as indices must be long, int, byte or bool tensors")
+    return array
+
+
+def _advanced_index(x, advanced):
+    """Apply tensor indices (at their dims of x) as a single take on a flattened view."""
+    dims, arrays = [], []
+    shape = tuple(x.shape)
+    for dim, item in advanced:
+        array = _as_index_array(item)
+        if array.dtype == np.bool_:
+            if array.ndim == 0:
+                raise IndexError("indexing with a 0-d boolean is not supported")
+            if array.shape != shape[dim:dim + array.ndim]:
+                raise IndexError(f"The shape of the mask {list(array.shape)} at index {dim} does "
+                                 f"not match the shape of the indexed tensor {list(shape)}")
+            for k, positions in enumerate(np.nonzero(array)):
+                dims.append(dim + k)
+                arrays.append(positions)
+        else:
+            if array.dtype.kind not in "iu":
+                raise IndexError("tensors used as indices must be long, int, byte or bool tensors")
+            dims.append(dim)
+            arrays.append(array)
+    for d, a in zip(dims, arrays):
+        n = shape[d]
+        bad = (a >= n) | (a < -n)
+        if bad.any():
+            raise IndexError(f"index {int(a[bad].flat[0])} is out of bounds for dimension {d} "
+                             f"with size {n}")
+    arrays = [np.asarray(a) % shape[d] for a, d in zip(arrays, dims)]
+    arrays = np.broadcast_arrays(*arrays)
+    adjacent = dims == list(range(dims[0], dims[0] + len(dims)))
+    if not adjacent:
+        # NumPy/PyTorch move the indexed dims to the front when they are not next to each other.
+        rest = [d for d in range(len(shape)) if d not in dims]
+        x = x.permute(dims + rest)
+        shape = tuple(x.shape)
+        dims = list(range(len(dims)))
+    first = dims[0]
+    linear = np.ravel_multi_index(tuple(arrays), tuple(shape[d] for d in dims)) if arrays[0].size \
+        else np.zeros(arrays[0].shape, dtype=np.int64)
+    params = {"axis": first, "n_dims": len(dims)}
+    return apply(INDEX, (x, Tensor._wrap(np.asarray(linear, dtype=np.int64))), params)
+
+
+def _merged_shape(shape, axis, n_dims):
+    merged = 1
+    for d in shape[axis:axis + n_dims]:
+        merged *= d
+    return tuple(shape[:axis]) + (merged,) + tuple(shape[axis + n_dims:])
+
+
+def _index_forward(x, linear, axis, n_dims):
+    flat = P.reshape(x, _merged_shape(shape_of(x), axis, n_dims))
+    return P.take(flat, linear, axis=axis)
+
+
+def _index_vjp(g, out, x, linear, axis, n_dims):
+    merged = _merged_shape(shape_of(x), axis, n_dims)
+    zeros = P.full_like(g, shape=merged, value=0)
+    return P.reshape(P.index_add(zeros, linear, g, axis=axis), shape_of(x))
+
+
+INDEX = Op("IndexBackward0", _index_forward, (_index_vjp, None), saves=(1,))
+
+
+# ---- writes ------------------------------------------------------------------------------------
+
+def _positions(shape, index):
+    """The flat positions `x[index]` selects, as an int64 array shaped like the selection."""
+    grid = Tensor._wrap(np.arange(int(np.prod(shape)), dtype=np.int64).reshape(shape))
+    return getitem(grid, index)._data
+
+
+def _numel(shape):
+    n = 1
+    for d in shape:
+        n *= d
+    return n
+
+
+def _flat(x):
+    return P.reshape(x, (_numel(shape_of(x)),))
+
+
+def _written(flat_positions, n):
+    """Which of the n flat positions an index_put writes."""
+    counts = P.index_add(P.full_like(flat_positions, shape=(n,), value=0), flat_positions,
+                         P.full_like(flat_positions, shape=shape_of(flat_positions), value=1),
+                         axis=0)
+    return P.gt(counts, 0)
+
+
+def _index_put_forward(x, positions, value):
+    flat, flat_positions = _flat(x), _flat(positions)
+    n = _numel(shape_of(x))
+    values = _flat(P.broadcast_to(value, shape_of(positions)))
+    scattered = P.index_add(P.full_like(flat, shape=(n,), value=0), flat_positions, values, axis=0)
+    return P.reshape(P.where(_written(flat_positions, n), scattered, flat), shape_of(x))
+
+
+def _index_put_vjp_x(g, out, x, positions, value):
+    flat_g = _flat(g)
+    hit = _written(_flat(positions), _numel(shape_of(g)))
+    return P.reshape(P.where(hit, 0, flat_g), shape_of(g))
+
+
+def _index_put_vjp_value(g, out, x, positions, value):
+    return P.take(_flat(g), positions, axis=0)
+
+
+INDEX_PUT = Op("CopySlices", _index_put_forward, (_index_put_vjp_x, None, _index_put_vjp_value),
+               saves=(1,), promote=None)
+
+
+def setitem(x, index, value):
+    from .inplace import check_inplace, rebase_history, write_data
+    from ..autograd.grad_mode import STATE
+
+    if isinstance(value, Tensor) and value.dtype is not x.dtype:
+        value = value.to(x.dtype)
+    data = x._data
+    needs_grad = STATE.enabled and (x._requires_grad or (isinstance(value, Tensor)
+                                                         and value._requires_grad))
+    if type(data) is not np.ndarray or needs_grad:
+        check_inplace(x)
+        positions = Tensor._wrap(_positions(tuple(x.shape), index))
+        if not isinstance(value, Tensor):
+            from .creation import full
+
+            value = full((), value, dtype=x.dtype)
+        result = apply(INDEX_PUT, (x, positions, value))
+        write_data(x, result)
+        rebase_history(x, result)
+        return
+    np_index = _numpy_index(index)
+    try:
+        data[np_index] = value._data if isinstance(value, Tensor) else value
+    except ValueError as error:
+        raise RuntimeError(str(error)) from None
+    x._bump_version()
+
+
+def _numpy_index(index):
+    if isinstance(index, tuple):
+        return tuple(_numpy_index_item(i) for i in index)
+    return _numpy_index_item(index)
+
+
+def _numpy_index_item(item):
+    if isinstance(item, Tensor):
+        return item._concrete("indexing with a tensor")
+    return item
+
+
+# ---- gather / scatter / index_select / masked ops ----------------------------------------------
+
+GATHER = primitive_op("GatherBackward0", P.gather)
+INDEX_SELECT = Op("IndexSelectBackward0", lambda x, idx, axis: P.take(x, idx, axis=axis),
+                  (P.take.vjp[0], None), saves=(1,))
+SCATTER_ADD = primitive_op("ScatterAddBackward0", P.scatter_add)
+
+
+def gather(input, dim, index, *, sparse_grad=False):
+    axis = _wrap_dim(dim, input.ndim)
+    return apply(GATHER, (input, index), {"axis": axis})
+
+
+def index_select(input, dim, index):
+    if index.ndim > 1:
+        raise IndexError("index_select(): Index is supposed to be a vector")
+    axis = _wrap_dim(dim, input.ndim)
+    n = input.shape[axis] if input.ndim else 1
+    idx = index._data
+    if type(idx) is np.ndarray and idx.size and (idx.max() >= n or idx.min() < 0):
+        bad = idx[(idx >= n) | (idx < 0)][0]
+        raise IndexError(f"index out of range in self")
+    if input.ndim == 0:
+        return input.reshape(1)[index.reshape(-1)].reshape(index.shape)
+    return apply(INDEX_SELECT, (input, index.reshape(-1)), {"axis": axis})
+
+
+def scatter_add(input, dim, index, src):
+    return apply(SCATTER_ADD, (input, index, src), {"axis": _wrap_dim(dim, input.ndim)})
+
+
+def take_along_dim(input, indices, dim):
+    return gather(input, dim, indices)
+
+
+def _masked_fill_forward(x, mask, value):
+    return P.where(mask, value, x)
+
+
+MASKED_FILL = Op("MaskedFillBackward0", _masked_fill_forward,
+                 (lambda g, out, x, mask, value: P.where(mask, 0, g), None,
+                  lambda g, out, x, mask, value: P.reduce_sum(P.where(mask, g, 0), axes=None,
+                                                              keepdims=False)),
+                 saves=(1,))
+
+
+def masked_fill(input, mask, value):
+    if mask.dtype is not dtypes.bool_:
+        raise RuntimeError(f"masked_fill_ only supports boolean masks, but got mask with dtype "
+                           f"{mask.dtype.name}")
+    if isinstance(value, Tensor):
+        if value.ndim != 0:
+            raise RuntimeError(f"masked_fill_ only supports a 0-dimensional value tensor, but got "
+                               f"tensor with {value.ndim} dimension(s).")
+        value = value.to(input.dtype)
+    return apply(MASKED_FILL, (input, mask, value))
+
+
+def masked_select(input, mask):
+    return getitem(input.expand_as(mask) if input.shape != mask.shape else input,
+                   mask.expand_as(input) if mask.shape != input.shape else mask)
+
+
+def nonzero(input, *, as_tuple=False):
+    from .creation import from_numpy
+
+    data = input._concrete("nonzero()")
+    positions = np.nonzero(data)
+    if as_tuple:
+        return tuple(from_numpy(p.astype(np.int64)) for p in positions)
+    return from_numpy(np.stack(positions, axis=1).astype(np.int64) if positions
+                      else np.zeros((int(data.size != 0 and bool(data)), 0), dtype=np.int64))
+
+
+def argwhere(input):
+    return nonzero(input)
+
+
+def one_hot(tensor, num_classes=-1):
+    from .creation import arange
+
+    if num_classes == -1:
+        num_classes = int(tensor.max().item()) + 1
+    return (tensor.unsqueeze(-1) == arange(num_classes)).long()

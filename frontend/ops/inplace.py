@@ -1,0 +1,267 @@
+"""In-place operations (`add_`, `mul_`, `zero_`, `copy_`, `x += y`, ...).
+
+Without autograd involvement they write into the storage with NumPy and bump the version
+counter, which is how optimizers update parameters under no_grad. When autograd must see the
+change, the op is recorded out of place and the result written back, and the tensor's history
+moves to the new node (PyTorch's "rebase"). A saved input is cloned first so the node keeps the
+value it was computed from.
+"""
+import numpy as np
+
+from ..autograd.grad_mode import STATE
+from ..compiler import dtypes
+from ..dispatch import result_type
+from ..tensor import Tensor
+from . import elementwise as ew
+
+
+def check_inplace(tensor):
+    if not STATE.enabled:
+        return
+    if tensor.grad_fn is None and tensor._requires_grad:
+        raise RuntimeError("a leaf Variable that requires grad is being used in an in-place "
+                           "operation.")
+    base = tensor._base
+    if base is not None and base.grad_fn is None and base._requires_grad:
+        raise RuntimeError("a view of a leaf Variable that requires grad is being used in an "
+                           "in-place operation.")
+
+
+def write_data(tensor, result):
+    """Store `result`'s values in `tensor`'s storage (or, while tracing, rebind its value)."""
+    data = tensor._data
+    if type(data) is np.ndarray:
+        np.copyto(data, result._data, casting="unsafe")
+        tensor._bump_version()
+    else:
+        from ..tracing import rebind
+
+        rebind(tensor, result)
+
+
+def rebase_history(tensor, result):
+    if result.grad_fn is None:
+        return
+    if tensor._base is not None and type(tensor._data) is np.ndarray:
+        raise RuntimeError(
+            "llgrad does not record in-place operations on views of tensors that take part in "
+            "autograd; write it out of place (y = y * w) or run it under llgrad.no_grad().")
+    tensor.grad_fn = result.grad_fn
+    tensor._output_nr = result._output_nr
+    tensor._requires_grad = True
+
+
+def _needs_autograd(tensor, others):
+    if not STATE.enabled:
+        return False
+    return tensor._requires_grad or any(isinstance(o, Tensor) and o._requires_grad for o in others)
+
+
+def _check_castable(tensor, *others):
+    target = result_type(tensor, *others)
+    own = tensor.dtype
+    if target.category > own.category:
+        raise RuntimeError(f"result type {_type_word(target)} can't be cast to the desired output "
+                           f"type {_type_word(own)}")
+
+
+def _type_word(dtype):
+    from .reduction import _scalar_type_name
+
+    return _scalar_type_name(dtype)
+
+
+def _inplace_binary(fn, ufunc, saves_self):
+    def method(self, other, *args, **kwargs):
+        if type(self._data) is not np.ndarray or _needs_autograd(self, (other,)):
+            return _recorded(self, fn, (other,) + args, kwargs, saves_self)
+        _check_castable(self, other)
+        value = other._data if isinstance(other, Tensor) else other
+        alpha = kwargs.get("alpha", 1)
+        if alpha != 1:
+            value = value * alpha
+        ufunc(self._data, value, out=self._data, casting="unsafe")
+        self._bump_version()
+        return self
+
+    return method
+
+
+def _recorded(self, fn, args, kwargs, saves_self):
+    check_inplace(self)
+    source = self.clone() if saves_self and self._requires_grad else self
+    result = fn(source, *args, **kwargs)
+    if result.dtype is not self.dtype:
+        result = result.to(self.dtype)
+    write_data(self, result)
+    rebase_history(self, result)
+    return self
+
+
+add_ = _inplace_binary(ew.add, np.add, saves_self=False)
+sub_ = _inplace_binary(ew.sub, np.subtract, saves_self=False)
+mul_ = _inplace_binary(ew.mul, np.multiply, saves_self=True)
+div_ = _inplace_binary(ew.div, np.true_divide, saves_self=True)
+pow_ = _inplace_binary(ew.pow, np.power, saves_self=True)
+subtract_ = sub_
+multiply_ = mul_
+divide_ = div_
+true_divide_ = div_
+
+
+def _inplace_unary(fn, saves_self=True):
+    def method(self, *args, **kwargs):
+        return _recorded(self, fn, args, kwargs, saves_self)
+
+    return method
+
+
+neg_ = _inplace_unary(ew.neg, saves_self=False)
+exp_ = _inplace_unary(ew.exp)
+log_ = _inplace_unary(ew.log)
+sqrt_ = _inplace_unary(ew.sqrt)
+sigmoid_ = _inplace_unary(ew.sigmoid)
+tanh_ = _inplace_unary(ew.tanh)
+relu_ = _inplace_unary(ew.relu)
+abs_ = _inplace_unary(ew.abs)
+clamp_ = _inplace_unary(ew.clamp)
+clamp_min_ = _inplace_unary(ew.clamp_min)
+clamp_max_ = _inplace_unary(ew.clamp_max)
+floor_ = _inplace_unary(ew.floor, saves_self=False)
+round_ = _inplace_unary(ew.round, saves_self=False)
+sign_ = _inplace_unary(ew.sign, saves_self=False)
+
+
+def addcmul_(self, tensor1, tensor2, *, value=1):
+    return add_(self, ew.mul(ew.mul(tensor1, tensor2), value))
+
+
+def addcdiv_(self, tensor1, tensor2, *, value=1):
+    return add_(self, ew.mul(ew.div(tensor1, tensor2), value))
+
+
+def lerp_(self, end, weight):
+    return add_(self, ew.mul(ew.sub(end, self), weight))
+
+
+def fill_(self, value):
+    if isinstance(value, Tensor):
+        if value.ndim != 0:
+            raise RuntimeError(f"fill_ only supports 0-dimension value tensor but got tensor with "
+                               f"{value.ndim} dimensions.")
+    return copy_(self, value)
+
+
+def zero_(self):
+    return fill_(self, 0)
+
+
+def copy_(self, src, non_blocking=False):
+    """Copy `src` (broadcast, cast) into this tensor's storage."""
+    if type(self._data) is not np.ndarray or _needs_autograd(self, (src,)):
+        from .shape import expand
+
+        check_inplace(self)
+        value = src if isinstance(src, Tensor) else _scalar_tensor(src, self.dtype)
+        result = expand(value.to(self.dtype) if value.dtype is not self.dtype else value,
+                        self.shape)
+        result = _copy_node(self, result)
+        write_data(self, result)
+        rebase_history(self, result)
+        return self
+    value = src._data if isinstance(src, Tensor) else src
+    try:
+        np.copyto(self._data, value, casting="unsafe")
+    except ValueError:
+        raise RuntimeError(f"The size of tensor a ({self.shape[-1] if self.ndim else 1}) must match "
+                           f"the size of tensor b ({np.shape(value)[-1] if np.ndim(value) else 1}) "
+                           f"at non-singleton dimension {max(self.ndim - 1, 0)}") from None
+    self._bump_version()
+    return self
+
+
+def _scalar_tensor(value, dtype):
+    from .creation import full
+
+    return full((), value, dtype=dtype)
+
+
+def _copy_node(self, value):
+    """The result of copy_ as an autograd node: gradient to `value`, none to the old contents."""
+    from .shape import clone
+
+    return clone(value)
+
+
+def masked_fill_(self, mask, value):
+    from .indexing import masked_fill
+
+    if type(self._data) is not np.ndarray or _needs_autograd(self, (value,)):
+        return _recorded(self, masked_fill, (mask, value), {}, saves_self=False)
+    mask_data = mask._data
+    self._data[np.broadcast_to(mask_data, self._data.shape)] = (
+        value._data if isinstance(value, Tensor) else value)
+    self._bump_version()
+    return self
+
+
+def index_add_(self, dim, index, source, *, alpha=1):
+    from ..compiler import primitives as P
+    from ..tensor import _wrap_dim
+
+    if _needs_autograd(self, (source,)) or type(self._data) is not np.ndarray:
+        raise NotImplementedError("index_add_ with autograd is not supported; use index_add")
+    axis = _wrap_dim(dim, self.ndim)
+    value = source._data * alpha if alpha != 1 else source._data
+    np.copyto(self._data, P.index_add.impl(self._data, index._data, value, axis))
+    self._bump_version()
+    return self
+
+
+def scatter_add_(self, dim, index, src):
+    from .indexing import scatter_add
+
+    return _recorded(self, scatter_add, (dim, index, src), {}, saves_self=False) \
+        if _needs_autograd(self, (src,)) else _direct_scatter_add(self, dim, index, src)
+
+
+def _direct_scatter_add(self, dim, index, src):
+    from ..compiler import primitives as P
+    from ..tensor import _wrap_dim
+
+    axis = _wrap_dim(dim, self.ndim)
+    np.copyto(self._data, P.scatter_add.impl(self._data, index._data, src._data, axis))
+    self._bump_version()
+    return self
+
+
+def _random_fill(sample):
+    def method(self, *args, generator=None, **kwargs):
+        from .. import random as rng
+
+        gen = generator or rng.default_generator
+        with_values = sample(gen, tuple(self.shape), self.dtype.np, *args, **kwargs)
+        if type(self._data) is not np.ndarray:
+            raise RuntimeError("in-place random fills are not supported under llgrad.compile")
+        np.copyto(self._data, with_values, casting="unsafe")
+        self._bump_version()
+        return self
+
+    return method
+
+
+uniform_ = _random_fill(lambda g, shape, dtype, a=0.0, b=1.0: g.uniform(shape, a, b, dtype=dtype))
+normal_ = _random_fill(lambda g, shape, dtype, mean=0.0, std=1.0: g.normal(shape, mean, std,
+                                                                            dtype=dtype))
+bernoulli_ = _random_fill(lambda g, shape, dtype, p=0.5: g.bernoulli(shape, p, dtype=dtype))
+
+
+def random_(self, low=0, high=None, *, generator=None):
+    from .. import random as rng
+
+    if high is None:
+        low, high = 0, low if low else 2 ** 24
+    gen = generator or rng.default_generator
+    np.copyto(self._data, gen.randint(low, high, tuple(self.shape)), casting="unsafe")
+    self._bump_version()
+    return self

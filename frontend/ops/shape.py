@@ -1,0 +1,543 @@
+"""Shape and layout operations: views (reshape, permute, expand, squeeze, ...), copies (clone,
+contiguous, dtype conversion), and joining or splitting (cat, stack, split, chunk, unbind).
+
+Views share storage and the version counter with their base, as in PyTorch, so an in-place
+change through either is seen by both and by autograd's saved-tensor checks.
+"""
+import numpy as np
+
+from ..compiler import dtypes
+from ..compiler import primitives as P
+from ..compiler.primitive import broadcast_shapes, shape_of
+from ..dispatch import Op, apply, primitive_op
+from ..tensor import Tensor, _wrap_dim
+
+
+def as_view(result, base):
+    """Mark `result` as a view of `base` when NumPy gave a view (not a copy)."""
+    data = result._data
+    if type(data) is np.ndarray and data.base is not None:
+        result._vbox = base._version_box()
+        result._base = base if base._base is None else base._base
+    return result
+
+
+def _sizes(args):
+    """PyTorch accepts `f(2, 3)`, `f((2, 3))` and `f([2, 3])`."""
+    if len(args) == 1 and isinstance(args[0], (tuple, list, Tensor)):
+        return tuple(int(s) for s in args[0])
+    return tuple(int(s) for s in args)
+
+
+def infer_shape(shape, numel):
+    """Resolve one -1 in `shape`, with PyTorch's errors."""
+    shape = list(shape)
+    unknown = [i for i, d in enumerate(shape) if d == -1]
+    if len(unknown) > 1:
+        raise RuntimeError("only one dimension can be inferred")
+    known = 1
+    for d in shape:
+        if d != -1:
+            if d < 0:
+                raise RuntimeError(f"invalid shape dimension {d}")
+            known *= d
+    if unknown:
+        if known == 0 or numel % known:
+            raise RuntimeError(f"shape '{shape}' is invalid for input of size {numel}")
+        shape[unknown[0]] = numel // known
+    elif known != numel:
+        raise RuntimeError(f"shape '{list(shape)}' is invalid for input of size {numel}")
+    return tuple(shape)
+
+
+VIEW = primitive_op("ViewBackward0", P.reshape)
+UNSQUEEZE = primitive_op("UnsqueezeBackward0", P.reshape)
+SQUEEZE_ALL = primitive_op("SqueezeBackward0", P.reshape)
+SQUEEZE_DIM = primitive_op("SqueezeBackward1", P.reshape)
+
+
+def _reshape_with(op, input, shape):
+    return as_view(apply(op, (input,), {"shape": tuple(shape)}), input)
+
+
+def reshape(input, *shape):
+    shape = infer_shape(_sizes(shape), input.numel())
+    return _reshape_with(VIEW, input, shape)
+
+
+def view(input, *shape):
+    if len(shape) == 1 and isinstance(shape[0], dtypes.DType):
+        raise NotImplementedError("view(dtype) reinterprets bits; llgrad does not support it")
+    shape = infer_shape(_sizes(shape), input.numel())
+    data = input._data
+    if type(data) is np.ndarray and not _viewable(data, shape):
+        raise RuntimeError("view size is not compatible with input tensor's size and stride (at "
+                           "least one dimension spans across two contiguous subspaces). Use "
+                           ".reshape(...) instead.")
+    return _reshape_with(VIEW, input, shape)
+
+
+def _viewable(data, shape):
+    if data.flags.c_contiguous or data.size <= 1:
+        return True
+    try:
+        view = data.view()
+        view.shape = shape  # NumPy refuses exactly when a copy would be needed
+        return True
+    except AttributeError:
+        return False
+
+
+def view_as(input, other):
+    return view(input, other.shape)
+
+
+def reshape_as(input, other):
+    return reshape(input, other.shape)
+
+
+def flatten(input, start_dim=0, end_dim=-1):
+    ndim = input.ndim
+    if ndim == 0:
+        return reshape(input, 1)
+    start, end = _wrap_dim(start_dim, ndim), _wrap_dim(end_dim, ndim)
+    if start > end:
+        raise RuntimeError("flatten() has invalid args: start_dim cannot come after end_dim")
+    if start == end:
+        return input
+    shape = tuple(input.shape)
+    middle = 1
+    for d in shape[start:end + 1]:
+        middle *= d
+    return reshape(input, shape[:start] + (middle,) + shape[end + 1:])
+
+
+def unflatten(input, dim, sizes):
+    dim = _wrap_dim(dim, input.ndim)
+    shape = tuple(input.shape)
+    sizes = infer_shape(sizes, shape[dim])
+    return reshape(input, shape[:dim] + sizes + shape[dim + 1:])
+
+
+def unsqueeze(input, dim):
+    ndim = input.ndim
+    dim = _wrap_dim(dim, ndim + 1)
+    shape = tuple(input.shape)
+    return _reshape_with(UNSQUEEZE, input, shape[:dim] + (1,) + shape[dim:])
+
+
+def squeeze(input, dim=None):
+    shape = tuple(input.shape)
+    if dim is None:
+        return _reshape_with(SQUEEZE_ALL, input, tuple(d for d in shape if d != 1))
+    dims = dim if isinstance(dim, (tuple, list)) else (dim,)
+    axes = {_wrap_dim(d, len(shape)) for d in dims} if shape else set()
+    new_shape = tuple(d for i, d in enumerate(shape) if not (i in axes and d == 1))
+    return _reshape_with(SQUEEZE_DIM, input, new_shape)
+
+
+EXPAND = primitive_op("ExpandBackward0", P.broadcast_to)
+
+
+def expand(input, *sizes):
+    sizes = _sizes(sizes)
+    shape = tuple(input.shape)
+    if len(sizes) < len(shape):
+        raise RuntimeError(f"expand({_type_name(input)}{{{list(shape)}}}, size={list(sizes)}): the "
+                           f"number of sizes provided ({len(sizes)}) must be greater or equal to "
+                           f"the number of dimensions in the tensor ({len(shape)})")
+    lead = len(sizes) - len(shape)
+    target = []
+    for i, s in enumerate(sizes):
+        current = shape[i - lead] if i >= lead else 1
+        if s == -1:
+            if i < lead:
+                raise RuntimeError(f"The expanded size of the tensor (-1) isn't allowed in a "
+                                   f"leading, non-existing dimension {i}")
+            s = current
+        elif current != 1 and current != s:
+            raise RuntimeError(f"The expanded size of the tensor ({s}) must match the existing size "
+                               f"({current}) at non-singleton dimension {i}.  Target sizes: "
+                               f"{list(sizes)}.  Tensor sizes: {list(shape)}")
+        target.append(s)
+    return as_view(apply(EXPAND, (input,), {"shape": tuple(target)}), input)
+
+
+def _type_name(input):
+    from ..tensor import torch_type_name
+
+    return torch_type_name(input.dtype.np).replace("llgrad.", "")
+
+
+def expand_as(input, other):
+    return expand(input, other.shape)
+
+
+def broadcast_to(input, shape):
+    return expand(input, shape)
+
+
+def broadcast_tensors(*tensors):
+    shape = broadcast_shapes(*(tuple(t.shape) for t in tensors))
+    return tuple(expand(t, shape) for t in tensors)
+
+
+PERMUTE = primitive_op("PermuteBackward0", P.permute)
+TRANSPOSE = primitive_op("TransposeBackward0", P.permute)
+T_OP = primitive_op("TBackward0", P.permute)
+
+
+def permute(input, *dims):
+    dims = _sizes(dims)
+    ndim = input.ndim
+    if len(dims) != ndim:
+        raise RuntimeError(f"permute(sparse_coo): number of dimensions in the tensor input does not "
+                           f"match the length of the desired ordering of dimensions i.e. input.dim()"
+                           f" = {ndim} is not equal to len(dims) = {len(dims)}")
+    perm = tuple(_wrap_dim(d, ndim) for d in dims)
+    if sorted(perm) != list(range(ndim)):
+        raise RuntimeError("permute(): duplicate dims are not allowed.")
+    return as_view(apply(PERMUTE, (input,), {"perm": perm}), input)
+
+
+def transpose(input, dim0, dim1):
+    ndim = input.ndim
+    perm = list(range(ndim))
+    if ndim:
+        a, b = _wrap_dim(dim0, ndim), _wrap_dim(dim1, ndim)
+        perm[a], perm[b] = perm[b], perm[a]
+    return as_view(apply(TRANSPOSE, (input,), {"perm": tuple(perm)}), input)
+
+
+swapaxes = swapdims = transpose
+
+
+def t(input):
+    ndim = input.ndim
+    if ndim > 2:
+        raise RuntimeError(f"t() expects a tensor with <= 2 dimensions, but self is {ndim}D")
+    perm = (1, 0) if ndim == 2 else tuple(range(ndim))
+    return as_view(apply(T_OP, (input,), {"perm": perm}), input)
+
+
+def T(input):  # noqa: N802 (property .T)
+    return permute(input, tuple(reversed(range(input.ndim))))
+
+
+def mT(input):  # noqa: N802
+    return transpose(input, -2, -1)
+
+
+def movedim(input, source, destination):
+    ndim = input.ndim
+    src = [_wrap_dim(s, ndim) for s in (source if isinstance(source, (tuple, list)) else [source])]
+    dst = [_wrap_dim(d, ndim) for d in
+           (destination if isinstance(destination, (tuple, list)) else [destination])]
+    order = [i for i in range(ndim) if i not in src]
+    for d, s in sorted(zip(dst, src)):
+        order.insert(d, s)
+    return permute(input, order)
+
+
+moveaxis = movedim
+
+
+CLONE = primitive_op("CloneBackward0", P.copy)
+
+
+def clone(input, *, memory_format=None):
+    return apply(CLONE, (input,))
+
+
+def contiguous(input, memory_format=None):
+    if input.is_contiguous():
+        return input
+    return clone(input)
+
+
+TO_COPY = primitive_op("ToCopyBackward0", P.cast)
+
+
+def to(input, *args, dtype=None, device=None, copy=False, non_blocking=False, memory_format=None):
+    """`.to(dtype)`, `.to(device)`, `.to(other)`; only the CPU exists here."""
+    for a in args:
+        if isinstance(a, dtypes.DType):
+            dtype = a
+        elif isinstance(a, Tensor):
+            dtype = a.dtype
+        elif isinstance(a, str) or a is None or hasattr(a, "type"):
+            device = a
+    _check_device(device)
+    if dtype is None or dtype is input.dtype:
+        return clone(input) if copy else input
+    return apply(TO_COPY, (input,), {"dtype": dtype})
+
+
+def _check_device(device):
+    name = getattr(device, "type", device)
+    if name is not None and str(name).split(":")[0] != "cpu":
+        raise RuntimeError(f"llgrad runs on the CPU only; got device {device!r}")
+
+
+def type_as(input, other):
+    return to(input, other.dtype)
+
+
+def _converter(dtype):
+    def convert(input, memory_format=None):
+        return to(input, dtype)
+
+    return convert
+
+
+float_ = _converter(dtypes.float32)
+double = _converter(dtypes.float64)
+half = _converter(dtypes.float16)
+long = _converter(dtypes.int64)
+int_ = _converter(dtypes.int32)
+short = _converter(dtypes.int16)
+char = _converter(dtypes.int8)
+byte = _converter(dtypes.uint8)
+bool_ = _converter(dtypes.bool_)
+
+
+def cpu(input, memory_format=None):
+    return input
+
+
+def cuda(input, *args, **kwargs):
+    raise RuntimeError("llgrad runs on the CPU only: there is no CUDA device")
+
+
+# ---- joining and splitting ---------------------------------------------------------------------
+
+CAT = Op("CatBackward0", lambda *xs, axis: P.concat(*xs, axis=axis), P.concat.vjp,
+         promote="common")
+
+
+def cat(tensors, dim=0, *, out=None):
+    tensors = [t for t in tensors if not (t.ndim == 1 and t.shape[0] == 0)] or list(tensors)[:1]
+    if not tensors:
+        raise RuntimeError("torch.cat(): expected a non-empty list of Tensors")
+    ndim = tensors[0].ndim
+    if ndim == 0:
+        raise RuntimeError("zero-dimensional tensor (at position 0) cannot be concatenated")
+    axis = _wrap_dim(dim, ndim)
+    for i, t in enumerate(tensors[1:], 1):
+        if t.ndim != ndim:
+            raise RuntimeError(f"Tensors must have same number of dimensions: got {ndim} and "
+                               f"{t.ndim}")
+        for d in range(ndim):
+            if d != axis and t.shape[d] != tensors[0].shape[d]:
+                raise RuntimeError(f"Sizes of tensors must match except in dimension {axis}. "
+                                   f"Expected size {tensors[0].shape[d]} but got size {t.shape[d]} "
+                                   f"for tensor number {i} in the list.")
+    return apply(CAT, tuple(tensors), {"axis": axis})
+
+
+concat = concatenate = cat
+
+
+def _stack_forward(*xs, axis):
+    return P.concat(*(P.reshape(x, _with_unit_axis(shape_of(x), axis)) for x in xs), axis=axis)
+
+
+def _with_unit_axis(shape, axis):
+    return tuple(shape[:axis]) + (1,) + tuple(shape[axis:])
+
+
+def _stack_vjp(g, out, *xs, axis):
+    shape = shape_of(g)
+    grads = []
+    for i, x in enumerate(xs):
+        starts = tuple(i if d == axis else 0 for d in range(len(shape)))
+        stops = tuple(i + 1 if d == axis else n for d, n in enumerate(shape))
+        piece = P.slice_(g, starts=starts, stops=stops, steps=(1,) * len(shape))
+        grads.append(P.reshape(piece, shape_of(x)))
+    return tuple(grads)
+
+
+STACK = Op("StackBackward0", _stack_forward, _stack_vjp, promote="common")
+
+
+def stack(tensors, dim=0, *, out=None):
+    tensors = list(tensors)
+    if not tensors:
+        raise RuntimeError("stack expects a non-empty TensorList")
+    shape = tensors[0].shape
+    for i, t in enumerate(tensors[1:], 1):
+        if t.shape != shape:
+            raise RuntimeError(f"stack expects each tensor to be equal size, but got {list(shape)} "
+                               f"at entry 0 and {list(t.shape)} at entry {i}")
+    axis = _wrap_dim(dim, len(shape) + 1)
+    return apply(STACK, tuple(tensors), {"axis": axis})
+
+
+def hstack(tensors):
+    return cat(tensors, 0 if tensors[0].ndim == 1 else 1)
+
+
+def vstack(tensors):
+    return cat([t.reshape(1, -1) if t.ndim == 1 else t for t in tensors], 0)
+
+
+def _split_forward(x, axis, sections):
+    outs, start = [], 0
+    ndim = len(shape_of(x))
+    for n in sections:
+        starts = tuple(start if d == axis else 0 for d in range(ndim))
+        stops = tuple(start + n if d == axis else s for d, s in enumerate(shape_of(x)))
+        outs.append(P.slice_(x, starts=starts, stops=stops, steps=(1,) * ndim))
+        start += n
+    return tuple(outs)
+
+
+def _split_vjp(g, out, x, axis, sections):
+    pieces = []
+    for piece_g, n in zip(g, sections):
+        if piece_g is None:
+            shape = list(shape_of(x))
+            shape[axis] = n
+            like = next(p for p in g if p is not None)
+            piece_g = P.full_like(like, shape=tuple(shape), value=0)
+        pieces.append(piece_g)
+    return P.concat(*pieces, axis=axis)
+
+
+def _split_op(name, n):
+    key = (name, n)
+    op = _SPLIT_OPS.get(key)
+    if op is None:
+        op = _SPLIT_OPS[key] = Op(name, _split_forward, (_split_vjp,), n_outputs=n)
+    return op
+
+
+_SPLIT_OPS = {}
+
+
+def _split_sections(input, axis, sections, name):
+    if len(sections) == 1:
+        return (input,) if name != "UnbindBackward0" else None
+    outs = apply(_split_op(name, len(sections)), (input,),
+                 {"axis": axis, "sections": tuple(sections)})
+    return tuple(as_view(o, input) for o in outs)
+
+
+def split(input, split_size_or_sections, dim=0):
+    axis = _wrap_dim(dim, input.ndim)
+    size = input.shape[axis]
+    if isinstance(split_size_or_sections, int):
+        step = split_size_or_sections
+        sections = [min(step, size - i) for i in range(0, size, step)] or [0]
+        name = "SplitBackward0"
+    else:
+        sections = list(split_size_or_sections)
+        if sum(sections) != size:
+            raise RuntimeError(f"split_with_sizes expects split_sizes to sum exactly to {size} "
+                               f"(input tensor's size at dimension {axis}), but got split_sizes="
+                               f"{sections}")
+        name = "SplitWithSizesBackward0"
+    return _split_sections(input, axis, sections, name)
+
+
+def chunk(input, chunks, dim=0):
+    axis = _wrap_dim(dim, input.ndim)
+    size = input.shape[axis]
+    step = -(-size // chunks) if size else 1
+    return split(input, step, dim)
+
+
+def tensor_split(input, sections, dim=0):
+    axis = _wrap_dim(dim, input.ndim)
+    size = input.shape[axis]
+    if isinstance(sections, int):
+        base, extra = divmod(size, sections)
+        sizes = [base + 1] * extra + [base] * (sections - extra)
+    else:
+        bounds = [0] + list(sections) + [size]
+        sizes = [b - a for a, b in zip(bounds, bounds[1:])]
+    return _split_sections(input, axis, sizes, "SplitWithSizesBackward0")
+
+
+def unbind(input, dim=0):
+    axis = _wrap_dim(dim, input.ndim)
+    n = input.shape[axis]
+    if n == 1:
+        return (select(input, axis, 0),)
+    pieces = _split_sections(input, axis, [1] * n, "UnbindBackward0")
+    return tuple(squeeze(p, axis) for p in pieces)
+
+
+def select(input, dim, index):
+    from .indexing import getitem
+
+    axis = _wrap_dim(dim, input.ndim)
+    return getitem(input, (slice(None),) * axis + (index,))
+
+
+def narrow(input, dim, start, length):
+    from .indexing import getitem
+
+    axis = _wrap_dim(dim, input.ndim)
+    return getitem(input, (slice(None),) * axis + (slice(start, start + length),))
+
+
+def flip(input, dims):
+    from .indexing import index_select
+    from .creation import arange
+
+    if isinstance(dims, int):
+        dims = (dims,)
+    out = input
+    for d in dims:
+        axis = _wrap_dim(d, input.ndim)
+        n = input.shape[axis]
+        out = index_select(out, axis, arange(n - 1, -1, -1))
+    return out
+
+
+def repeat(input, *sizes):
+    sizes = _sizes(sizes)
+    shape = (1,) * (len(sizes) - input.ndim) + tuple(input.shape)
+    x = reshape(input, shape)
+    expanded_shape, target = [], []
+    for s, d in zip(sizes, shape):
+        expanded_shape += [1, d]
+        target += [s, d]
+    x = reshape(x, expanded_shape)
+    x = expand(x, target)
+    return reshape(x, tuple(s * d for s, d in zip(sizes, shape)))
+
+
+def tile(input, dims):
+    dims = tuple(dims)
+    if len(dims) < input.ndim:
+        dims = (1,) * (input.ndim - len(dims)) + dims
+    return repeat(input, dims)
+
+
+def repeat_interleave(input, repeats, dim=None):
+    if dim is None:
+        input, dim = input.reshape(-1), 0
+    axis = _wrap_dim(dim, input.ndim)
+    x = unsqueeze(input, axis + 1)
+    shape = list(x.shape)
+    shape[axis + 1] = repeats
+    x = expand(x, shape)
+    out_shape = list(input.shape)
+    out_shape[axis] *= repeats
+    return reshape(x, out_shape)
+
+
+def diag(input, diagonal=0):
+    from .creation import eye
+
+    if input.ndim == 1:
+        n = input.shape[0]
+        if diagonal:
+            raise NotImplementedError("diag with an offset is not supported")
+        return eye(n, dtype=input.dtype) * input.unsqueeze(0)
+    from .creation import arange
+
+    idx = arange(min(input.shape))
+    return input[idx, idx]

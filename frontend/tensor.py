@@ -1,0 +1,422 @@
+"""The Tensor: a value (a NumPy array, or a graph value while tracing) plus autograd state.
+
+This module holds only what every tensor is: storage, autograd attributes, conversions and
+printing. Operations live in `llgrad.ops`, which also binds them as methods and operators, so each
+op is written once as a function.
+"""
+import warnings
+
+import numpy as np
+
+from .autograd.grad_mode import STATE
+from .compiler import dtypes
+
+_new = object.__new__
+
+NON_LEAF_GRAD_WARNING = (
+    "The .grad attribute of a Tensor that is not a leaf Tensor is being accessed. Its .grad "
+    "attribute won't be populated during autograd.backward(). If you indeed want the .grad field "
+    "to be populated for a non-leaf Tensor, use .retain_grad() on the non-leaf Tensor. If you "
+    "access the non-leaf Tensor by mistake, make sure you access the leaf Tensor instead. See "
+    "github.com/pytorch/pytorch/pull/30531 for more information.")
+
+_TORCH_TYPE_NAMES = {"float32": "FloatTensor", "float64": "DoubleTensor", "float16": "HalfTensor",
+                     "int64": "LongTensor", "int32": "IntTensor", "int16": "ShortTensor",
+                     "int8": "CharTensor", "uint8": "ByteTensor", "bool": "BoolTensor"}
+
+
+def torch_type_name(np_dtype):
+    return "llgrad." + _TORCH_TYPE_NAMES[np.dtype(np_dtype).name]
+
+
+class Size(tuple):
+    """A shape: a tuple that prints as `llgrad.Size([2, 3])`."""
+
+    __slots__ = ()
+
+    def __repr__(self):
+        return f"llgrad.Size({list(self)})"
+
+    __str__ = __repr__
+
+    def __getitem__(self, item):
+        result = tuple.__getitem__(self, item)
+        return Size(result) if isinstance(item, slice) else result
+
+    def __add__(self, other):
+        return Size(tuple.__add__(self, tuple(other)))
+
+    def __radd__(self, other):
+        return Size(tuple(other) + tuple(self))
+
+    def numel(self):
+        n = 1
+        for d in self:
+            n *= d
+        return n
+
+
+class Tensor:
+    # Defaults live on the class so creating a tensor sets only `_data`: most tensors are
+    # intermediate values that never require grad, get hooks or change version.
+    _requires_grad = False
+    grad_fn = None
+    _output_nr = 0
+    _grad = None
+    _vbox = None  # [version]: shared by views of one storage, bumped by in-place ops
+    _accumulator = None
+    _hooks = None
+    _retains_grad = False
+    _base = None
+    _is_param = False
+
+    __array_ufunc__ = None  # NumPy defers `ndarray * tensor` to our reflected operators
+    __hash__ = object.__hash__
+
+    def __init__(self, *args, **kwargs):
+        raise TypeError("create tensors with llgrad.tensor(data), llgrad.zeros(shape), ...")
+
+    @staticmethod
+    def _wrap(data):
+        t = _new(Tensor)
+        t._data = data
+        return t
+
+    @staticmethod
+    def _from_node(data, node, output_nr):
+        t = _new(Tensor)
+        t._data = data
+        t._requires_grad = True
+        t.grad_fn = node
+        t._output_nr = output_nr
+        return t
+
+    # ---- metadata -----------------------------------------------------------------------------
+
+    @property
+    def shape(self):
+        return Size(self._data.shape)
+
+    def size(self, dim=None):
+        if dim is None:
+            return Size(self._data.shape)
+        return self._data.shape[_wrap_dim(dim, self._data.ndim)]
+
+    @property
+    def dtype(self):
+        d = self._data.dtype
+        return d if isinstance(d, dtypes.DType) else dtypes.from_numpy(d)
+
+    @property
+    def ndim(self):
+        return self._data.ndim
+
+    def dim(self):
+        return self._data.ndim
+
+    ndimension = dim
+
+    def numel(self):
+        return int(np.prod(self._data.shape, dtype=np.int64))
+
+    nelement = numel
+
+    def element_size(self):
+        return self.dtype.itemsize
+
+    def stride(self, dim=None):
+        strides = tuple(s // self._data.itemsize for s in self._data.strides)
+        return strides if dim is None else strides[_wrap_dim(dim, self._data.ndim)]
+
+    def is_contiguous(self, memory_format=None):
+        return self._data.ndim < 2 or bool(self._data.flags.c_contiguous)
+
+    @property
+    def is_floating_point_type(self):
+        return self.dtype.is_floating_point
+
+    def is_floating_point(self):
+        return self.dtype.is_floating_point
+
+    @property
+    def device(self):
+        return "cpu"
+
+    @property
+    def is_cuda(self):
+        return False
+
+    is_sparse = False
+    is_quantized = False
+    layout = "strided"
+
+    # ---- versions (in-place ops bump them; saved tensors check them) ----------------------------
+
+    def _version_box(self):
+        box = self._vbox
+        if box is None:
+            box = self._vbox = [0]
+        return box
+
+    def _bump_version(self):
+        self._version_box()[0] += 1
+
+    @property
+    def _version(self):
+        return self._version_box()[0]
+
+    # ---- autograd attributes --------------------------------------------------------------------
+
+    @property
+    def requires_grad(self):
+        return self._requires_grad
+
+    @requires_grad.setter
+    def requires_grad(self, flag):
+        self.requires_grad_(flag)
+
+    def requires_grad_(self, requires_grad=True):
+        requires_grad = bool(requires_grad)
+        if self.grad_fn is not None:
+            if requires_grad:
+                return self
+            raise RuntimeError(
+                "you can only change requires_grad flags of leaf variables. If you want to use a "
+                "computed variable in a subgraph that doesn't require differentiation use "
+                "var_no_grad = var.detach().")
+        if requires_grad and self._data.dtype.kind != "f":
+            raise RuntimeError("only Tensors of floating point dtype can require gradients")
+        self._requires_grad = requires_grad
+        return self
+
+    @property
+    def is_leaf(self):
+        return self.grad_fn is None
+
+    @property
+    def grad(self):
+        if self.grad_fn is not None and not self._retains_grad:
+            warnings.warn(NON_LEAF_GRAD_WARNING, UserWarning, stacklevel=2)
+        return self._grad
+
+    @grad.setter
+    def grad(self, value):
+        if value is not None:
+            _check_assigned_grad(self, value)
+        self._grad = value
+
+    @grad.deleter
+    def grad(self):
+        self._grad = None
+
+    @property
+    def retains_grad(self):
+        return self._retains_grad
+
+    def retain_grad(self):
+        if self.grad_fn is None:
+            if not self._requires_grad:
+                raise RuntimeError("can't retain_grad on Tensor that has requires_grad=False")
+            return
+        if self._retains_grad:
+            return
+        self._retains_grad = True
+
+        def keep(grad, tensor=self):
+            from .ops import shape as shape_ops
+
+            if tensor._grad is None:
+                tensor._grad = shape_ops.clone(grad).detach() if not grad.requires_grad else grad
+            else:
+                tensor._grad = tensor._grad + grad
+
+        self.grad_fn._add_tensor_hook(self._output_nr, keep)
+
+    def register_hook(self, hook):
+        """`hook(grad)` runs when this tensor's gradient is computed; a returned tensor replaces it."""
+        if not self._requires_grad:
+            raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
+        if self.grad_fn is not None:
+            return self.grad_fn._add_tensor_hook(self._output_nr, hook)
+        from .autograd.graph import _RemovableHandle
+
+        if self._hooks is None:
+            self._hooks = []
+        self._hooks.append(hook)
+        return _RemovableHandle(self._hooks, hook)
+
+    def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
+        from .autograd import backward
+
+        backward(self, gradient, retain_graph, create_graph, inputs=inputs)
+
+    def detach(self):
+        """A tensor sharing this one's storage and version counter, cut from the graph."""
+        t = _new(Tensor)
+        t._data = self._data
+        t._vbox = self._version_box()
+        return t
+
+    def detach_(self):
+        self.grad_fn = None
+        self._requires_grad = False
+        return self
+
+    @property
+    def data(self):
+        """The storage without autograd; in-place changes through it are invisible to autograd
+        (it has its own version counter), which is what optimizers rely on."""
+        t = _new(Tensor)
+        t._data = self._data
+        return t
+
+    @data.setter
+    def data(self, value):
+        self._data = value._data
+
+    # ---- conversions ----------------------------------------------------------------------------
+
+    def _concrete(self, what):
+        data = self._data
+        if type(data) is not np.ndarray:
+            from .tracing import concrete_value_error
+
+            raise concrete_value_error(what)
+        return data
+
+    def item(self):
+        data = self._concrete("Tensor.item()")
+        if data.size != 1:
+            raise RuntimeError(f"a Tensor with {data.size} elements cannot be converted to Scalar")
+        return data.reshape(()).item()
+
+    def tolist(self):
+        return self._concrete("Tensor.tolist()").tolist()
+
+    def numpy(self, force=False):
+        data = self._concrete("Tensor.numpy()")
+        if self._requires_grad and not force:
+            raise RuntimeError("Can't call numpy() on Tensor that requires grad. Use "
+                               "tensor.detach().numpy() instead.")
+        return data.copy() if force else data
+
+    def __array__(self, dtype=None, copy=None):
+        data = self._concrete("np.asarray(tensor)")
+        return data if dtype is None else data.astype(dtype)
+
+    def __bool__(self):
+        data = self._concrete("bool(tensor)")
+        if data.size != 1:
+            raise RuntimeError("Boolean value of Tensor with more than one value is ambiguous")
+        return bool(data.reshape(()))
+
+    def _python_scalar(self, convert):
+        data = self._concrete(f"{convert.__name__}(tensor)")
+        if data.size != 1:
+            raise ValueError("only one element tensors can be converted to Python scalars")
+        return convert(data.reshape(()).item())
+
+    def __float__(self):
+        return self._python_scalar(float)
+
+    def __int__(self):
+        return self._python_scalar(int)
+
+    def __index__(self):
+        if self._data.dtype.kind not in "iub":
+            raise TypeError("only integer tensors of a single element can be converted to an index")
+        return self._python_scalar(int)
+
+    def __len__(self):
+        if self._data.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return self._data.shape[0]
+
+    def __iter__(self):
+        if self._data.ndim == 0:
+            raise TypeError("iteration over a 0-d tensor")
+        return (self[i] for i in range(self._data.shape[0]))
+
+    def __reversed__(self):
+        from .ops import shape as shape_ops
+
+        return shape_ops.flip(self, 0)
+
+    def __contains__(self, element):
+        return bool((self == element).any())
+
+    # ---- printing -------------------------------------------------------------------------------
+
+    def __repr__(self):
+        data = self._data
+        if type(data) is not np.ndarray:
+            return f"tensor(<traced {self.dtype.name}{list(data.shape)}>{self._autograd_suffix()})"
+        from ._printing import tensor_repr
+
+        suffix = []
+        if self.grad_fn is not None:
+            suffix.append(f"grad_fn=<{self.grad_fn.name()}>")
+        elif self._requires_grad:
+            suffix.append("requires_grad=True")
+        return tensor_repr(data, self.dtype.name, suffix)
+
+    def _autograd_suffix(self):
+        if self.grad_fn is not None:
+            return f", grad_fn=<{self.grad_fn.name()}>"
+        return ", requires_grad=True" if self._requires_grad else ""
+
+    __str__ = __repr__
+
+    def __format__(self, spec):
+        if self._data.ndim == 0 and type(self) is Tensor:
+            return self.item().__format__(spec)
+        return object.__format__(self, spec)
+
+    def __reduce_ex__(self, protocol):
+        raise TypeError("use llgrad.save(obj, path) to store tensors; pickling is not supported "
+                        "because loading a pickle can run arbitrary code")
+
+    def __deepcopy__(self, memo):
+        from .ops import shape as shape_ops
+
+        if self.grad_fn is not None:
+            raise RuntimeError("Only Tensors created explicitly by the user (graph leaves) support "
+                               "the deepcopy protocol at the moment.")
+        t = self.__class__._make_like(shape_ops.clone(self.detach()), self._requires_grad)
+        if self._grad is not None:
+            t._grad = self._grad.__deepcopy__(memo)
+        memo[id(self)] = t
+        return t
+
+    @classmethod
+    def _make_like(cls, source, requires_grad):
+        t = _new(cls)
+        t._data = source._data
+        t._requires_grad = requires_grad
+        return t
+
+
+def _wrap_dim(dim, ndim):
+    size = max(ndim, 1)
+    if not -size <= dim < size:
+        raise IndexError(f"Dimension out of range (expected to be in range of [{-size}, {size - 1}], "
+                         f"but got {dim})")
+    return dim % size
+
+
+def _check_assigned_grad(tensor, value):
+    if not isinstance(value, Tensor):
+        raise TypeError(f"assigned grad expected to be a Tensor or None but got grad of type "
+                        f"{type(value).__name__}")
+    if tuple(value.shape) != tuple(tensor.shape):
+        raise RuntimeError(f"attempting to assign a gradient of size '{list(value.shape)}' to a "
+                           f"tensor of size '{list(tensor.shape)}'. Please ensure that the "
+                           f"gradient and the tensor are the same size")
+    if value.dtype is not tensor.dtype:
+        raise RuntimeError(f"attempting to assign a gradient with dtype '{value.dtype.name}' to a "
+                           f"tensor with dtype '{tensor.dtype.name}'. The gradient must match the "
+                           f"tensor's dtype.")
+
+
+def is_grad_enabled():
+    return STATE.enabled
