@@ -9,6 +9,10 @@ import numpy as _np
 # PyTorch never warns on inf/nan arithmetic (log(0), 0/0); NumPy would, from every kernel.
 _np.seterr(divide="ignore", invalid="ignore", over="ignore", under="ignore")
 
+from .runtime.memory import tune_allocator as _tune_allocator  # noqa: E402
+
+_tune_allocator()
+
 from .compiler import dtypes as _dtypes  # noqa: E402
 from .tensor import Size, Tensor  # noqa: E402
 from . import dispatch as _dispatch  # noqa: E402,F401

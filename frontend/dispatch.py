@@ -72,7 +72,8 @@ def apply(op, args, params=EMPTY):
             data = a._data
             if type(data) is not np.ndarray:
                 return _traced_apply(op, args, params)
-            requires_grad = requires_grad or a._requires_grad
+            if a._requires_grad:
+                requires_grad = True
             datas.append(data)
         else:
             datas.append(a)
@@ -81,7 +82,8 @@ def apply(op, args, params=EMPTY):
     out = op.forward(*datas, **params)
     record = requires_grad and STATE.enabled and op.vjp is not None
     if op.n_outputs == 1:
-        result = Tensor._wrap(numpy_result(out))
+        result = _new(Tensor)
+        result._data = out if type(out) is np.ndarray else np.asarray(out)
         if record:
             _record(op, args, params, (result,))
         return result
@@ -91,16 +93,17 @@ def apply(op, args, params=EMPTY):
     return results
 
 
+_new = object.__new__
+
+
 def _record(op, args, params, outputs):
-    node = op.node_cls.__new__(op.node_cls)
+    node = _new(op.node_cls)
     node._params = params
-    node._n_outputs = op.n_outputs
-    node._tensor_hooks = None
-    node._post_hooks = None
-    node.metadata = None
-    diff_index = range(len(args)) if op.diff_index is None else op.diff_index
     node._vjp = op.vjp
-    node._diff_index = tuple(diff_index)
+    diff_index = op.diff_index
+    if diff_index is None:
+        diff_index = tuple(range(len(args)))
+    node._diff_index = diff_index
     edges = []
     meta = []
     for i in diff_index:
@@ -108,36 +111,37 @@ def _record(op, args, params, outputs):
         if isinstance(a, Tensor) and a._requires_grad:
             fn = a.grad_fn
             edges.append((fn, a._output_nr) if fn is not None else (grad_accumulator(a), 0))
-            meta.append((a._data.shape, a._data.dtype))
+            data = a._data
+            meta.append((data.shape, data.dtype))
         else:
-            edges.append((None, 0))
+            edges.append(_NO_EDGE)
             meta.append(None)
     node.next_functions = tuple(edges)
     node._input_meta = meta
     saves = op.saves
     saved = []
-    has_saved = False
     for i, a in enumerate(args):
-        if i in saves:
-            has_saved = True
-            saved.append(SavedTensor(a) if isinstance(a, Tensor) else a)
-        elif isinstance(a, Tensor):
-            saved.append(ShapeOnly(a._data.shape, a._data.dtype))
+        if isinstance(a, Tensor):
+            if i in saves:
+                saved.append(SavedTensor(a))
+            else:
+                saved.append(ShapeOnly(a._data.shape, a._data.dtype))
         else:
             saved.append(a)
     node._saved = saved
+    n_outputs = op.n_outputs
+    node._n_outputs = n_outputs
     for nr, out in enumerate(outputs):
-        if out._data.dtype.kind == "f" or op.n_outputs == 1:
+        if n_outputs == 1 or out._data.dtype.kind == "f":
             out._requires_grad = True
             out.grad_fn = node
             out._output_nr = nr
-    if op.saves_out:
-        has_saved = True
-        node._saved_out = SavedTensor(outputs[0], is_output=True)
-    else:
-        node._saved_out = None
-    node._has_saved = has_saved
+    node._saved_out = SavedTensor(outputs[0], is_output=True) if op.saves_out else None
+    node._has_saved = bool(saves) or op.saves_out
     return node
+
+
+_NO_EDGE = (None, 0)
 
 
 def _traced_apply(op, args, params):
@@ -161,18 +165,50 @@ def _combine(higher, lower):
 
 def promoted_operands(args, datas, to_float):
     """The operands' arrays cast to the op's computation type; Python scalars stay weak."""
+    if _already_promoted(datas, to_float):
+        return datas
     target = result_type(*args)
     if to_float and not target.is_floating_point:
         target = dtypes.DEFAULT_FLOAT
     np_target = target.np
     out = []
-    for a, d in zip(args, datas):
+    for d in datas:
         if type(d) is np.ndarray and d.dtype != np_target:
             d = d.astype(np_target)
         elif to_float and type(d) is bool:
             d = float(d)
         out.append(d)
     return out
+
+
+def _already_promoted(datas, to_float):
+    """The common case, decided without computing result_type: every array operand has one dtype
+    and every Python scalar operand is of a category that cannot change it."""
+    common = None
+    scalar_kinds = ""
+    for d in datas:
+        kind = type(d)
+        if kind is np.ndarray:
+            if common is None:
+                common = d.dtype
+            elif d.dtype != common:
+                return False
+        elif kind is float:
+            scalar_kinds += "f"
+        elif kind is int:
+            scalar_kinds += "i"
+        elif kind is bool:
+            scalar_kinds += "b"
+        elif d is not None:
+            return False
+    if common is None:
+        return False
+    tensor_kind = common.kind
+    if tensor_kind == "f":
+        return True
+    if to_float or "f" in scalar_kinds:
+        return False
+    return tensor_kind != "b" or "i" not in scalar_kinds
 
 
 def result_type(*args):

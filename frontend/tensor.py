@@ -76,6 +76,14 @@ class Tensor:
     def __init__(self, *args, **kwargs):
         raise TypeError("create tensors with llgrad.tensor(data), llgrad.zeros(shape), ...")
 
+    def __init_subclass__(cls, **kwargs):
+        # Primitives find their handler by exact type, so each subclass (nn.Parameter) registers
+        # the one Tensor uses.
+        super().__init_subclass__(**kwargs)
+        from .compiler.primitive import register_handler
+
+        register_handler(cls, _dispatch_like_tensor)
+
     @staticmethod
     def _wrap(data):
         t = _new(Tensor)
@@ -394,6 +402,12 @@ class Tensor:
         t._data = source._data
         t._requires_grad = requires_grad
         return t
+
+
+def _dispatch_like_tensor(prim, args, params):
+    from .dispatch import _apply_primitive_to_tensors
+
+    return _apply_primitive_to_tensors(prim, args, params)
 
 
 def _wrap_dim(dim, ndim):

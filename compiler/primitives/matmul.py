@@ -17,7 +17,28 @@ def _matmul_abstract(a, b):
     return Aval(broadcast_shapes(sa[:-2], sb[:-2]) + (sa[-2], sb[-1]), a.dtype)
 
 
+def _column_major(x):
+    """An eager array stored transposed (a `weight.t()` view). Only a layout hint: graph
+    values have no layout, and both formulas below are the same product."""
+    return type(x) is np.ndarray and x.ndim == 2 and x.flags.f_contiguous and not x.flags.c_contiguous
+
+
+def matmul_grad_lhs(g, a, b):
+    """d(a @ b)/da applied to g, produced in a's memory layout."""
+    if _column_major(a):
+        return transpose_last2(matmul(b, transpose_last2(g)))
+    return matmul(g, transpose_last2(b))
+
+
+def matmul_grad_rhs(g, a, b):
+    """d(a @ b)/db applied to g, produced in b's memory layout (so the gradient of a weight
+    used as `weight.t()` comes out contiguous, with no copy: PyTorch's mm_mat2_backward)."""
+    if _column_major(b):
+        return transpose_last2(matmul(transpose_last2(g), a))
+    return matmul(transpose_last2(a), g)
+
+
 matmul = define("matmul", np.matmul, _matmul_abstract,
-                (lambda g, out, a, b: matmul(g, transpose_last2(b)),
-                 lambda g, out, a, b: matmul(transpose_last2(a), g)),
+                (lambda g, out, a, b: matmul_grad_lhs(g, a, b),
+                 lambda g, out, a, b: matmul_grad_rhs(g, a, b)),
                 saves=(0, 1), family="matmul")

@@ -6,6 +6,8 @@ rules, and either accumulates into leaves' `.grad` (backward) or captures the gr
 requested inputs (autograd.grad). Without `create_graph` the rules run on NumPy arrays, so a plain
 backward creates no tensors in between; with it they run on tensors and are recorded themselves.
 """
+import sys
+
 import numpy as np
 
 from ..compiler.primitive import numpy_result
@@ -92,6 +94,7 @@ class _Run:
         # Arrays that may be referenced from outside this run (the seeds, gradients already
         # stored in a .grad): a leaf's .grad must never alias one of them or another leaf's.
         self.shared = set()
+        self.pending = []  # (leaf, gradient) to add to leaf.grad once the whole run succeeded
 
     def seed(self, grad):
         if self.create_graph:
@@ -100,7 +103,18 @@ class _Run:
         return grad._data
 
     def execute(self, roots, root_grads, dependencies, retain_graph):
+        """Run the graph. Leaves' .grad and freed buffers change only once every node has run,
+        so a backward that fails (a version check, a hook) leaves all state as it was."""
+        executed = self._execute(roots, root_grads, dependencies)
+        for variable, g in self.pending:
+            self._store(variable, g)
+        if not retain_graph:
+            for node in executed:
+                node.release()
+
+    def _execute(self, roots, root_grads, dependencies):
         buffers = {}
+        executed = []
         for (node, nr), g in zip(roots, root_grads):
             self._add_to_buffer(buffers, node, nr, g)
         ready = [node for node, _ in roots if dependencies.get(node, 0) == 0]
@@ -123,8 +137,7 @@ class _Run:
             input_grads = node.apply(grads, self.create_graph)
             if node._post_hooks:
                 input_grads = _run_post_hooks(node, input_grads, grads)
-            if not retain_graph:
-                node.release()
+            executed.append(node)
             meta = node._input_meta
             for i, ((child, nr), g) in enumerate(zip(node.next_functions, input_grads)):
                 if child is None or child not in dependencies:
@@ -135,6 +148,7 @@ class _Run:
                 dependencies[child] = remaining
                 if remaining == 0:
                     ready.append(child)
+        return executed
 
     def _add_to_buffer(self, buffers, node, nr, g):
         slots = buffers.get(node)
@@ -175,20 +189,27 @@ class _Run:
         return Tensor._wrap(self._owned(g))
 
     def _owned(self, g):
-        """`g` as an array no one else references: copies views, shared and read-only arrays."""
+        """`g` as an array no one else references, so it can become a leaf's .grad: copies
+        shared and read-only arrays, and views of buffers something else still holds. A view
+        whose buffer only it references (a transposed matmul result) is kept as it is: that
+        is PyTorch's "steal the gradient when its use count is one"."""
         if type(g) is not np.ndarray:
             g = np.array(g)
-        elif g.base is not None or id(g) in self.shared or not g.flags.writeable:
+        elif id(g) in self.shared or not g.flags.writeable or (
+                g.base is not None and not _sole_owner_of_base(g)):
             g = g.copy()
         self.shared.add(id(g))
         return g
 
     def _accumulate(self, node, g):
-        from ..tensor import Tensor
-
         variable = node.variable
         if variable._hooks:
             g = self._call_hooks(variable._hooks, g)
+        self.pending.append((variable, g))
+
+    def _store(self, variable, g):
+        from ..tensor import Tensor
+
         current = variable._grad
         if self.create_graph:
             variable._grad = g if current is None else current + g
@@ -199,6 +220,12 @@ class _Run:
         else:
             np.add(current._data, g, out=current._data, casting="unsafe")
             current._bump_version()
+
+
+def _sole_owner_of_base(view):
+    base = view.base
+    # References to `base`: view.base, this function's local, getrefcount's own argument.
+    return type(base) is np.ndarray and base.base is None and sys.getrefcount(base) <= 3
 
 
 def _run_post_hooks(node, input_grads, grads):

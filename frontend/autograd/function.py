@@ -53,8 +53,6 @@ class FunctionCtx:
 class BackwardFunctionNode(Node):
     """The node a custom Function records: its backward is the user's `backward`."""
 
-    __slots__ = ("_ctx", "_function", "_n_outputs", "_input_meta", "_output_meta")
-
     def __repr__(self):
         return f"<llgrad.autograd.function.{type(self).__name__} object at {id(self):#x}>"
 
@@ -100,7 +98,7 @@ _NODE_CLASSES = {}
 def _node_class(function_cls):
     cls = _NODE_CLASSES.get(function_cls)
     if cls is None:
-        cls = type(f"{function_cls.__name__}Backward", (BackwardFunctionNode,), {"__slots__": ()})
+        cls = type(f"{function_cls.__name__}Backward", (BackwardFunctionNode,), {})
         _NODE_CLASSES[function_cls] = cls
     return cls
 
@@ -162,9 +160,6 @@ def _record_function(cls, ctx, args, outputs):
     node = node_cls.__new__(node_cls)
     node._ctx = ctx
     node._function = cls
-    node._tensor_hooks = None
-    node._post_hooks = None
-    node.metadata = {}
     ctx._node = node
     edges, meta = [], []
     for a in args:

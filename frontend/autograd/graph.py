@@ -12,7 +12,16 @@ import numpy as np
 
 
 class Node:
-    __slots__ = ("next_functions", "_tensor_hooks", "_post_hooks", "metadata", "__weakref__")
+    # Hooks are rare: class-level defaults keep recording a node to the attributes it needs.
+    _tensor_hooks = None  # {output_nr: [hook(grad)]}: hooks of the tensors this node produced
+    _post_hooks = None
+    _metadata = None
+
+    @property
+    def metadata(self):
+        if self._metadata is None:
+            self._metadata = {}
+        return self._metadata
 
     def name(self):
         return type(self).__name__
@@ -22,13 +31,13 @@ class Node:
 
     def register_hook(self, fn):
         """`fn(grad_inputs, grad_outputs)` after this node ran; a returned tuple replaces grad_inputs."""
-        if getattr(self, "_post_hooks", None) is None:
+        if self._post_hooks is None:
             self._post_hooks = []
         self._post_hooks.append(fn)
         return _RemovableHandle(self._post_hooks, fn)
 
     def _add_tensor_hook(self, output_nr, fn):
-        hooks = getattr(self, "_tensor_hooks", None)
+        hooks = self._tensor_hooks
         if hooks is None:
             hooks = self._tensor_hooks = {}
         hooks.setdefault(output_nr, []).append(fn)
@@ -47,14 +56,9 @@ class _RemovableHandle:
 class AccumulateGrad(Node):
     """The sink for a leaf tensor: adds the incoming gradient to `variable.grad`."""
 
-    __slots__ = ("variable",)
-
     def __init__(self, variable):
         self.variable = variable
         self.next_functions = ()
-        self._tensor_hooks = None
-        self._post_hooks = None
-        self.metadata = {}
 
 
 def grad_accumulator(tensor):
@@ -137,9 +141,6 @@ class FunctionNode(Node):
     for a tensor input it does not read, or the non-tensor argument itself (Python scalars).
     """
 
-    __slots__ = ("_vjp", "_diff_index", "_params", "_saved", "_saved_out", "_input_meta",
-                 "_has_saved", "_n_outputs")
-
     def apply(self, grads, create_graph):
         """Cotangents for the inputs behind `next_functions`, from those of this node's outputs.
         Only inputs with an edge (inputs that require grad) get one computed."""
@@ -185,7 +186,7 @@ def node_class(name, base=FunctionNode):
     """The node class called `name` (e.g. "MulBackward0"); one class per name."""
     cls = _NODE_CLASSES.get(name)
     if cls is None:
-        cls = type(name, (base,), {"__slots__": ()})
+        cls = type(name, (base,), {})
         cls.__module__ = "llgrad.autograd.graph"
         _NODE_CLASSES[name] = cls
     return cls

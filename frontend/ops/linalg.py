@@ -2,6 +2,7 @@
 dot (1-D @ 1-D), mv, mm, bmm, addmm (nn.Linear on a batch), matmul's batched form."""
 from ..compiler import primitives as P
 from ..compiler.primitive import shape_of
+from ..compiler.primitives.matmul import matmul_grad_lhs, matmul_grad_rhs
 from ..dispatch import Op, apply, primitive_op
 from .shape import reshape, squeeze, unsqueeze
 
@@ -42,10 +43,8 @@ def _addmm_forward(bias, a, b, beta=1, alpha=1):
 
 ADDMM = Op("AddmmBackward0", _addmm_forward,
            (lambda g, out, bias, a, b, beta=1, alpha=1: g if beta == 1 else g * beta,
-            lambda g, out, bias, a, b, beta=1, alpha=1: _scaled(P.matmul(g, P.transpose_last2(b)),
-                                                                 alpha),
-            lambda g, out, bias, a, b, beta=1, alpha=1: _scaled(P.matmul(P.transpose_last2(a), g),
-                                                                 alpha)),
+            lambda g, out, bias, a, b, beta=1, alpha=1: _scaled(matmul_grad_lhs(g, a, b), alpha),
+            lambda g, out, bias, a, b, beta=1, alpha=1: _scaled(matmul_grad_rhs(g, a, b), alpha)),
            saves=(1, 2), promote="common")
 
 
