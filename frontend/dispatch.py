@@ -16,6 +16,7 @@ from .autograd.grad_mode import STATE
 from .autograd.graph import SavedTensor, ShapeOnly, grad_accumulator, node_class
 from .compiler import dtypes
 from .compiler.primitive import numpy_result
+from . import tracing
 from .tensor import Tensor
 
 EMPTY = {}
@@ -65,13 +66,15 @@ def primitive_op(node_name, prim, promote=None):
 
 def apply(op, args, params=EMPTY):
     """Run `op` on `args` (Tensors or plain values); returns a Tensor (or a tuple of them)."""
+    if tracing.ACTIVE is not None:
+        return tracing.ACTIVE.apply(op, args, params)
     datas = []
     requires_grad = False
     for a in args:
         if isinstance(a, Tensor):
             data = a._data
             if type(data) is not np.ndarray:
-                return _traced_apply(op, args, params)
+                return tracing.apply(op, args, params)  # a traced tensor outside its trace
             if a._requires_grad:
                 requires_grad = True
             datas.append(data)
@@ -142,12 +145,6 @@ def _record(op, args, params, outputs):
 
 
 _NO_EDGE = (None, 0)
-
-
-def _traced_apply(op, args, params):
-    from . import tracing
-
-    return tracing.apply(op, args, params)
 
 
 # ---- type promotion (PyTorch's result_type) ---------------------------------------------------

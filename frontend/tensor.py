@@ -8,6 +8,7 @@ import warnings
 
 import numpy as np
 
+from . import tracing
 from .autograd.grad_mode import STATE
 from .compiler import dtypes
 
@@ -195,6 +196,8 @@ class Tensor:
         if requires_grad and self._data.dtype.kind != "f":
             raise RuntimeError("only Tensors of floating point dtype can require gradients")
         self._requires_grad = requires_grad
+        if requires_grad and tracing.ACTIVE is not None and type(self._data) is not np.ndarray:
+            tracing.ACTIVE.note_leaf(self)
         return self
 
     @property
@@ -205,7 +208,10 @@ class Tensor:
     def grad(self):
         if self.grad_fn is not None and not self._retains_grad:
             warnings.warn(NON_LEAF_GRAD_WARNING, UserWarning, stacklevel=2)
-        return self._grad
+        grad = self._grad
+        if grad is not None and tracing.ACTIVE is not None and type(grad._data) is np.ndarray:
+            tracing.ACTIVE.lift(grad, grad_owner=self)  # the .grad slot is state, read each call
+        return grad
 
     @grad.setter
     def grad(self, value):
@@ -261,6 +267,11 @@ class Tensor:
     def detach(self):
         """A tensor sharing this one's storage and version counter, cut from the graph."""
         t = _new(Tensor)
+        if tracing.ACTIVE is not None:
+            from .compiler.primitives import stop_gradient
+
+            t._data = stop_gradient(tracing.ACTIVE.value_of(self))
+            return t
         t._data = self._data
         t._vbox = self._version_box()
         return t
@@ -275,6 +286,11 @@ class Tensor:
         """The storage without autograd; in-place changes through it are invisible to autograd
         (it has its own version counter), which is what optimizers rely on."""
         t = _new(Tensor)
+        if tracing.ACTIVE is not None:
+            from .compiler.primitives import stop_gradient
+
+            # An alias of the lifted value: in-place updates through it rebind the tensor too.
+            tracing.ACTIVE.value_of(self)
         t._data = self._data
         return t
 

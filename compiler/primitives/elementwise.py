@@ -123,6 +123,10 @@ minimum = binary("minimum", np.minimum, lambda g, out, x, y: _select_grad(g, lt(
 remainder = binary("remainder", np.remainder, lambda g, out, x, y: g,
                    lambda g, out, x, y: -g * floor(x / y), saves=(0, 1))
 floor_divide = binary("floor_divide", np.floor_divide)
+bitwise_and = binary("bitwise_and", np.bitwise_and)
+bitwise_or = binary("bitwise_or", np.bitwise_or)
+bitwise_xor = binary("bitwise_xor", np.bitwise_xor)
+bitwise_not = define("bitwise_not", np.invert, same_as_input, family="unary")
 logical_and = compare("logical_and", np.logical_and)
 logical_or = compare("logical_or", np.logical_or)
 logical_xor = compare("logical_xor", np.logical_xor)

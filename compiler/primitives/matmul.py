@@ -7,7 +7,7 @@ from .movement import permute
 
 def transpose_last2(x):
     n = len(shape_of(x))
-    return permute(x, tuple(range(n - 2)) + (n - 1, n - 2))
+    return permute(x, perm=tuple(range(n - 2)) + (n - 1, n - 2))
 
 
 def _matmul_abstract(a, b):

@@ -21,7 +21,7 @@ def sum_to(g, shape):
         i + lead for i, d in enumerate(shape) if d == 1 and g_shape[i + lead] != 1)
     if axes:
         g = reduce_sum(g, axes=axes, keepdims=False)
-    return reshape(g, shape) if shape_of(g) != shape else g
+    return reshape(g, shape=shape) if shape_of(g) != shape else g
 
 
 # ---- broadcast, reshape, permute ---------------------------------------------------------------
@@ -40,7 +40,7 @@ def _reshape_impl(x, shape):
 
 
 reshape = define("reshape", _reshape_impl, lambda x, shape: Aval(shape, x.dtype),
-                 (lambda g, out, x, shape: reshape(g, shape_of(x)),), family="movement")
+                 (lambda g, out, x, shape: reshape(g, shape=shape_of(x)),), family="movement")
 
 
 def inverse_permutation(perm):
@@ -56,7 +56,7 @@ def _permute_impl(x, perm):
 
 permute = define("permute", _permute_impl,
                  lambda x, perm: Aval(tuple(shape_of(x)[p] for p in perm), x.dtype),
-                 (lambda g, out, x, perm: permute(g, inverse_permutation(perm)),),
+                 (lambda g, out, x, perm: permute(g, perm=inverse_permutation(perm)),),
                  family="movement")
 
 

@@ -21,8 +21,8 @@ def _reduce_abstract(x, axes, keepdims):
 def expand_back(g, x_shape, axes, keepdims):
     """Undo a reduction's shape change: `g` broadcast back over the reduced axes of `x`."""
     if not keepdims:
-        g = reshape(g, reduced_shape(x_shape, axes, True))
-    return broadcast_to(g, x_shape)
+        g = reshape(g, shape=reduced_shape(x_shape, axes, True))
+    return broadcast_to(g, shape=tuple(x_shape))
 
 
 def _sum_impl(x, axes, keepdims):
@@ -41,7 +41,7 @@ def _max_vjp(g, out, x, axes, keepdims):
     # PyTorch's amax: every tied maximum receives an equal share.
     shape = shape_of(x)
     out_full = expand_back(out, shape, axes, keepdims)
-    is_max = cast(eq(x, out_full), dtype_of(x))
+    is_max = cast(eq(x, out_full), dtype=dtype_of(x))
     count = expand_back(reduce_sum(is_max, axes=axes, keepdims=keepdims), shape, axes, keepdims)
     return expand_back(g, shape, axes, keepdims) * div(is_max, count)
 

@@ -75,13 +75,13 @@ ADD = primitive_op("AddBackward0", P.add, promote="common")
 SUB = primitive_op("SubBackward0", P.sub, promote="common")
 MUL = primitive_op("MulBackward0", P.mul, promote="common")
 DIV = primitive_op("DivBackward0", P.div, promote="float")
-RSUB = Op("RsubBackward1", lambda x, y: np.subtract(y, x),
+RSUB = Op("RsubBackward1", lambda x, y: P.sub(y, x),
           (lambda g, out, x, y: -g, lambda g, out, x, y: g), promote="common")
 POW = primitive_op("PowBackward0", P.pow_, promote="common")
 POW_TENSOR = primitive_op("PowBackward1", P.pow_, promote="common")
-POW_SCALAR_BASE = Op("PowBackward2", P.pow_.impl, (None, P.pow_.vjp[1]), saves=(0, 1),
+POW_SCALAR_BASE = Op("PowBackward2", P.pow_, (None, P.pow_.vjp[1]), saves=(0, 1),
                      saves_out=True, promote="common")
-POW_SCALAR_EXPONENT = Op("PowBackward0", P.pow_.impl, (P.pow_.vjp[0], None), saves=(0, 1),
+POW_SCALAR_EXPONENT = Op("PowBackward0", P.pow_, (P.pow_.vjp[0], None), saves=(0, 1),
                          saves_out=True, promote="common")
 MAXIMUM = primitive_op("MaximumBackward0", P.maximum, promote="common")
 MINIMUM = primitive_op("MinimumBackward0", P.minimum, promote="common")
@@ -218,8 +218,8 @@ def isclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
 
 # ---- bitwise on integer/bool tensors -----------------------------------------------------------
 
-def _bitwise(name, ufunc):
-    op = Op(name, ufunc, None, promote="common")
+def _bitwise(name, prim):
+    op = Op(name, prim, None, promote="common")
 
     def fn(input, other):
         return apply(op, (input, other))
@@ -227,10 +227,10 @@ def _bitwise(name, ufunc):
     return fn
 
 
-bitwise_and = _bitwise("bitwise_and", np.bitwise_and)
-bitwise_or = _bitwise("bitwise_or", np.bitwise_or)
-bitwise_xor = _bitwise("bitwise_xor", np.bitwise_xor)
-BITWISE_NOT = Op("bitwise_not", np.invert, None)
+bitwise_and = _bitwise("bitwise_and", P.bitwise_and)
+bitwise_or = _bitwise("bitwise_or", P.bitwise_or)
+bitwise_xor = _bitwise("bitwise_xor", P.bitwise_xor)
+BITWISE_NOT = Op("bitwise_not", P.bitwise_not, None)
 
 
 def bitwise_not(input):
@@ -264,7 +264,9 @@ def _as_dtype(value, dtype):
 
 
 def _clamp_forward(x, min=None, max=None):
-    return np.clip(x, min, max)
+    if min is not None:
+        x = P.maximum(x, min)
+    return x if max is None else P.minimum(x, max)
 
 
 def _clamp_vjp(g, out, x, min=None, max=None):
@@ -311,7 +313,7 @@ def clamp_max(input, max):
 # ---- activations -------------------------------------------------------------------------------
 
 def _relu_forward(x):
-    return np.maximum(x, 0)
+    return P.maximum(x, 0)
 
 
 # PyTorch's threshold_backward: the gradient passes where the output is positive.

@@ -12,7 +12,15 @@ from ..compiler import primitives as P
 from ..compiler.primitive import shape_of
 from ..dispatch import Op, apply, primitive_op
 from ..tensor import Tensor, _wrap_dim
+from .. import tracing
 from .shape import as_view, unsqueeze
+
+
+def from_numpy_constant(array):
+    """An index array computed on the host: a graph constant while tracing."""
+    from .creation import from_numpy
+
+    return from_numpy(np.ascontiguousarray(array) if array.ndim else np.array(array))
 
 
 def _select_forward(x, axis, index):
@@ -21,12 +29,12 @@ def _select_forward(x, axis, index):
     starts = tuple(index if d == axis else 0 for d in range(ndim))
     stops = tuple(index + 1 if d == axis else n for d, n in enumerate(shape))
     piece = P.slice_(x, starts=starts, stops=stops, steps=(1,) * ndim)
-    return P.reshape(piece, shape[:axis] + shape[axis + 1:])
+    return P.reshape(piece, shape=shape[:axis] + shape[axis + 1:])
 
 
 def _select_vjp(g, out, x, axis, index):
     shape = shape_of(x)
-    g = P.reshape(g, shape[:axis] + (1,) + shape[axis + 1:])
+    g = P.reshape(g, shape=shape[:axis] + (1,) + shape[axis + 1:])
     config = tuple((index, n - index - 1, 0) if d == axis else (0, 0, 0) for d, n in enumerate(shape))
     return P.pad(g, config=config)
 
@@ -119,7 +127,7 @@ def getitem(x, index):
     return out
 
 
-SLICE_ALIAS = Op("AliasBackward0", lambda x: x[...], (lambda g, out, x: g,))
+SLICE_ALIAS = Op("AliasBackward0", lambda x: P.reshape(x, shape=shape_of(x)), (lambda g, out, x: g,))
 
 
 def _index_ndim_consumed(item):
@@ -191,14 +199,14 @@ def _merged_shape(shape, axis, n_dims):
 
 
 def _index_forward(x, linear, axis, n_dims):
-    flat = P.reshape(x, _merged_shape(shape_of(x), axis, n_dims))
+    flat = P.reshape(x, shape=_merged_shape(shape_of(x), axis, n_dims))
     return P.take(flat, linear, axis=axis)
 
 
 def _index_vjp(g, out, x, linear, axis, n_dims):
     merged = _merged_shape(shape_of(x), axis, n_dims)
     zeros = P.full_like(g, shape=merged, value=0)
-    return P.reshape(P.index_add(zeros, linear, g, axis=axis), shape_of(x))
+    return P.reshape(P.index_add(zeros, linear, g, axis=axis), shape=shape_of(x))
 
 
 INDEX = Op("IndexBackward0", _index_forward, (_index_vjp, None), saves=(1,))
@@ -220,7 +228,7 @@ def _numel(shape):
 
 
 def _flat(x):
-    return P.reshape(x, (_numel(shape_of(x)),))
+    return P.reshape(x, shape=(_numel(shape_of(x)),))
 
 
 def _written(flat_positions, n):
@@ -234,15 +242,15 @@ def _written(flat_positions, n):
 def _index_put_forward(x, positions, value):
     flat, flat_positions = _flat(x), _flat(positions)
     n = _numel(shape_of(x))
-    values = _flat(P.broadcast_to(value, shape_of(positions)))
+    values = _flat(P.broadcast_to(value, shape=shape_of(positions)))
     scattered = P.index_add(P.full_like(flat, shape=(n,), value=0), flat_positions, values, axis=0)
-    return P.reshape(P.where(_written(flat_positions, n), scattered, flat), shape_of(x))
+    return P.reshape(P.where(_written(flat_positions, n), scattered, flat), shape=shape_of(x))
 
 
 def _index_put_vjp_x(g, out, x, positions, value):
     flat_g = _flat(g)
     hit = _written(_flat(positions), _numel(shape_of(g)))
-    return P.reshape(P.where(hit, 0, flat_g), shape_of(g))
+    return P.reshape(P.where(hit, 0, flat_g), shape=shape_of(g))
 
 
 def _index_put_vjp_value(g, out, x, positions, value):
@@ -262,9 +270,11 @@ def setitem(x, index, value):
     data = x._data
     needs_grad = STATE.enabled and (x._requires_grad or (isinstance(value, Tensor)
                                                          and value._requires_grad))
-    if type(data) is not np.ndarray or needs_grad:
+    if type(data) is not np.ndarray or needs_grad or tracing.ACTIVE is not None:
         check_inplace(x)
-        positions = Tensor._wrap(_positions(tuple(x.shape), index))
+        with tracing.outside_trace():
+            positions = _positions(tuple(x.shape), index)
+        positions = from_numpy_constant(positions)
         if not isinstance(value, Tensor):
             from .creation import full
 

@@ -8,6 +8,7 @@ value it was computed from.
 """
 import numpy as np
 
+from .. import tracing
 from ..autograd.grad_mode import STATE
 from ..compiler import dtypes
 from ..dispatch import result_type
@@ -30,13 +31,11 @@ def check_inplace(tensor):
 def write_data(tensor, result):
     """Store `result`'s values in `tensor`'s storage (or, while tracing, rebind its value)."""
     data = tensor._data
-    if type(data) is np.ndarray:
+    if type(data) is np.ndarray and tracing.ACTIVE is None:
         np.copyto(data, result._data, casting="unsafe")
         tensor._bump_version()
     else:
-        from ..tracing import rebind
-
-        rebind(tensor, result)
+        tracing.rebind(tensor, result)
 
 
 def rebase_history(tensor, result):
@@ -52,6 +51,10 @@ def rebase_history(tensor, result):
 
 
 def _needs_autograd(tensor, others):
+    """True when the update must be recorded (out of place, then written back) rather than done
+    directly in the storage: autograd must see it, or a trace is recording it."""
+    if tracing.ACTIVE is not None:
+        return True
     if not STATE.enabled:
         return False
     return tensor._requires_grad or any(isinstance(o, Tensor) and o._requires_grad for o in others)
@@ -89,6 +92,8 @@ def _inplace_binary(fn, ufunc, saves_self):
 
 def _recorded(self, fn, args, kwargs, saves_self):
     check_inplace(self)
+    if tracing.ACTIVE is not None:
+        tracing.ACTIVE.value_of(self)  # lift first: the update rebinds the lifted value
     source = self.clone() if saves_self and self._requires_grad else self
     result = fn(source, *args, **kwargs)
     if result.dtype is not self.dtype:

@@ -16,16 +16,16 @@ DOT = Op("DotBackward0", _dot_forward,
 
 
 def _mv_forward(m, v):
-    return P.reshape(P.matmul(m, P.reshape(v, (shape_of(v)[0], 1))), (shape_of(m)[0],))
+    return P.reshape(P.matmul(m, P.reshape(v, shape=(shape_of(v)[0], 1))), shape=(shape_of(m)[0],))
 
 
 def _mv_vjp_matrix(g, out, m, v):
-    return P.matmul(P.reshape(g, (shape_of(g)[0], 1)), P.reshape(v, (1, shape_of(v)[0])))
+    return P.matmul(P.reshape(g, shape=(shape_of(g)[0], 1)), P.reshape(v, shape=(1, shape_of(v)[0])))
 
 
 def _mv_vjp_vector(g, out, m, v):
-    return P.reshape(P.matmul(P.transpose_last2(m), P.reshape(g, (shape_of(g)[0], 1))),
-                     (shape_of(m)[1],))
+    return P.reshape(P.matmul(P.transpose_last2(m), P.reshape(g, shape=(shape_of(g)[0], 1))),
+                     shape=(shape_of(m)[1],))
 
 
 MV = Op("MvBackward0", _mv_forward, (_mv_vjp_matrix, _mv_vjp_vector), saves=(0, 1),

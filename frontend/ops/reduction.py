@@ -169,8 +169,8 @@ min_return = _return_type("min")
 
 def _scatter_along(g, indices, shape, axis, keepdims):
     if not keepdims:
-        g = P.reshape(g, shape[:axis] + (1,) + shape[axis + 1:])
-        indices = P.reshape(indices, shape[:axis] + (1,) + shape[axis + 1:])
+        g = P.reshape(g, shape=shape[:axis] + (1,) + shape[axis + 1:])
+        indices = P.reshape(indices, shape=shape[:axis] + (1,) + shape[axis + 1:])
     zeros = P.full_like(g, shape=shape, value=0)
     return P.scatter_add(zeros, indices, g, axis=axis)
 
@@ -277,7 +277,7 @@ def _logsumexp_forward(x, axes, keepdims):
     s = P.log(P.reduce_sum(P.exp(x - m), axes=axes, keepdims=True)) + m
     if keepdims:
         return s
-    return P.reshape(s, reduced_shape(shape_of(x), axes, False))
+    return P.reshape(s, shape=reduced_shape(shape_of(x), axes, False))
 
 
 def _logsumexp_vjp(g, out, x, axes, keepdims):

@@ -339,7 +339,7 @@ concat = concatenate = cat
 
 
 def _stack_forward(*xs, axis):
-    return P.concat(*(P.reshape(x, _with_unit_axis(shape_of(x), axis)) for x in xs), axis=axis)
+    return P.concat(*(P.reshape(x, shape=_with_unit_axis(shape_of(x), axis)) for x in xs), axis=axis)
 
 
 def _with_unit_axis(shape, axis):
@@ -353,7 +353,7 @@ def _stack_vjp(g, out, *xs, axis):
         starts = tuple(i if d == axis else 0 for d in range(len(shape)))
         stops = tuple(i + 1 if d == axis else n for d, n in enumerate(shape))
         piece = P.slice_(g, starts=starts, stops=stops, steps=(1,) * len(shape))
-        grads.append(P.reshape(piece, shape_of(x)))
+        grads.append(P.reshape(piece, shape=shape_of(x)))
     return tuple(grads)
 
 

@@ -1,0 +1,108 @@
+"""Algebraic simplification: identities (x+0, x*1, x/1, --x), no-op movements (reshape or
+broadcast to the same shape, identity permutation, cast to the same dtype), chains (reshape of
+reshape, permute of permute), broadcasts of scalars feeding elementwise ops, and the autodiff
+markers (stop_gradient, custom_vjp) once differentiation is done."""
+import numpy as np
+
+from ..ir import CONSTANT, CUSTOM_VJP
+from ..primitive import REGISTRY
+from .fold import constant_value
+from .rewrite import keep, rewrite
+
+P = REGISTRY
+
+
+def _is_scalar_constant(value, number):
+    """A constant whose every element equals `number` (a scalar, or one broadcast and folded)."""
+    c = constant_value(value)
+    return c is not None and c.size >= 1 and bool(np.all(c == number))
+
+
+def _same_aval(a, b):
+    return a.shape == b.shape and a.dtype is b.dtype
+
+
+def _simplify_node(new_graph, node, inputs):
+    """Replacement outputs for `node`, or None to keep it."""
+    name = node.prim.name
+    out = node.outputs[0] if node.outputs else None
+    if node.prim is CUSTOM_VJP:
+        return list(inputs[node.params["n_inputs"]:])
+    if name == "stop_gradient":
+        return [inputs[0]]
+    if name in ("reshape", "broadcast_to") and tuple(inputs[0].shape) == tuple(out.shape):
+        return [inputs[0]]
+    if name == "cast" and inputs[0].dtype is node.params["dtype"]:
+        return [inputs[0]]
+    if name == "permute":
+        return _simplify_permute(node, inputs)
+    if name == "reshape" and inputs[0].node is not None and inputs[0].node.prim.name == "reshape":
+        return [P["reshape"](inputs[0].node.inputs[0], shape=node.params["shape"])]
+    if name == "neg" and inputs[0].node is not None and inputs[0].node.prim.name == "neg":
+        return [inputs[0].node.inputs[0]]
+    if name in ("add", "sub", "mul", "div"):
+        return _simplify_arith(name, inputs, out)
+    return None
+
+
+def _simplify_permute(node, inputs):
+    perm = node.params["perm"]
+    x = inputs[0]
+    if perm == tuple(range(len(perm))):
+        return [x]
+    inner = x.node
+    if inner is not None and inner.prim.name == "permute":
+        first = inner.params["perm"]
+        composed = tuple(first[p] for p in perm)
+        if composed == tuple(range(len(composed))):
+            return [inner.inputs[0]]
+        return [P["permute"](inner.inputs[0], perm=composed)]
+    return None
+
+
+def _unbroadcast_scalar(value):
+    """A broadcast of a 0-d value feeding an elementwise op can be the 0-d value itself."""
+    node = value.node
+    if node is not None and node.prim.name == "broadcast_to" and node.inputs[0].shape == ():
+        return node.inputs[0]
+    return value
+
+
+def _simplify_arith(name, inputs, out):
+    x, y = inputs
+    if name in ("add", "sub") and _is_scalar_constant(y, 0) and _same_aval(x, out):
+        return [x]
+    if name == "add" and _is_scalar_constant(x, 0) and _same_aval(y, out):
+        return [y]
+    if name in ("mul", "div") and _is_scalar_constant(y, 1) and _same_aval(x, out):
+        return [x]
+    if name == "mul" and _is_scalar_constant(x, 1) and _same_aval(y, out):
+        return [y]
+    sx, sy = _unbroadcast_scalar(x), _unbroadcast_scalar(y)
+    if (sx is not x or sy is not y):
+        result = P[name](sx, sy)
+        if tuple(result.shape) == tuple(out.shape):
+            return [result]
+        return [P["broadcast_to"](result, shape=tuple(out.shape))]
+    return None
+
+
+def simplify(graph):
+    def visit(new_graph, node, inputs):
+        replacement = _simplify_node(new_graph, node, inputs)
+        return replacement if replacement is not None else keep(new_graph, node, inputs)
+
+    return rewrite(graph, visit)
+
+
+def strip_autodiff_markers(graph):
+    """Only the custom_vjp and stop_gradient rewrites: what must go before execution."""
+
+    def visit(new_graph, node, inputs):
+        if node.prim is CUSTOM_VJP:
+            return list(inputs[node.params["n_inputs"]:])
+        if node.prim.name == "stop_gradient":
+            return [inputs[0]]
+        return keep(new_graph, node, inputs)
+
+    return rewrite(graph, visit)

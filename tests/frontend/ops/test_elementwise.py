@@ -1,0 +1,7 @@
+"""The elementwise rows of the op table: gradcheck, PyTorch parity (values, gradients, grad_fn graphs,
+non-contiguous inputs) and second derivatives."""
+from .harness import OpTests
+
+
+class TestElementwiseOps(OpTests):
+    family = "elementwise"

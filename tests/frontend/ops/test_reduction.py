@@ -1,0 +1,7 @@
+"""The reduction rows of the op table: gradcheck, PyTorch parity (values, gradients, grad_fn graphs,
+non-contiguous inputs) and second derivatives."""
+from .harness import OpTests
+
+
+class TestReductionOps(OpTests):
+    family = "reduction"
