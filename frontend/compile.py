@@ -71,7 +71,8 @@ class CompiledFunction:
 
     def _specialize(self, args, kwargs, flat_args):
         if self.specializations:
-            self.last_retrace = self.specializations[-1].guards.explain_change(flat_args)
+            closest = min(self.specializations, key=lambda s: s.guards.distance(flat_args))
+            self.last_retrace = closest.guards.explain_change(flat_args)
             if _debug("retrace"):
                 print(f"llgrad.compile: retracing {self.__name__}: {self.last_retrace}")
         if len(self.specializations) >= self.max_specializations and not self._warned_limit:
@@ -146,17 +147,16 @@ def unflatten(structure, leaves):
 
 # ---- guards -------------------------------------------------------------------------------------
 
-def tensor_guard(t):
+def tensor_guard(t, with_grad_slot=True):
     data = t._data
-    return (tuple(data.shape), str(data.dtype), t._requires_grad, t._grad is None)
+    grad_none = (t._grad is None) if with_grad_slot else "not guarded"
+    return (tuple(data.shape), str(data.dtype), t._requires_grad, grad_none)
 
 
 def arg_guard(x):
     if isinstance(x, Tensor):
         return ("tensor",) + tensor_guard(x)
-    if isinstance(x, float):
-        return ("float",)  # floats are runtime values, never baked in
-    if isinstance(x, (bool, int, str, type(None))):
+    if isinstance(x, (bool, int, float, str, type(None))):
         return ("const", type(x).__name__, x)
     return ("object", id(x))
 
@@ -164,9 +164,11 @@ def arg_guard(x):
 class Guards:
     """What a specialization assumed: checked before reuse, explained on a miss."""
 
-    def __init__(self, flat_args, lifted, modules, grad_mode):
+    def __init__(self, flat_args, lifted, modules, grad_mode, grad_dependent):
         self.args = [arg_guard(x) for x in flat_args]
-        self.lifted = [(r.tensor, tensor_guard(r.tensor)) for r in lifted if r.grad_owner is None]
+        self.lifted = [(r.tensor, id(r.tensor) in grad_dependent) for r in lifted
+                       if r.grad_owner is None]
+        self.lifted = [(t, dep, tensor_guard(t, dep)) for t, dep in self.lifted]
         self.grad_slots = [(r.grad_owner, tuple(r.array.shape), str(r.array.dtype))
                            for r in lifted if r.grad_owner is not None]
         self.modules = [(m, m.training) for m in modules]
@@ -178,14 +180,21 @@ class Guards:
         for x, expected in zip(flat_args, self.args):
             if arg_guard(x) != expected:
                 return False
-        for t, expected in self.lifted:
-            if tensor_guard(t) != expected:
+        for t, dep, expected in self.lifted:
+            if tensor_guard(t, dep) != expected:
                 return False
         for owner, shape, dtype in self.grad_slots:
             g = owner._grad
             if g is None or tuple(g._data.shape) != shape or str(g._data.dtype) != dtype:
                 return False
         return all(m.training == training for m, training in self.modules)
+
+    def distance(self, flat_args):
+        """How many guards fail: the closest specialization explains a retrace best."""
+        misses = int(STATE.enabled != self.grad_mode) + abs(len(flat_args) - len(self.args))
+        misses += sum(arg_guard(x) != e for x, e in zip(flat_args, self.args))
+        misses += sum(tensor_guard(t, dep) != e for t, dep, e in self.lifted)
+        return misses
 
     def explain_change(self, flat_args):
         if STATE.enabled != self.grad_mode:
@@ -196,8 +205,8 @@ class Guards:
             now = arg_guard(x)
             if now != expected:
                 return f"argument {i}: {_describe(expected, now)}"
-        for k, (t, expected) in enumerate(self.lifted):
-            now = tensor_guard(t)
+        for k, (t, dep, expected) in enumerate(self.lifted):
+            now = tensor_guard(t, dep)
             if now != expected:
                 return f"state tensor {k} {list(expected[0])}: {_describe(('tensor',) + expected, ('tensor',) + now)}"
         for owner, shape, dtype in self.grad_slots:
@@ -257,19 +266,7 @@ def _lift_args(tracer, flat_args):
             tracer.lift(x)
             tracer.arg_ids.setdefault(id(x), i)
             positions.append((i, tracer.lifted[id(x)]))
-        elif isinstance(x, float):
-            t = tracer.runtime_tensor(None, tracing.Aval((), tracing.dtypes.float32))
-            tracer.runtime_inputs[-1].produce = _float_arg(i)
-            positions.append((i, t))
     return positions
-
-
-def _float_arg(i):
-    def produce(flat_args):
-        return np.asarray(flat_args[i], dtype=np.float32)
-
-    produce.positional = True
-    return produce
 
 
 def _plan_outputs(tracer, leaves):
@@ -336,6 +333,8 @@ def _restore(tracer):
         t._data = record.array
         t._grad = record.grad
         t._requires_grad = record.requires_grad
+        t.grad_fn = record.grad_fn
+        t._output_nr = record.output_nr
 
 
 # ---- the compiled, replayable specialization ----------------------------------------------------
@@ -346,7 +345,7 @@ class Specialization:
         self.joint = tracer.graph
         self.backward_marks = list(tracer.backward_marks)
         self.guards = Guards(flat_args, tracer.lifted_order, tracer.modules.values(),
-                             STATE.enabled)
+                             STATE.enabled, tracer.grad_dependent)
         self.outputs = outputs
         self.out_structure = out_structure
         self.effects = effects
@@ -435,8 +434,6 @@ def _feeds(tracer):
 
 
 def _runtime_feed(produce):
-    if getattr(produce, "positional", False):
-        return produce
     return lambda flat_args: produce()
 
 

@@ -195,6 +195,7 @@ class Tensor:
                 "var_no_grad = var.detach().")
         if requires_grad and self._data.dtype.kind != "f":
             raise RuntimeError("only Tensors of floating point dtype can require gradients")
+        self._note_state_change()
         self._requires_grad = requires_grad
         if requires_grad and tracing.ACTIVE is not None and type(self._data) is not np.ndarray:
             tracing.ACTIVE.note_leaf(self)
@@ -208,20 +209,27 @@ class Tensor:
     def grad(self):
         if self.grad_fn is not None and not self._retains_grad:
             warnings.warn(NON_LEAF_GRAD_WARNING, UserWarning, stacklevel=2)
-        grad = self._grad
-        if grad is not None and tracing.ACTIVE is not None and type(grad._data) is np.ndarray:
-            tracing.ACTIVE.lift(grad, grad_owner=self)  # the .grad slot is state, read each call
-        return grad
+        if tracing.ACTIVE is not None:
+            tracing.ACTIVE.note_grad_read(self)  # the .grad slot is state, read at each call
+        return self._grad
 
     @grad.setter
     def grad(self, value):
         if value is not None:
             _check_assigned_grad(self, value)
+        if tracing.ACTIVE is not None:
+            tracing.ACTIVE.note_grad_write(self)
         self._grad = value
+
+    def _note_state_change(self):
+        """Under a trace, a pre-existing tensor is lifted before its attributes change, so the
+        trace can put them back and replay the change at every call."""
+        if tracing.ACTIVE is not None and type(self._data) is np.ndarray:
+            tracing.ACTIVE.lift(self)
 
     @grad.deleter
     def grad(self):
-        self._grad = None
+        self.grad = None
 
     @property
     def retains_grad(self):
@@ -296,6 +304,15 @@ class Tensor:
 
     @data.setter
     def data(self, value):
+        if tracing.ACTIVE is not None:
+            if value._data is self._data:
+                return  # `p.data -= x` assigns back the alias it updated in place
+            if tuple(value.shape) != tuple(self.shape) or value.dtype is not self.dtype:
+                raise tracing.TracingError(
+                    "assigning a tensor of another shape or dtype to tensor.data inside "
+                    "llgrad.compile is not supported")
+            tracing.ACTIVE.rebind(self, value)
+            return
         self._data = value._data
 
     # ---- conversions ----------------------------------------------------------------------------

@@ -129,7 +129,8 @@ class TracedNode:
 class Lifted:
     """A tensor that existed before the trace, with what it held when the trace began."""
 
-    __slots__ = ("tensor", "array", "value", "grad", "requires_grad", "grad_owner", "index")
+    __slots__ = ("tensor", "array", "value", "grad", "requires_grad", "grad_fn", "output_nr",
+                 "grad_owner", "index")
 
     def __init__(self, tensor, value, index, grad_owner=None):
         self.tensor = tensor
@@ -137,6 +138,8 @@ class Lifted:
         self.value = value
         self.grad = tensor._grad
         self.requires_grad = tensor._requires_grad
+        self.grad_fn = tensor.grad_fn
+        self.output_nr = tensor._output_nr
         self.grad_owner = grad_owner  # the tensor whose `.grad` this is, if read as `p.grad`
         self.index = index
 
@@ -160,6 +163,10 @@ class Tracer:
         self.modules = {}  # id(module) -> module whose train/eval mode the graph depends on
         self.backward_marks = []  # graph sizes when backward ran: forward/backward boundaries
         self._buffers = {}  # storage identity -> lifted tensor sharing it (aliases)
+        # .grad slots whose incoming state the trace depends on (read before written): only
+        # those are guarded, so a step that starts with zero_grad() is traced once.
+        self.grad_dependent = set()
+        self.grad_overwritten = set()
 
     # ---- values of tensors ------------------------------------------------------------------
 
@@ -208,6 +215,22 @@ class Tracer:
         value = self.graph.add_input(aval, name=f"in{len(self.graph.inputs)}")
         self.runtime_inputs.append(RuntimeInput(value, produce))
         return Tensor._wrap(value)
+
+    def note_grad_read(self, tensor):
+        key = id(tensor)
+        if type(tensor._data) is np.ndarray:
+            self.lift(tensor)
+        if key not in self.grad_overwritten:
+            self.grad_dependent.add(key)
+        grad = tensor._grad
+        if grad is not None and type(grad._data) is np.ndarray:
+            self.lift(grad, grad_owner=tensor)
+
+    def note_grad_write(self, tensor):
+        if type(tensor._data) is np.ndarray:
+            self.lift(tensor)
+        if id(tensor) not in self.grad_dependent:
+            self.grad_overwritten.add(id(tensor))
 
     def note_leaf(self, tensor):
         if all(t is not tensor for t in self.leaves):
@@ -332,6 +355,8 @@ class Tracer:
         return True
 
     def _accumulate(self, leaf, g, create_graph):
+        if id(leaf) not in self.grad_overwritten:
+            self.grad_dependent.add(id(leaf))
         current = leaf._grad
         if current is None:
             leaf._grad = g

@@ -286,18 +286,30 @@ def _generator(generator):
     return generator or rng.default_generator
 
 
+def _random(draw, shape, dtype, requires_grad=False):
+    """A tensor of random values; inside llgrad.compile it is drawn afresh at every call."""
+    from .. import tracing
+
+    t = tracing.random_tensor(draw, tuple(shape), dtype)
+    if requires_grad:
+        t.requires_grad_(True)
+    return t
+
+
 def rand(*size, generator=None, out=None, dtype=None, layout=None, device=None,
          requires_grad=False):
     dtype = _dtype(dtype) or dtypes.DEFAULT_FLOAT
-    values = _generator(generator).uniform(_sizes(size), 0.0, 1.0, dtype=dtype.np)
-    return _make(values, requires_grad)
+    shape, gen = _sizes(size), _generator(generator)
+    return _random(lambda: gen.uniform(shape, 0.0, 1.0, dtype=dtype.np), shape, dtype,
+                   requires_grad)
 
 
 def randn(*size, generator=None, out=None, dtype=None, layout=None, device=None,
           requires_grad=False):
     dtype = _dtype(dtype) or dtypes.DEFAULT_FLOAT
-    values = _generator(generator).normal(_sizes(size), 0.0, 1.0, dtype=dtype.np)
-    return _make(values, requires_grad)
+    shape, gen = _sizes(size), _generator(generator)
+    return _random(lambda: gen.normal(shape, 0.0, 1.0, dtype=dtype.np), shape, dtype,
+                   requires_grad)
 
 
 def randint(low, high=None, size=None, *, generator=None, dtype=None, out=None, layout=None,
@@ -307,14 +319,16 @@ def randint(low, high=None, size=None, *, generator=None, dtype=None, out=None, 
     if high is None:
         low, high = 0, low
     dtype = _dtype(dtype) or dtypes.int64
-    values = _generator(generator).randint(low, high, _sizes((size,)), dtype=np.int64)
-    return _make(values.astype(dtype.np), requires_grad)
+    shape, gen = _sizes((size,)), _generator(generator)
+    return _random(lambda: gen.randint(low, high, shape, dtype=np.int64).astype(dtype.np), shape,
+                   dtype, requires_grad)
 
 
 def randperm(n, *, generator=None, dtype=None, out=None, layout=None, device=None,
              requires_grad=False):
     dtype = _dtype(dtype) or dtypes.int64
-    return _make(_generator(generator).randperm(n).astype(dtype.np), requires_grad)
+    gen = _generator(generator)
+    return _random(lambda: gen.randperm(n).astype(dtype.np), (n,), dtype, requires_grad)
 
 
 def rand_like(input, *, dtype=None, generator=None, requires_grad=False, **_):
@@ -342,13 +356,16 @@ def normal(mean=0.0, std=1.0, size=None, *, generator=None, out=None, dtype=None
         noise = gen.normal(shape, 0.0, 1.0, dtype=ref.dtype.np)
         return from_numpy(noise) * std + mean
     dtype = _dtype(dtype) or dtypes.DEFAULT_FLOAT
-    return _make(gen.normal(_sizes((size,)), mean, std, dtype=dtype.np), requires_grad)
+    shape = _sizes((size,))
+    return _random(lambda: gen.normal(shape, mean, std, dtype=dtype.np), shape, dtype,
+                   requires_grad)
 
 
 def bernoulli(input, p=None, *, generator=None):
     gen = _generator(generator)
+    shape, dtype = tuple(input.shape), input.dtype
     if p is not None:
-        return _make(gen.bernoulli(tuple(input.shape), p, dtype=input.dtype.np))
+        return _random(lambda: gen.bernoulli(shape, p, dtype=dtype.np), shape, dtype)
     return _make(gen.bernoulli_tensor(input.numpy(force=True)).astype(input.dtype.np))
 
 

@@ -203,9 +203,9 @@ def _reduce_with_indices(input, dim, keepdim, op, full_op, result_type, name):
         return apply(full_op, (input,), {"axes": tuple(range(input.ndim)), "keepdims": False})
     axis = _wrap_dim(dim, input.ndim)
     if input.ndim == 0:
-        return result_type((input, _zeros_index(input)))
+        return result_type(input, _zeros_index(input))
     values, indices = apply(op, (input,), {"axis": axis, "keepdims": keepdim})
-    return result_type((values, indices))
+    return result_type(values, indices)
 
 
 def _zeros_index(input):

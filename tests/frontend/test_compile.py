@@ -1,0 +1,382 @@
+"""llgrad.compile keeps eager semantics: each test runs the same function eagerly and compiled
+(on copies of the same state) and compares results, state and .grad slots."""
+import copy
+
+import numpy as np
+import pytest
+
+import llgrad
+from llgrad.tracing import TracingError
+
+
+def make_params(seed=0, shapes=((4, 3), (4,))):
+    rng = np.random.default_rng(seed)
+    return [llgrad.tensor(rng.standard_normal(s).astype(np.float32), requires_grad=True)
+            for s in shapes]
+
+
+def clone_params(params):
+    out = []
+    for p in params:
+        q = p.detach().clone().requires_grad_(p.requires_grad)
+        if p.grad is not None:
+            q.grad = p.grad.clone()
+        out.append(q)
+    return out
+
+
+def assert_same(a, b, rtol=1e-5, atol=1e-6):
+    if a is None or b is None:
+        assert a is None and b is None
+        return
+    np.testing.assert_allclose(a.detach().numpy(), b.detach().numpy(), rtol=rtol, atol=atol)
+
+
+def assert_same_state(eager_params, compiled_params):
+    for pe, pc in zip(eager_params, compiled_params):
+        assert_same(pe, pc)
+        assert_same(pe.grad, pc.grad)
+
+
+def sgd_step_factory(params, lr=0.1, zero_grad=True):
+    w, b = params
+
+    def step(x, y):
+        if zero_grad:
+            w.grad = None
+            b.grad = None
+        loss = ((x @ w.t() + b - y) ** 2).mean()
+        loss.backward()
+        with llgrad.no_grad():
+            params[0] -= lr * w.grad  # the `p -= lr * p.grad` form (in place on the tensor)
+            b.sub_(lr * b.grad)
+        return loss
+
+    return step
+
+
+def batch(seed, n=5):
+    rng = np.random.default_rng(seed)
+    return (llgrad.tensor(rng.standard_normal((n, 3)).astype(np.float32)),
+            llgrad.tensor(rng.standard_normal((n, 4)).astype(np.float32)))
+
+
+def test_forward_only_function_matches_eager():
+    def f(x, y):
+        return (x.exp().sum(1, keepdim=True) * y).softmax(0), x.max(1).values
+
+    x, y = batch(0)
+    compiled = llgrad.compile(f)
+    for got, want in zip(compiled(x, y), f(x, y)):
+        assert_same(got, want)
+
+
+def test_training_step_matches_eager_and_traces_once():
+    eager_params = make_params()
+    compiled_params = clone_params(eager_params)
+    eager = sgd_step_factory(eager_params)
+    compiled = llgrad.compile(sgd_step_factory(compiled_params))
+    for i in range(10):
+        x, y = batch(i)
+        assert_same(compiled(x, y), eager(x, y))
+        assert_same_state(eager_params, compiled_params)
+    assert compiled.stats["traces"] == 1
+    assert compiled.stats["calls"] == 10
+
+
+def test_gradients_accumulate_across_calls_like_eager():
+    eager_params = make_params(1)
+    compiled_params = clone_params(eager_params)
+
+    def make(params):
+        w, b = params
+
+        def step(x):
+            (x @ w.t() + b).sum().backward()
+
+        return step
+
+    eager, compiled = make(eager_params), llgrad.compile(make(compiled_params))
+    for i in range(3):
+        x, _ = batch(i)
+        eager(x)
+        compiled(x)
+        assert_same_state(eager_params, compiled_params)
+    # first call: .grad None -> traced; then .grad exists -> one more specialization, reused
+    assert compiled.stats["traces"] == 2
+
+
+def test_grad_tensor_identity_is_kept_when_accumulating():
+    (w,) = make_params(2, shapes=((3,),))
+    w.grad = llgrad.zeros(3)
+    grad_object = w.grad
+
+    @llgrad.compile
+    def step():
+        (w * w).sum().backward()
+
+    step()
+    step()
+    assert w.grad is grad_object
+    np.testing.assert_allclose(w.grad.numpy(), 4 * w.detach().numpy(), rtol=1e-6)
+
+
+def test_detach_and_no_grad_cut_the_gradient():
+    eager_params = make_params(3)
+    compiled_params = clone_params(eager_params)
+
+    def make(params):
+        w, b = params
+
+        def step(x):
+            h = x @ w.t()
+            with llgrad.no_grad():
+                scale = (w * w).sum()
+            loss = (h * scale).sum() + (h.detach() * b).sum() + b.sum()
+            loss.backward()
+            return loss
+
+        return step
+
+    x, _ = batch(0)
+    assert_same(llgrad.compile(make(compiled_params))(x), make(eager_params)(x))
+    assert_same_state(eager_params, compiled_params)
+
+
+def test_autograd_grad_and_create_graph_gradient_penalty():
+    def make(params):
+        w, b = params
+
+        def step(x):
+            x = x.detach().requires_grad_()
+            out = ((x @ w.t() + b).tanh() ** 2).sum()
+            (gx,) = llgrad.autograd.grad(out, x, create_graph=True)
+            penalty = (gx ** 2).sum()
+            total = out + penalty
+            total.backward()
+            return total, gx
+
+        return step
+
+    eager_params = make_params(4)
+    compiled_params = clone_params(eager_params)
+    x, _ = batch(1)
+    got = llgrad.compile(make(compiled_params))(x)
+    want = make(eager_params)(x)
+    for g, e in zip(got, want):
+        assert_same(g, e, rtol=1e-4)
+    assert_same_state(eager_params, compiled_params)
+
+
+def test_higher_order_derivative_inside_compiled_function():
+    def third_derivative(x):
+        y = x ** 4
+        (d1,) = llgrad.autograd.grad(y, x, create_graph=True)
+        (d2,) = llgrad.autograd.grad(d1, x, create_graph=True)
+        (d3,) = llgrad.autograd.grad(d2, x)
+        return d1, d2, d3
+
+    x = llgrad.tensor(1.5, requires_grad=True)
+    got = llgrad.compile(third_derivative)(x)
+    want = third_derivative(x)
+    for g, e in zip(got, want):
+        assert_same(g, e)
+    assert got[2].item() == pytest.approx(24 * 1.5)
+
+
+def test_item_inside_compiled_function_raises_and_leaves_state_unchanged():
+    (w,) = make_params(5, shapes=((3,),))
+    before = w.detach().numpy().copy()
+
+    @llgrad.compile
+    def step(x):
+        loss = (w * x).sum()
+        loss.backward()
+        with llgrad.no_grad():
+            w.sub_(w.grad)
+        if loss.item() > 0:  # data-dependent control flow
+            return loss
+        return -loss
+
+    with pytest.raises(TracingError, match=r"item\(\).*llgrad.compile.*llgrad.where"):
+        step(llgrad.ones(3))
+    np.testing.assert_array_equal(w.detach().numpy(), before)
+    assert w.grad is None
+    assert type(w._data) is np.ndarray
+
+
+def test_bool_of_traced_tensor_raises():
+    @llgrad.compile
+    def f(x):
+        return x if x.sum() > 0 else -x
+
+    with pytest.raises(TracingError, match="bool"):
+        f(llgrad.ones(2))
+
+
+def test_shape_change_retraces_and_explains():
+    @llgrad.compile
+    def f(x):
+        return x * 2
+
+    f(llgrad.ones(3))
+    f(llgrad.ones(3))
+    assert f.stats["traces"] == 1
+    f(llgrad.ones(4))
+    assert f.stats["traces"] == 2
+    assert "shape changed from [3] to [4]" in f.explain_retrace()
+    f(llgrad.ones(3))
+    assert f.stats["traces"] == 2  # both specializations stay
+
+
+def test_grad_mode_and_requires_grad_are_guards():
+    @llgrad.compile
+    def f(x):
+        return x * 2
+
+    x = llgrad.ones(2)
+    f(x)
+    with llgrad.no_grad():
+        f(x)
+    assert "grad mode changed" in f.explain_retrace()
+    f(llgrad.ones(2, requires_grad=True))
+    assert "requires_grad changed from False to True" in f.explain_retrace()
+
+
+def test_specialization_limit_warns_once_naming_the_guard():
+    f = llgrad.compile(lambda x: x + 1, max_specializations=2)
+    with pytest.warns(UserWarning, match="shape changed"):
+        for n in range(1, 6):
+            f(llgrad.ones(n))
+    assert f.stats["traces"] == 5
+
+
+def test_number_arguments_are_guarded_by_value():
+    @llgrad.compile
+    def f(x, scale):
+        return x * scale
+
+    x = llgrad.ones(2)
+    for scale in (0.5, 1.5, 0.5):
+        np.testing.assert_allclose(f(x, scale).numpy(), [scale, scale])
+    assert f.stats["traces"] == 2
+    assert "changed from ('const', 'float', 0.5) to ('const', 'float', 1.5)" in f.last_retrace
+
+
+def test_int_arguments_are_guarded_by_value():
+    @llgrad.compile
+    def f(x, n):
+        return x.sum(n)
+
+    x = llgrad.ones(2, 3)
+    assert f(x, 0).shape == (3,)
+    assert f(x, 1).shape == (2,)
+    assert f.stats["traces"] == 2
+
+
+def test_nested_results_and_constants():
+    @llgrad.compile
+    def f(x):
+        return {"double": x * 2, "pair": (x.sum(), None), "n": 3}
+
+    out = f(llgrad.ones(2))
+    assert out["n"] == 3 and out["pair"][1] is None
+    np.testing.assert_allclose(out["double"].numpy(), [2, 2])
+
+
+def test_random_ops_draw_fresh_values_each_call_like_eager():
+    def f(x):
+        return x + llgrad.randn(3)
+
+    x = llgrad.zeros(3)
+    llgrad.manual_seed(7)
+    eager = [f(x).numpy() for _ in range(3)]
+    llgrad.manual_seed(7)
+    compiled = llgrad.compile(f)
+    got = [compiled(x).numpy() for _ in range(3)]
+    np.testing.assert_array_equal(np.stack(got), np.stack(eager))
+
+
+def test_in_place_update_through_data_reaches_the_parameter():
+    eager_params = make_params(6)
+    compiled_params = clone_params(eager_params)
+
+    def make(params):
+        w, b = params
+
+        def step(x):
+            loss = (x @ w.t() + b).pow(2).sum()
+            loss.backward()
+            w.data -= 0.01 * w.grad
+            b.data.sub_(0.01 * b.grad)
+            w.grad.zero_()
+            b.grad.zero_()
+            return loss
+
+        return step
+
+    eager, compiled = make(eager_params), llgrad.compile(make(compiled_params))
+    for i in range(4):
+        x, _ = batch(i)
+        assert_same(compiled(x), eager(x))
+        assert_same_state(eager_params, compiled_params)
+
+
+def test_version_counter_advances_on_state_writes():
+    (w,) = make_params(8, shapes=((2,),))
+    step = llgrad.compile(lambda: w.data.mul_(2))
+    version = w._version
+    step()
+    assert w._version > version
+
+
+def test_explain_shows_forward_backward_and_optimized_graphs(capsys):
+    params = make_params(9)
+    step = llgrad.compile(sgd_step_factory(params))
+    x, y = batch(0)
+    text = step.explain(x, y)
+    assert "== forward graph" in text and "== backward and update graph" in text
+    assert "== optimized graph" in text and "matmul" in text
+    assert text in capsys.readouterr().out
+
+
+def test_explain_writes_graphviz(tmp_path):
+    step = llgrad.compile(lambda x: (x * 2).sum())
+    path = tmp_path / "g.dot"
+    step.explain(llgrad.ones(3), dot=str(path))
+    assert path.read_text().startswith('digraph "step"')
+
+
+def test_debug_env_prints_graphs(monkeypatch, capsys):
+    monkeypatch.setenv("LLGRAD_DEBUG", "graphs,retrace")
+    f = llgrad.compile(lambda x: x * 3)
+    f(llgrad.ones(2))
+    f(llgrad.ones(3))
+    out = capsys.readouterr().out
+    assert "== optimized graph" in out and "retracing" in out
+
+
+def test_verify_option_checks_every_pass():
+    params = make_params(10)
+    step = llgrad.compile(sgd_step_factory(params), verify=True)
+    x, y = batch(0)
+    step(x, y)
+
+
+def test_unknown_backend_is_a_clear_error():
+    with pytest.raises(ValueError, match="unknown llgrad.compile backend 'gpu'"):
+        llgrad.compile(lambda x: x, backend="gpu")
+
+
+def test_traced_tensor_escaping_the_trace_fails_loudly():
+    leaked = []
+
+    @llgrad.compile
+    def f(x):
+        y = x * 2
+        leaked.append(y)
+        return y
+
+    f(llgrad.ones(2))
+    with pytest.raises(TracingError, match="after its llgrad.compile trace ended"):
+        leaked[0] + 1
