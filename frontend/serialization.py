@@ -1,9 +1,284 @@
-"""llgrad.save / llgrad.load (placeholder until written)."""
+"""`llgrad.save` / `llgrad.load`: checkpoints that are data only.
+
+A checkpoint is a zip archive holding `llgrad.json`, a manifest that describes the saved object
+(nested dicts, OrderedDicts, lists, tuples, str, int, float, bool, None, bytes, dtypes, Sizes and
+tensors), and one `.npy` file per tensor. Loading parses JSON and reads the arrays with
+`allow_pickle=False`: nothing in a file can make `load` run code, whatever `weights_only` says.
+Each tensor is stored once, so objects that share a tensor (a model and its optimizer state, a
+tied weight) share it again after loading.
+"""
+import io
+import json
+import math
+import os
+import tempfile
+import zipfile
+from collections import OrderedDict
+
+import numpy as np
+
+from .compiler import dtypes
+from .tensor import Size, Tensor
+
+FORMAT = "llgrad-checkpoint"
+VERSION = 1
+MANIFEST = "llgrad.json"
+_SUPPORTED = ("dict, OrderedDict, list, tuple, str, int, float, bool, None, bytes, llgrad dtypes, "
+              "llgrad.Size and tensors")
+_MAX_DEPTH = 200
 
 
-def save(obj, f):
-    raise NotImplementedError
+class CheckpointError(RuntimeError):
+    """The file is not an llgrad checkpoint, or is damaged."""
 
 
-def load(f, weights_only=True):
-    raise NotImplementedError
+# ---- saving ------------------------------------------------------------------------------------
+
+class _Writer:
+    def __init__(self):
+        self.arrays = []   # (archive name, array)
+        self.tensor_ids = {}  # id(tensor) -> index into arrays (one file per tensor object)
+        self.keep = []     # the tensors, alive until writing is done (ids stay unique)
+
+    def encode(self, obj, depth=0, path="obj"):
+        if depth > _MAX_DEPTH:
+            raise ValueError(f"llgrad.save: the object is nested more than {_MAX_DEPTH} levels "
+                             f"deep (at {path})")
+        if obj is None or isinstance(obj, (bool, str)):
+            return obj
+        if isinstance(obj, int):
+            return {"$": "int", "v": str(obj)} if abs(obj) >= 2 ** 53 else obj
+        if isinstance(obj, float):
+            if math.isfinite(obj):
+                return {"$": "float", "v": obj}
+            return {"$": "float", "v": repr(obj)}
+        if isinstance(obj, Tensor):
+            return self._tensor(obj, path)
+        if isinstance(obj, dtypes.DType):
+            return {"$": "dtype", "name": obj.name}
+        if isinstance(obj, Size):
+            return {"$": "size", "items": [int(d) for d in obj]}
+        if isinstance(obj, (bytes, bytearray)):
+            return {"$": "bytes", "hex": bytes(obj).hex()}
+        if isinstance(obj, np.generic) and obj.dtype.kind in "biuf":
+            return self.encode(obj.item(), depth, path)
+        if isinstance(obj, (dict, OrderedDict)) and type(obj) in (dict, OrderedDict):
+            kind = "odict" if isinstance(obj, OrderedDict) else "dict"
+            keys, values = [], []
+            for k, v in obj.items():
+                if not (k is None or isinstance(k, (str, int, float, bool, tuple))):
+                    raise TypeError(f"llgrad.save: dictionary keys must be str, int, float, bool, "
+                                    f"None or tuples of them; {path} has a key of type "
+                                    f"{type(k).__qualname__}")
+                keys.append(self.encode(k, depth + 1, f"{path} key"))
+                values.append(self.encode(v, depth + 1, f"{path}[{k!r}]"))
+            return {"$": kind, "keys": keys, "values": values}
+        if type(obj) in (list, tuple):
+            kind = "list" if type(obj) is list else "tuple"
+            return {"$": kind, "items": [self.encode(v, depth + 1, f"{path}[{i}]")
+                                         for i, v in enumerate(obj)]}
+        raise TypeError(_unsupported_message(obj, path))
+
+    def _tensor(self, t, path):
+        data = t._data
+        if type(data) is not np.ndarray:
+            raise TypeError(f"llgrad.save: {path} is a traced tensor inside llgrad.compile; save "
+                            f"outside the compiled function")
+        index = self.tensor_ids.get(id(t))
+        if index is None:
+            index = len(self.arrays)
+            self.arrays.append((f"tensors/{index}.npy", data))
+            self.tensor_ids[id(t)] = index
+            self.keep.append(t)
+        from .nn.parameter import Parameter
+
+        return {"$": "tensor", "index": index, "dtype": t.dtype.name,
+                "shape": list(data.shape), "requires_grad": bool(t.requires_grad),
+                "parameter": isinstance(t, Parameter)}
+
+
+def _unsupported_message(obj, path):
+    kind = type(obj)
+    name = f"{kind.__module__}.{kind.__qualname__}" if kind.__module__ != "builtins" \
+        else kind.__qualname__
+    hint = ""
+    if hasattr(obj, "state_dict") and callable(obj.state_dict):
+        hint = " Save its state_dict() instead and rebuild the object with load_state_dict()."
+    return (f"llgrad.save cannot store {path} of type {name}: checkpoints hold only data "
+            f"({_SUPPORTED}), never pickled objects or code.{hint} Otherwise convert it to those "
+            f"types first.")
+
+
+def save(obj, f, pickle_module=None, pickle_protocol=None, _use_new_zipfile_serialization=True):
+    """Write `obj` to `f` (a path or a binary file object) as an llgrad checkpoint."""
+    if pickle_module is not None:
+        raise TypeError("llgrad.save does not use pickle; remove the pickle_module argument")
+    writer = _Writer()
+    manifest = {"format": FORMAT, "version": VERSION, "object": writer.encode(obj),
+                "tensors": [name for name, _ in writer.arrays]}
+    if isinstance(f, (str, os.PathLike)):
+        path = os.fspath(f)
+        directory = os.path.dirname(os.path.abspath(path))
+        handle, tmp = tempfile.mkstemp(dir=directory, prefix=".llgrad-save-")
+        try:
+            with os.fdopen(handle, "wb") as out:
+                _write_archive(out, manifest, writer.arrays)
+            os.replace(tmp, path)  # a crash never leaves a half-written checkpoint behind
+        except BaseException:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+            raise
+    else:
+        _write_archive(f, manifest, writer.arrays)
+
+
+def _write_archive(out, manifest, arrays):
+    with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_STORED) as archive:
+        archive.writestr(MANIFEST, json.dumps(manifest, allow_nan=False))
+        for name, array in arrays:
+            buffer = io.BytesIO()
+            np.save(buffer, np.ascontiguousarray(array), allow_pickle=False)
+            archive.writestr(name, buffer.getvalue())
+
+
+# ---- loading -----------------------------------------------------------------------------------
+
+def load(f, map_location=None, pickle_module=None, *, weights_only=True, mmap=None, **kwargs):
+    """Read an object written by `llgrad.save`. Only data is read (JSON and .npy arrays without
+    pickle); `weights_only` is accepted for compatibility and changes nothing."""
+    if map_location is not None and str(getattr(map_location, "type", map_location)) \
+            .split(":")[0] != "cpu" and not callable(map_location) and \
+            not isinstance(map_location, dict):
+        raise RuntimeError(f"llgrad runs on the CPU only; got map_location={map_location!r}")
+    source = os.fspath(f) if isinstance(f, (str, os.PathLike)) else f
+    name = source if isinstance(source, str) else getattr(f, "name", "the file object")
+    try:
+        archive = zipfile.ZipFile(source, "r")
+    except zipfile.BadZipFile:
+        raise CheckpointError(f"llgrad.load: {name} is not an llgrad checkpoint (it is not a zip "
+                              f"archive). llgrad reads only files written by llgrad.save.") \
+            from None
+    with archive:
+        names = set(archive.namelist())
+        if MANIFEST not in names:
+            raise CheckpointError(_not_a_checkpoint(name, names))
+        try:
+            manifest = json.loads(archive.read(MANIFEST).decode("utf-8"),
+                                  parse_constant=_reject_constant)
+        except (ValueError, UnicodeDecodeError) as error:
+            raise CheckpointError(f"llgrad.load: {name} has a damaged manifest ({error})") \
+                from None
+        if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+            raise CheckpointError(f"llgrad.load: {name} is not an llgrad checkpoint (its "
+                                  f"{MANIFEST} does not declare format {FORMAT!r})")
+        if manifest.get("version") != VERSION:
+            raise CheckpointError(f"llgrad.load: {name} is checkpoint format version "
+                                  f"{manifest.get('version')!r}; this llgrad reads version "
+                                  f"{VERSION}")
+        tensor_names = manifest.get("tensors")
+        if not isinstance(tensor_names, list) or not all(
+                isinstance(n, str) and n in names for n in tensor_names):
+            raise CheckpointError(f"llgrad.load: {name} lists tensor files that are missing")
+        reader = _Reader(archive, tensor_names, name)
+        return reader.decode(manifest.get("object"))
+
+
+def _reject_constant(token):
+    raise ValueError(f"unexpected constant {token}")
+
+
+def _not_a_checkpoint(name, names):
+    if any(n.endswith("data.pkl") for n in names):
+        return (f"llgrad.load: {name} is a PyTorch checkpoint, which is a pickle: loading it could "
+                f"run arbitrary code, so llgrad does not read it. Convert it once with PyTorch "
+                f"(load it there, turn the tensors into NumPy arrays and build llgrad tensors with "
+                f"llgrad.from_numpy), then save it with llgrad.save.")
+    return (f"llgrad.load: {name} is not an llgrad checkpoint (no {MANIFEST} in the archive). "
+            f"llgrad reads only files written by llgrad.save.")
+
+
+_TAGS = ("int", "float", "tensor", "dtype", "size", "bytes", "dict", "odict", "list", "tuple")
+
+
+class _Reader:
+    def __init__(self, archive, tensor_names, name):
+        self.archive = archive
+        self.tensor_names = tensor_names
+        self.name = name
+        self.tensors = {}
+
+    def fail(self, what):
+        return CheckpointError(f"llgrad.load: {self.name} is damaged: {what}")
+
+    def decode(self, node, depth=0):
+        if depth > _MAX_DEPTH + 1:
+            raise self.fail("the object is nested too deeply")
+        if node is None or isinstance(node, (bool, str, int)):
+            return node
+        if isinstance(node, float):
+            return node
+        if not isinstance(node, dict) or node.get("$") not in _TAGS:
+            raise self.fail(f"unknown entry {str(node)[:80]!r}")
+        tag = node["$"]
+        try:
+            if tag == "int":
+                return int(node["v"])
+            if tag == "float":
+                value = node["v"]
+                if isinstance(value, str):
+                    if value not in ("inf", "-inf", "nan"):
+                        raise self.fail(f"bad float {value!r}")
+                    return float(value)
+                return float(value)
+            if tag == "tensor":
+                return self._tensor(node)
+            if tag == "dtype":
+                return dtypes.from_name(node["name"])
+            if tag == "size":
+                return Size(int(d) for d in node["items"])
+            if tag == "bytes":
+                return bytes.fromhex(node["hex"])
+            if tag in ("dict", "odict"):
+                keys = [self._key(k, depth) for k in node["keys"]]
+                values = [self.decode(v, depth + 1) for v in node["values"]]
+                if len(keys) != len(values):
+                    raise self.fail("a dictionary has different numbers of keys and values")
+                return (OrderedDict if tag == "odict" else dict)(zip(keys, values))
+            items = [self.decode(v, depth + 1) for v in node["items"]]
+            return items if tag == "list" else tuple(items)
+        except (KeyError, TypeError, ValueError) as error:
+            if isinstance(error, CheckpointError):
+                raise
+            raise self.fail(f"malformed {tag} entry ({error!s})") from None
+
+    def _key(self, node, depth):
+        key = self.decode(node, depth + 1)
+        if isinstance(key, list):
+            raise self.fail("a dictionary key is a list")
+        return key
+
+    def _tensor(self, node):
+        index = node["index"]
+        if not isinstance(index, int) or not 0 <= index < len(self.tensor_names):
+            raise self.fail(f"tensor index {index!r} out of range")
+        tensor = self.tensors.get(index)
+        if tensor is None:
+            with self.archive.open(self.tensor_names[index]) as stream:
+                try:
+                    array = np.load(io.BytesIO(stream.read()), allow_pickle=False)
+                except ValueError as error:
+                    raise self.fail(f"tensor {index} is not a plain .npy array ({error})") \
+                        from None
+            dtype = dtypes.from_name(node["dtype"])
+            if array.dtype != dtype.np or list(array.shape) != list(node["shape"]):
+                raise self.fail(f"tensor {index} does not match its description")
+            array = np.ascontiguousarray(array)
+            tensor = Tensor._wrap(array)
+            if node.get("parameter"):
+                from .nn.parameter import Parameter
+
+                tensor = Parameter(tensor, requires_grad=bool(node.get("requires_grad")))
+            elif node.get("requires_grad"):
+                tensor.requires_grad_(True)
+            self.tensors[index] = tensor
+        return tensor

@@ -138,11 +138,13 @@ sign_ = _inplace_unary(ew.sign, saves_self=False)
 
 
 def addcmul_(self, tensor1, tensor2, *, value=1):
-    return add_(self, ew.mul(ew.mul(tensor1, tensor2), value))
+    # PyTorch's kernel order, self + (value * t1) * t2, so float rounding matches
+    return add_(self, ew.mul(ew.mul(tensor1, value), tensor2))
 
 
 def addcdiv_(self, tensor1, tensor2, *, value=1):
-    return add_(self, ew.mul(ew.div(tensor1, tensor2), value))
+    # PyTorch's kernel order, self + (value * t1) / t2, so float rounding matches
+    return add_(self, ew.div(ew.mul(tensor1, value), tensor2))
 
 
 def lerp_(self, end, weight):

@@ -1,5 +1,6 @@
 """Reductions: sum, mean, var/std, max/min (values, or values with indices), argmax, logsumexp,
 softmax and log_softmax. Composite ones carry their own VJP, written in primitives."""
+import builtins
 from collections import namedtuple
 
 import numpy as np
@@ -81,14 +82,19 @@ def _centered(x, axes):
     return x - P.reduce_sum(x, axes=axes, keepdims=True) / n
 
 
+def _dof(x, axes, correction):
+    # builtins.max: this module's `max` is torch.max.
+    return builtins.max(_count(shape_of(x), axes) - correction, 0)
+
+
 def _var_forward(x, axes, keepdims, correction):
     c = _centered(x, axes)
-    dof = max(_count(shape_of(x), axes) - correction, 0)
+    dof = _dof(x, axes, correction)
     return P.reduce_sum(c * c, axes=axes, keepdims=keepdims) / dof
 
 
 def _var_vjp(g, out, x, axes, keepdims, correction):
-    dof = max(_count(shape_of(x), axes) - correction, 0)
+    dof = _dof(x, axes, correction)
     return P.expand_back(g, shape_of(x), axes, keepdims) * _centered(x, axes) * (2 / dof)
 
 
@@ -97,7 +103,7 @@ def _std_forward(x, axes, keepdims, correction):
 
 
 def _std_vjp(g, out, x, axes, keepdims, correction):
-    dof = max(_count(shape_of(x), axes) - correction, 0)
+    dof = _dof(x, axes, correction)
     scale = P.expand_back(g / (out * dof), shape_of(x), axes, keepdims)
     return scale * _centered(x, axes)
 
@@ -222,12 +228,17 @@ def min(input, dim=None, keepdim=False):  # noqa: A001
     return _reduce_with_indices(input, dim, keepdim, MIN_DIM, MIN_ALL, min_return, "min")
 
 
+def _dims_or_all(dim):
+    """amax/amin's dim: () or [] means every dimension (but 0 is a dimension)."""
+    return None if isinstance(dim, (tuple, list)) and len(dim) == 0 else dim
+
+
 def amax(input, dim=(), keepdim=False):
-    return apply(AMAX, (input,), {"axes": _axes(input, dim or None), "keepdims": keepdim})
+    return apply(AMAX, (input,), {"axes": _axes(input, _dims_or_all(dim)), "keepdims": keepdim})
 
 
 def amin(input, dim=(), keepdim=False):
-    return apply(AMIN, (input,), {"axes": _axes(input, dim or None), "keepdims": keepdim})
+    return apply(AMIN, (input,), {"axes": _axes(input, _dims_or_all(dim)), "keepdims": keepdim})
 
 
 ARGMAX = primitive_op("argmax", P.argmax)
