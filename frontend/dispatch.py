@@ -139,12 +139,39 @@ def _record(op, args, params, outputs):
             out._requires_grad = True
             out.grad_fn = node
             out._output_nr = nr
-    node._saved_out = SavedTensor(outputs[0], is_output=True) if op.saves_out else None
+    if not op.saves_out:
+        node._saved_out = None
+    elif n_outputs == 1:
+        node._saved_out = SavedTensor(outputs[0], is_output=True)
+    else:
+        node._saved_out = SavedOutputs(node, outputs)
     node._has_saved = bool(saves) or op.saves_out
     return node
 
 
 _NO_EDGE = (None, 0)
+
+
+class SavedOutputs:
+    """Every output of a multi-output op, for rules that read them (max(dim) reads its indices):
+    unpacks to a tuple, as the rule's `out` argument is one. Outputs this node produced are saved
+    without a reference to themselves; others (integer indices) are saved as they are."""
+
+    __slots__ = ("items",)
+
+    def __init__(self, node, outputs):
+        self.items = tuple(SavedTensor(o, is_output=o.grad_fn is node) for o in outputs)
+
+    @property
+    def data(self):
+        return tuple(item.data for item in self.items)
+
+    def check_version(self, node):
+        for item in self.items:
+            item.check_version(node)
+
+    def unpack_tensor(self, node):
+        return tuple(item.unpack_tensor(node) for item in self.items)
 
 
 # ---- type promotion (PyTorch's result_type) ---------------------------------------------------

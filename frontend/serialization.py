@@ -49,9 +49,7 @@ class _Writer:
         if isinstance(obj, int):
             return {"$": "int", "v": str(obj)} if abs(obj) >= 2 ** 53 else obj
         if isinstance(obj, float):
-            if math.isfinite(obj):
-                return {"$": "float", "v": obj}
-            return {"$": "float", "v": repr(obj)}
+            return obj if math.isfinite(obj) else {"$": "float", "v": repr(obj)}
         if isinstance(obj, Tensor):
             return self._tensor(obj, path)
         if isinstance(obj, dtypes.DType):
@@ -62,7 +60,7 @@ class _Writer:
             return {"$": "bytes", "hex": bytes(obj).hex()}
         if isinstance(obj, np.generic) and obj.dtype.kind in "biuf":
             return self.encode(obj.item(), depth, path)
-        if isinstance(obj, (dict, OrderedDict)) and type(obj) in (dict, OrderedDict):
+        if isinstance(obj, dict):
             kind = "odict" if isinstance(obj, OrderedDict) else "dict"
             keys, values = [], []
             for k, v in obj.items():
@@ -72,7 +70,11 @@ class _Writer:
                                     f"{type(k).__qualname__}")
                 keys.append(self.encode(k, depth + 1, f"{path} key"))
                 values.append(self.encode(v, depth + 1, f"{path}[{k!r}]"))
-            return {"$": kind, "keys": keys, "values": values}
+            encoded = {"$": kind, "keys": keys, "values": values}
+            metadata = getattr(obj, "_metadata", None)  # Module.state_dict's version records
+            if isinstance(metadata, dict):
+                encoded["metadata"] = self.encode(metadata, depth + 1, f"{path}._metadata")
+            return encoded
         if type(obj) in (list, tuple):
             kind = "list" if type(obj) is list else "tuple"
             return {"$": kind, "items": [self.encode(v, depth + 1, f"{path}[{i}]")
@@ -137,7 +139,7 @@ def _write_archive(out, manifest, arrays):
         archive.writestr(MANIFEST, json.dumps(manifest, allow_nan=False))
         for name, array in arrays:
             buffer = io.BytesIO()
-            np.save(buffer, np.ascontiguousarray(array), allow_pickle=False)
+            np.save(buffer, array, allow_pickle=False)
             archive.writestr(name, buffer.getvalue())
 
 
@@ -243,7 +245,13 @@ class _Reader:
                 values = [self.decode(v, depth + 1) for v in node["values"]]
                 if len(keys) != len(values):
                     raise self.fail("a dictionary has different numbers of keys and values")
-                return (OrderedDict if tag == "odict" else dict)(zip(keys, values))
+                result = (OrderedDict if tag == "odict" else dict)(zip(keys, values))
+                if tag == "odict" and "metadata" in node:
+                    metadata = self.decode(node["metadata"], depth + 1)
+                    if not isinstance(metadata, dict):
+                        raise self.fail("state-dict metadata is not a dictionary")
+                    result._metadata = metadata
+                return result
             items = [self.decode(v, depth + 1) for v in node["items"]]
             return items if tag == "list" else tuple(items)
         except (KeyError, TypeError, ValueError) as error:
@@ -272,7 +280,8 @@ class _Reader:
             dtype = dtypes.from_name(node["dtype"])
             if array.dtype != dtype.np or list(array.shape) != list(node["shape"]):
                 raise self.fail(f"tensor {index} does not match its description")
-            array = np.ascontiguousarray(array)
+            if not array.flags.c_contiguous:  # ascontiguousarray would make 0-d arrays 1-d
+                array = np.array(array, order="C")
             tensor = Tensor._wrap(array)
             if node.get("parameter"):
                 from .nn.parameter import Parameter

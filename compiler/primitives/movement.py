@@ -19,8 +19,10 @@ def sum_to(g, shape):
     lead = len(g_shape) - len(shape)
     axes = tuple(range(lead)) + tuple(
         i + lead for i, d in enumerate(shape) if d == 1 and g_shape[i + lead] != 1)
+    # As PyTorch's at::sum_to: keep the reduced dims, then drop leading ones with a reshape, so
+    # create_graph records the same nodes (SumBackward1, then ViewBackward0 only if needed).
     if axes:
-        g = reduce_sum(g, axes=axes, keepdims=False)
+        g = reduce_sum(g, axes=axes, keepdims=True)
     return reshape(g, shape=shape) if shape_of(g) != shape else g
 
 
