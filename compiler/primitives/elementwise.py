@@ -86,12 +86,20 @@ isfinite = define("isfinite", np.isfinite, boolean_result, family="unary")
 # ---- binary ------------------------------------------------------------------------------------
 
 def _dpow_base(g, out, x, y):
-    return g * (y * pow_(x, y - 1))
+    # PyTorch's pow_backward: zero where the exponent is 0 (even at x == 0, where y * x**(y-1)
+    # would be 0 * inf); a Python exponent decides that once, so x ** 3 records no `where`.
+    if isinstance(y, (int, float)):
+        return g * 0 if y == 0 else g * (y * pow_(x, y - 1))
+    return where(eq(y, 0), 0, g * (y * pow_(x, y - 1)))
 
 
 def _dpow_exponent(g, out, x, y):
-    # d/dy x**y = x**y * log(x), taken as 0 where x == 0 (PyTorch's convention).
-    return g * where(eq(x, 0), 0, out * log(x))
+    # d/dy x**y = x**y * log(x), taken as 0 where x == 0 and y >= 0 (PyTorch's convention).
+    if isinstance(x, (int, float)):
+        if x == 0:
+            return g * where(ge(y, 0), 0, out * -math.inf)
+        return g * (out * (math.log(x) if x > 0 else math.nan))
+    return g * where(logical_and(eq(x, 0), ge(y, 0)), 0, out * log(x))
 
 
 def _select_grad(g, wins, ties):
@@ -114,7 +122,7 @@ sub = binary("sub", np.subtract, lambda g, out, x, y: g, lambda g, out, x, y: -g
 mul = binary("mul", np.multiply, lambda g, out, x, y: g * y, lambda g, out, x, y: g * x,
              saves=(0, 1))
 div = binary("div", np.true_divide, lambda g, out, x, y: g / y,
-             lambda g, out, x, y: -g * x / (y * y), saves=(0, 1))
+             lambda g, out, x, y: -g * ((x / y) / y), saves=(0, 1))
 pow_ = binary("pow", np.power, _dpow_base, _dpow_exponent, saves=(0, 1), saves_out=True)
 maximum = binary("maximum", np.maximum, lambda g, out, x, y: _select_grad(g, gt(x, y), eq(x, y)),
                  lambda g, out, x, y: _select_grad(g, lt(x, y), eq(x, y)), saves=(0, 1))

@@ -192,8 +192,15 @@ index_add = define("index_add", _index_add_impl,
 
 # ---- gather <-> scatter_add (torch.gather / scatter_add along one axis) -------------------------
 
+def _along(idx, axis):
+    """The NumPy index that reads `idx` along `axis` and position i elsewhere: torch.gather's and
+    scatter_add's addressing, where idx may be smaller than the tensor in every dimension."""
+    grids = np.indices(idx.shape, sparse=True)
+    return tuple(idx if i == axis else grids[i] for i in range(idx.ndim))
+
+
 def _gather_impl(x, idx, axis):
-    return np.take_along_axis(x, idx, axis=axis)
+    return x[_along(idx, axis)]
 
 
 def _gather_vjp(g, out, x, idx, axis):
@@ -206,14 +213,19 @@ gather = define("gather", _gather_impl, lambda x, idx, axis: Aval(shape_of(idx),
 
 def _scatter_add_impl(base, idx, src, axis):
     out = np.array(base, copy=True)
-    grids = np.indices(idx.shape, sparse=True)
-    full_index = tuple(idx if i == axis else grids[i] for i in range(idx.ndim))
-    np.add.at(out, full_index, src[tuple(slice(0, d) for d in idx.shape)])
+    np.add.at(out, _along(idx, axis), src[tuple(slice(0, d) for d in idx.shape)])
     return out
+
+
+def _scatter_add_vjp_src(g, out, base, idx, src, axis):
+    # Only src's leading idx-shaped corner is read; the rest of src gets zeros.
+    picked = gather(g, idx, axis=axis)
+    if shape_of(idx) == shape_of(src):
+        return picked
+    return pad(picked, config=tuple((0, s - i, 0) for s, i in zip(shape_of(src), shape_of(idx))))
 
 
 scatter_add = define("scatter_add", _scatter_add_impl,
                      lambda base, idx, src, axis: Aval(shape_of(base), base.dtype),
-                     (lambda g, out, base, idx, src, axis: g, None,
-                      lambda g, out, base, idx, src, axis: gather(g, idx, axis=axis)),
+                     (lambda g, out, base, idx, src, axis: g, None, _scatter_add_vjp_src),
                      saves=(1,), family="movement")
