@@ -15,7 +15,9 @@ import numpy as np
 from . import tracing
 from .autograd.grad_mode import STATE
 from .compiler import passes
+from .autograd.graph import FREED_MESSAGE, Node, grad_accumulator
 from .compiler.interpreter import Interpreter
+from .compiler.partition import split_joint
 from .compiler.printer import format_graph, to_dot
 from .tensor import Tensor
 
@@ -164,7 +166,8 @@ def arg_guard(x):
 class Guards:
     """What a specialization assumed: checked before reuse, explained on a miss."""
 
-    def __init__(self, flat_args, lifted, modules, grad_mode, grad_dependent):
+    def __init__(self, flat_args, lifted, modules, grad_mode, grad_dependent, value_guards=()):
+        self.values = list(value_guards)
         self.args = [arg_guard(x) for x in flat_args]
         self.lifted = [(r.tensor, id(r.tensor) in grad_dependent) for r in lifted
                        if r.grad_owner is None]
@@ -187,7 +190,9 @@ class Guards:
             g = owner._grad
             if g is None or tuple(g._data.shape) != shape or str(g._data.dtype) != dtype:
                 return False
-        return all(m.training == training for m, training in self.modules)
+        if not all(m.training == training for m, training in self.modules):
+            return False
+        return all(_same(getter(), value) for _, getter, value in self.values)
 
     def distance(self, flat_args):
         """How many guards fail: the closest specialization explains a retrace best."""
@@ -215,7 +220,18 @@ class Guards:
         for m, training in self.modules:
             if m.training != training:
                 return f"{type(m).__name__} mode changed from {_mode(training)} to {_mode(m.training)}"
+        for description, getter, value in self.values:
+            now = getter()
+            if not _same(now, value):
+                return f"{description} changed from {value!r} to {now!r}"
         return "no guard changed"
+
+
+def _same(a, b):
+    try:
+        return bool(a == b)
+    except (TypeError, ValueError):
+        return a is b
 
 
 def _mode(training):
@@ -248,11 +264,12 @@ def trace_specialization(fn, args, kwargs, flat_args, backend, verify):
         out_leaves, out_structure = flatten(result)
         outputs = _plan_outputs(tracer, out_leaves)
         effects = _plan_effects(tracer)
+        backward = _plan_backward(tracer, outputs)
     finally:
         tracing.ACTIVE = None
         _restore(tracer)
-    return Specialization(tracer, arg_values, flat_args, outputs, out_structure, effects, backend,
-                          verify)
+    return Specialization(tracer, arg_values, flat_args, outputs, out_structure, effects, backward,
+                          backend, verify)
 
 
 def _lift_args(tracer, flat_args):
@@ -280,7 +297,7 @@ def _plan_outputs(tracer, leaves):
             elif type(x._data) is np.ndarray:
                 plan.append(("const", x, None))
             else:
-                plan.append(("value", _add_output(tracer, x._data), x.dtype))
+                plan.append(("value", _add_output(tracer, x._data), x._requires_grad))
         else:
             plan.append(("const", x, None))
     return plan
@@ -327,6 +344,35 @@ def _grad_effect(tracer, grad):
     return ("value", _add_output(tracer, grad._data))
 
 
+class BackwardPlan:
+    """How outputs that require grad get a grad_fn: the graph's own backward, derived now."""
+
+    def __init__(self, diff_outputs, wrt, cotangents, grads, consumed):
+        self.diff_outputs = diff_outputs  # output plan positions of outputs that require grad
+        self.wrt = wrt  # Lifted records of the inputs gradients flow to
+        self.cotangents = cotangents  # graph inputs: the incoming gradients of diff_outputs
+        self.grads = grads  # graph values: gradients of wrt (None: no path)
+        self.consumed = consumed  # backward already ran inside the function
+
+
+def _plan_backward(tracer, outputs):
+    from .compiler import autodiff
+
+    diff_outputs = [k for k, (kind, _, requires_grad) in enumerate(outputs)
+                    if kind == "value" and requires_grad]
+    if not diff_outputs or not STATE.enabled:
+        return None
+    if tracer.backward_marks:
+        return BackwardPlan(diff_outputs, [], [], [], consumed=True)
+    wrt = [r for r in tracer.lifted_order if r.requires_grad and r.grad_owner is None]
+    wrt = list({id(r.value): r for r in wrt}.values())  # aliases share one input
+    values = [tracer.graph.outputs[outputs[k][1]] for k in diff_outputs]
+    cotangents = [tracer.graph.add_input(v.aval, name=f"ct{i}") for i, v in enumerate(values)]
+    tracer.backward_marks.append(len(tracer.graph.nodes))
+    grads = autodiff.vjp(tracer.graph, values, cotangents, [r.value for r in wrt])
+    return BackwardPlan(diff_outputs, wrt, cotangents, grads, consumed=False)
+
+
 def _restore(tracer):
     for record in tracer.lifted_order:
         t = record.tensor
@@ -340,28 +386,58 @@ def _restore(tracer):
 # ---- the compiled, replayable specialization ----------------------------------------------------
 
 class Specialization:
-    def __init__(self, tracer, arg_positions, flat_args, outputs, out_structure, effects, backend,
-                 verify):
+    def __init__(self, tracer, arg_positions, flat_args, outputs, out_structure, effects, backward,
+                 backend, verify):
         self.joint = tracer.graph
         self.backward_marks = list(tracer.backward_marks)
         self.guards = Guards(flat_args, tracer.lifted_order, tracer.modules.values(),
-                             STATE.enabled, tracer.grad_dependent)
+                             STATE.enabled, tracer.grad_dependent, tracer.value_guards)
         self.outputs = outputs
         self.out_structure = out_structure
         self.effects = effects
-        self.feeds = _feeds(tracer)
+        self.backward = backward
+        self.arg_ids = dict(tracer.arg_ids)
         self.pass_log = []
-        self.graph = passes.run_pipeline(self.joint, verify=verify, log=self.pass_log)
+        forward = self.joint
+        forward_inputs = list(self.joint.inputs)
+        self.n_results = len(self.joint.outputs)
+        if backward is not None and not backward.consumed:
+            forward_inputs = [v for v in forward_inputs if v not in set(backward.cotangents)]
+            forward, backward_graph, _ = split_joint(self.joint, self.joint.outputs,
+                                                     backward.cotangents, backward.grads)
+            self.backward_graph = passes.run_pipeline(backward_graph, verify=verify)
+            self.backward_executable = BACKENDS[backend](self.backward_graph)
+        self.feeds = _feeds(tracer, forward_inputs)
+        self.graph = passes.run_pipeline(forward, verify=verify, log=self.pass_log)
         self.executable = BACKENDS[backend](self.graph)
 
     def run(self, flat_args):
         inputs = [feed(flat_args) for feed in self.feeds]
         results = self.executable(inputs)
         self._apply_effects(results)
-        leaves = [self._output(kind, item, dtype, results) for kind, item, dtype in self.outputs]
+        leaves = [self._output(kind, item, results) for kind, item, _ in self.outputs]
+        if self.backward is not None:
+            self._attach_backward(leaves, results, flat_args)
         return unflatten(self.out_structure, leaves)
 
-    def _output(self, kind, item, dtype, results):
+    def _attach_backward(self, leaves, results, flat_args):
+        plan = self.backward
+        if plan.consumed:
+            node = CompiledFunctionBackward.consumed(len(plan.diff_outputs))
+        else:
+            wrt = [self._current_tensor(r, flat_args) for r in plan.wrt]
+            node = CompiledFunctionBackward(self, results[self.n_results:], wrt, plan)
+        for nr, k in enumerate(plan.diff_outputs):
+            t = leaves[k]
+            t._requires_grad = True
+            t.grad_fn = node
+            t._output_nr = nr
+
+    def _current_tensor(self, record, flat_args):
+        index = self.arg_ids.get(id(record.tensor))
+        return flat_args[index] if index is not None else record.tensor
+
+    def _output(self, kind, item, results):
         if kind == "value":
             return Tensor._wrap(_fresh(results[item]))
         if kind == "lifted":
@@ -412,14 +488,14 @@ def _fresh(array):
     return array
 
 
-def _feeds(tracer):
+def _feeds(tracer, inputs):
     """One function per graph input giving its array for the current call."""
     by_value = {}
     for record in tracer.lifted_order:
         by_value.setdefault(record.value, record)
     runtime = {r.value: r for r in tracer.runtime_inputs}
     feeds = []
-    for value in tracer.graph.inputs:
+    for value in inputs:
         if value in runtime:
             feeds.append(_runtime_feed(runtime[value].produce))
             continue
@@ -447,3 +523,52 @@ def _arg_feed(i):
 
 def _state_feed(tensor):
     return lambda flat_args: tensor._data
+
+
+class CompiledFunctionBackward(Node):
+    """The grad_fn of a compiled function's outputs: runs the backward graph the compiler derived,
+    on the residuals the forward saved. Its edges lead to the inputs that require grad."""
+
+    def __init__(self, spec, residuals, wrt, plan):
+        self._spec = spec
+        self._residuals = residuals
+        self._n_outputs = len(plan.diff_outputs)
+        self._grads_present = [g is not None for g in plan.grads]
+        edges, meta = [], []
+        for tensor in wrt:
+            if tensor.grad_fn is not None:
+                edges.append((tensor.grad_fn, tensor._output_nr))
+            else:
+                edges.append((grad_accumulator(tensor), 0))
+            meta.append((tensor._data.shape, tensor._data.dtype))
+        self.next_functions = tuple(edges)
+        self._input_meta = meta
+        self._out_avals = [v.aval for v in plan.cotangents]
+
+    @classmethod
+    def consumed(cls, n_outputs):
+        node = cls.__new__(cls)
+        node._residuals = None
+        node._n_outputs = n_outputs
+        node.next_functions = ()
+        node._input_meta = []
+        return node
+
+    def apply(self, grads, create_graph):
+        if self._residuals is None:
+            raise RuntimeError(FREED_MESSAGE)
+        if create_graph:
+            raise RuntimeError("create_graph=True through the outputs of an llgrad.compile "
+                               "function is not supported; call autograd.grad(..., "
+                               "create_graph=True) inside the compiled function instead")
+        cts = [np.zeros(a.shape, dtype=a.dtype.np) if g is None else _array(g)
+               for g, a in zip(grads, self._out_avals)]
+        results = iter(self._spec.backward_executable(list(self._residuals) + cts))
+        return [next(results) if present else None for present in self._grads_present]
+
+    def release(self):
+        self._residuals = None
+
+
+def _array(g):
+    return g._data if isinstance(g, Tensor) else np.asarray(g)

@@ -89,6 +89,29 @@ def runtime_scalar(getter, dtype=dtypes.float32):
     return ACTIVE.runtime_tensor(lambda: np.asarray(getter(), dtype=dtype.np), Aval((), dtype))
 
 
+def hyperparameter(group, key):
+    """`group[key]` for an optimizer update. A number inside a trace becomes a runtime input
+    read from the group at every call, so schedules and param_groups edits never retrace;
+    booleans and other values are guarded instead (a change retraces)."""
+    value = group[key]
+    if ACTIVE is None:
+        return value
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return ACTIVE.runtime_tensor(lambda: np.asarray(group[key], dtype=np.float32),
+                                     Aval((), dtypes.float32))
+    ACTIVE.guard(f"optimizer hyperparameter {key!r}", lambda: group[key], value)
+    return value
+
+
+def guard(description, getter):
+    """Assume `getter()` keeps its current value for this trace (a retrace happens if not);
+    returns the value. Python branches on runtime state use this."""
+    value = getter()
+    if ACTIVE is not None:
+        ACTIVE.guard(description, getter, value)
+    return value
+
+
 class outside_trace:
     """Create concrete tensors (optimizer state) even while a trace is running."""
 
@@ -167,6 +190,7 @@ class Tracer:
         # those are guarded, so a step that starts with zero_grad() is traced once.
         self.grad_dependent = set()
         self.grad_overwritten = set()
+        self.value_guards = []  # (description, getter, value seen while tracing)
 
     # ---- values of tensors ------------------------------------------------------------------
 
@@ -215,6 +239,9 @@ class Tracer:
         value = self.graph.add_input(aval, name=f"in{len(self.graph.inputs)}")
         self.runtime_inputs.append(RuntimeInput(value, produce))
         return Tensor._wrap(value)
+
+    def guard(self, description, getter, value):
+        self.value_guards.append((description, getter, value))
 
     def note_grad_read(self, tensor):
         key = id(tensor)

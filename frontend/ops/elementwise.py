@@ -95,21 +95,27 @@ def _check_operand(other):
     return other
 
 
+def is_one(x):
+    """A multiplier that can be skipped. Only a Python number can be: a tensor (a runtime
+    learning rate inside llgrad.compile) is always applied."""
+    return isinstance(x, (int, float)) and x == 1
+
+
 def add(input, other, *, alpha=1):
-    if alpha != 1:
+    if not is_one(alpha):
         other = mul(other, alpha)
     return apply(ADD, (input, other))
 
 
 def sub(input, other, *, alpha=1):
-    if alpha != 1:
+    if not is_one(alpha):
         other = mul(other, alpha)
     return apply(SUB, (input, other))
 
 
 def rsub(input, other, *, alpha=1):
     """other - alpha * input."""
-    if alpha != 1:
+    if not is_one(alpha):
         input = mul(input, alpha)
     return apply(RSUB, (input, other))
 

@@ -81,7 +81,9 @@ def _inplace_binary(fn, ufunc, saves_self):
         _check_castable(self, other)
         value = other._data if isinstance(other, Tensor) else other
         alpha = kwargs.get("alpha", 1)
-        if alpha != 1:
+        if isinstance(alpha, Tensor):
+            alpha = alpha.item()
+        if not ew.is_one(alpha):
             value = value * alpha
         ufunc(self._data, value, out=self._data, casting="unsafe")
         self._bump_version()

@@ -170,9 +170,9 @@ def linear(input, weight, bias=None):
         return addmm(bias, input, weight_t)
     if input.ndim == 2:
         return mm(input, weight_t)
-    if input.ndim == 1:
-        out = squeeze(mm(unsqueeze(input, 0), weight_t), 0)
-        return out + bias if bias is not None else out
+    if input.ndim == 1 and bias is None:
+        return squeeze(mm(unsqueeze(input, 0), weight_t), 0)
+    # Other ranks (1-D with a bias too): rows through addmm, viewed back, as PyTorch records it.
     lead = tuple(input.shape[:-1])
     flat = reshape(input, (-1, input.shape[-1]))
     out = addmm(bias, flat, weight_t) if bias is not None else mm(flat, weight_t)
