@@ -67,7 +67,7 @@ def primitive_op(node_name, prim, promote=None):
 def apply(op, args, params=EMPTY):
     """Run `op` on `args` (Tensors or plain values); returns a Tensor (or a tuple of them)."""
     if tracing.ACTIVE is not None:
-        return tracing.ACTIVE.apply(op, args, params)
+        return tracing.ACTIVE.apply(op, python_scalars(args), params)
     datas = []
     requires_grad = False
     for a in args:
@@ -79,6 +79,8 @@ def apply(op, args, params=EMPTY):
                 requires_grad = True
             datas.append(data)
         else:
+            if isinstance(a, np.generic):
+                return apply(op, python_scalars(args), params)
             datas.append(a)
     if op.promote is not None:
         datas = promoted_operands(args, datas, op.promote == "float")
@@ -97,6 +99,12 @@ def apply(op, args, params=EMPTY):
 
 
 _new = object.__new__
+
+
+def python_scalars(args):
+    """NumPy scalars (np.float64(2.0), a reduction of an array) as the Python numbers they hold:
+    PyTorch treats them as Python scalars, which do not raise a tensor's dtype."""
+    return tuple(a.item() if isinstance(a, np.generic) else a for a in args)
 
 
 def _record(op, args, params, outputs):

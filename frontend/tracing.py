@@ -320,8 +320,46 @@ class Tracer:
         return wrapped if isinstance(outs, tuple) else wrapped[0]
 
     def apply_function(self, function_cls, args, kwargs):
-        raise TracingError(f"custom autograd.Function {function_cls.__name__} is not supported "
-                           f"inside llgrad.compile yet; call it outside the compiled function")
+        """A custom autograd.Function: its forward is traced; its backward becomes the VJP rule
+        of a custom_vjp region, run on traced tensors when the autodiff pass reaches it."""
+        from .autograd.function import FunctionCtx
+        from .autograd.grad_mode import STATE, no_grad
+        from .compiler.ir import Value
+        from .tensor import Tensor
+
+        ctx = FunctionCtx()
+        ctx._traced = True
+        ctx.needs_input_grad = tuple(isinstance(a, Tensor) and a._requires_grad for a in args)
+        record = STATE.enabled and any(ctx.needs_input_grad)
+        for a in args:
+            self.value_of(a)
+        with no_grad():
+            outputs = function_cls.forward(ctx, *args, **kwargs)
+        single = not isinstance(outputs, tuple)
+        outputs = (outputs,) if single else outputs
+        if not record:
+            return outputs[0] if single else outputs
+        tensor_args = [a for a in args if isinstance(a, Tensor)]
+        out_values = [o._data for o in outputs]
+
+        def rule(g, out, *input_values):
+            grads = g if isinstance(g, tuple) else (g,)
+            wrapped = [None if v is None else Tensor._wrap(v) for v in grads]
+            results = function_cls.backward(ctx, *wrapped)
+            results = results if isinstance(results, tuple) else (results,)
+            per_tensor = [r for a, r in zip(args, results) if isinstance(a, Tensor)]
+            return tuple(None if r is None else (r._data if isinstance(r, Tensor) else r)
+                         for r in per_tensor)
+
+        new_values = custom_vjp([a._data for a in tensor_args], out_values, rule, {})
+        node = TracedNode(f"{function_cls.__name__}Backward")
+        results = []
+        for nr, (o, value) in enumerate(zip(outputs, new_values)):
+            t = Tensor._wrap(value)
+            if value.dtype.is_floating_point and id(o) not in ctx._non_differentiable:
+                t._requires_grad, t.grad_fn, t._output_nr = True, node, nr
+            results.append(t)
+        return results[0] if single else tuple(results)
 
     def rebind(self, tensor, result):
         """An in-place update of a traced tensor: it (and its aliases) now hold `result`."""

@@ -37,7 +37,10 @@ def boolean_result(*args, **_):
 # ---- unary -------------------------------------------------------------------------------------
 
 def _erf(x):
-    return _ERF_UFUNC(x).astype(x.dtype) if isinstance(x, np.ndarray) else x.dtype.type(math.erf(x))
+    if isinstance(x, np.ndarray):
+        # np.array, not .astype: the object ufunc gives a Python float for a 0-d input.
+        return np.array(_ERF_UFUNC(x), dtype=x.dtype)
+    return x.dtype.type(math.erf(x))
 
 
 _ERF_UFUNC = np.frompyfunc(math.erf, 1, 1)
@@ -130,6 +133,8 @@ minimum = binary("minimum", np.minimum, lambda g, out, x, y: _select_grad(g, lt(
                  lambda g, out, x, y: _select_grad(g, gt(x, y), eq(x, y)), saves=(0, 1))
 remainder = binary("remainder", np.remainder, lambda g, out, x, y: g,
                    lambda g, out, x, y: -g * floor(x / y), saves=(0, 1))
+fmod = binary("fmod", np.fmod, lambda g, out, x, y: g, lambda g, out, x, y: -g * trunc(x / y),
+              saves=(0, 1))
 floor_divide = binary("floor_divide", np.floor_divide)
 bitwise_and = binary("bitwise_and", np.bitwise_and)
 bitwise_or = binary("bitwise_or", np.bitwise_or)

@@ -35,6 +35,8 @@ class FunctionCtx:
     def saved_tensors(self):
         if self._freed:
             raise RuntimeError(FREED_MESSAGE)
+        if getattr(self, "_traced", False):  # inside llgrad.compile: the traced tensors
+            return tuple(getattr(self, "_to_save", ()))
         if self._saved is None:
             return ()
         node = getattr(self, "_node", None)

@@ -60,6 +60,9 @@ class AccumulateGrad(Node):
         self.variable = variable
         self.next_functions = ()
 
+    def name(self):
+        return "llgrad::autograd::AccumulateGrad"  # PyTorch: "torch::autograd::AccumulateGrad"
+
 
 def grad_accumulator(tensor):
     """The leaf's AccumulateGrad, shared by every graph that uses the leaf while any is alive."""
@@ -111,9 +114,9 @@ def _modified_message(saved, node):
     tensor = saved.tensor
     data = saved.data
     if tensor is None:
-        producer = f"output {saved.output_nr} of {node.name().removesuffix('Backward0')}"
+        producer = f"output {saved.output_nr} of {_forward_name(node)}"
     elif tensor.grad_fn is not None:
-        producer = f"output {tensor._output_nr} of {tensor.grad_fn.name().removesuffix('Backward0')}"
+        producer = f"output {tensor._output_nr} of {_forward_name(tensor.grad_fn)}"
     else:
         producer = None
     shape = ", ".join(map(str, np.shape(data)))
@@ -122,7 +125,17 @@ def _modified_message(saved, node):
             f"operation: [{torch_type_name(data.dtype)} [{shape}]]{where} is at version "
             f"{saved.version_box[0]}; expected version {saved.version} instead. Hint: enable anomaly "
             f"detection to find the operation that failed to compute its gradient, with "
-            f"llgrad.autograd.set_detect_anomaly(True).")
+            f"llgrad.autograd.set_detect_anomaly(True, check_nan=False).")
+
+
+def _forward_name(node):
+    """The operation a node records, as PyTorch names it in messages: MulBackward0 -> Mul,
+    PowBackward1 -> Pow1, a custom Function's ExpBackward -> Exp."""
+    name = node.name()
+    if name.endswith("Backward0"):
+        return name[:-len("Backward0")]
+    head, sep, tail = name.rpartition("Backward")
+    return head + tail if sep and (not tail or tail.isdigit()) else name
 
 
 class ShapeOnly:

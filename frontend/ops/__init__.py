@@ -5,6 +5,8 @@ the same function `llgrad.exp(x)` and `x.exp()`, and wire Python's operators.
 """
 import builtins
 
+import numpy as np
+
 from ..tensor import Tensor
 from . import creation, elementwise, indexing, inplace, linalg, reduction, shape
 from .creation import *  # noqa: F401,F403 (re-exported as llgrad.*)
@@ -106,7 +108,7 @@ def _reflected(fn):
 
 def _binary_operator(fn):
     def method(self, other):
-        if not isinstance(other, (Tensor, int, float, bool)):
+        if not isinstance(other, (Tensor, int, float, bool, np.number, np.bool_)):
             return NotImplemented
         return fn(self, other)
 

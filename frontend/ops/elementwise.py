@@ -8,6 +8,7 @@ import math
 import numpy as np
 
 from ..compiler import primitives as P
+from ..compiler.primitive import dtype_of
 from ..dispatch import Op, apply, primitive_op
 from ..tensor import Tensor
 
@@ -57,12 +58,22 @@ negative = neg
 absolute = abs
 
 
+def _log_base_op(node_name, base):
+    ln_base = math.log(base)
+    return Op(node_name, lambda x: P.log(x) * (1 / ln_base),
+              (lambda g, out, x: g / (x * ln_base),), saves=(0,), promote="float")
+
+
+LOG2 = _log_base_op("Log2Backward0", 2)
+LOG10 = _log_base_op("Log10Backward0", 10)
+
+
 def log2(input):
-    return log(input) * (1 / math.log(2))
+    return apply(LOG2, (input,))
 
 
 def log10(input):
-    return log(input) * (1 / math.log(10))
+    return apply(LOG10, (input,))
 
 
 def square(input):
@@ -75,8 +86,28 @@ ADD = primitive_op("AddBackward0", P.add, promote="common")
 SUB = primitive_op("SubBackward0", P.sub, promote="common")
 MUL = primitive_op("MulBackward0", P.mul, promote="common")
 DIV = primitive_op("DivBackward0", P.div, promote="float")
-RSUB = Op("RsubBackward1", lambda x, y: P.sub(y, x),
-          (lambda g, out, x, y: -g, lambda g, out, x, y: g), promote="common")
+# add/sub with a Python alpha: one node, as PyTorch records it (a tensor alpha multiplies first).
+ADD_ALPHA = Op("AddBackward0", lambda x, y, alpha: x + y * alpha,
+               (lambda g, out, x, y, alpha: g, lambda g, out, x, y, alpha: g * alpha),
+               promote="common")
+SUB_ALPHA = Op("SubBackward0", lambda x, y, alpha: x - y * alpha,
+               (lambda g, out, x, y, alpha: g, lambda g, out, x, y, alpha: g * -alpha),
+               promote="common")
+
+
+def _rsub_forward(x, y, alpha=1):
+    return y - (x if alpha == 1 else x * alpha)
+
+
+def _drsub_input(g, out, x, y, alpha=1):
+    return -g if alpha == 1 else g * -alpha
+
+
+# rsub(tensor, tensor) is RsubBackward0; rsub(tensor, number) (and `number - tensor`) is
+# RsubBackward1, with an edge for the tensor only, as in PyTorch.
+RSUB = Op("RsubBackward0", _rsub_forward, (_drsub_input, lambda g, out, x, y, alpha=1: g),
+          promote="common")
+RSUB_SCALAR = Op("RsubBackward1", _rsub_forward, (_drsub_input,), promote="common")
 POW = primitive_op("PowBackward0", P.pow_, promote="common")
 POW_TENSOR = primitive_op("PowBackward1", P.pow_, promote="common")
 POW_SCALAR_BASE = Op("PowBackward2", P.pow_, (None, P.pow_.vjp[1]), saves=(0, 1),
@@ -85,7 +116,12 @@ POW_SCALAR_EXPONENT = Op("PowBackward0", P.pow_, (P.pow_.vjp[0], None), saves=(0
                          saves_out=True, promote="common")
 MAXIMUM = primitive_op("MaximumBackward0", P.maximum, promote="common")
 MINIMUM = primitive_op("MinimumBackward0", P.minimum, promote="common")
-REMAINDER = primitive_op("RemainderBackward0", P.remainder, promote="common")
+# remainder/fmod: the Tensor-Tensor overloads are *Backward1; with a number as the divisor,
+# *Backward0 with one edge (PyTorch's Scalar overloads).
+REMAINDER = primitive_op("RemainderBackward1", P.remainder, promote="common")
+REMAINDER_SCALAR = Op("RemainderBackward0", P.remainder, (P.remainder.vjp[0],), promote="common")
+FMOD = primitive_op("FmodBackward1", P.fmod, promote="common")
+FMOD_SCALAR = Op("FmodBackward0", P.fmod, (P.fmod.vjp[0],), promote="common")
 FLOOR_DIVIDE = primitive_op("FloorDivideBackward0", P.floor_divide, promote="common")
 
 
@@ -102,34 +138,58 @@ def is_one(x):
 
 
 def add(input, other, *, alpha=1):
-    if not is_one(alpha):
-        other = mul(other, alpha)
-    return apply(ADD, (input, other))
+    if is_one(alpha):
+        return apply(ADD, (input, other))
+    if isinstance(alpha, Tensor):
+        return apply(ADD, (input, mul(other, alpha)))
+    return apply(ADD_ALPHA, (input, other), {"alpha": alpha})
 
 
 def sub(input, other, *, alpha=1):
-    if not is_one(alpha):
-        other = mul(other, alpha)
-    return apply(SUB, (input, other))
+    if is_one(alpha):
+        return apply(SUB, (input, other))
+    if isinstance(alpha, Tensor):
+        return apply(SUB, (input, mul(other, alpha)))
+    return apply(SUB_ALPHA, (input, other), {"alpha": alpha})
 
 
 def rsub(input, other, *, alpha=1):
     """other - alpha * input."""
-    if not is_one(alpha):
-        input = mul(input, alpha)
-    return apply(RSUB, (input, other))
+    if isinstance(alpha, Tensor):
+        input, alpha = mul(input, alpha), 1
+    op = RSUB if isinstance(other, Tensor) else RSUB_SCALAR
+    return apply(op, (input, other), {} if is_one(alpha) else {"alpha": alpha})
 
 
 def mul(input, other):
     return apply(MUL, (input, other))
 
 
-def div(input, other, *, rounding_mode=None):
+def _div_rounding_forward(x, y, rounding_mode):
     if rounding_mode == "floor":
-        return floor_divide(input, other)
-    if rounding_mode == "trunc":
-        return trunc(apply(DIV, (input, other)))
-    return apply(DIV, (input, other))
+        return P.floor_divide(x, y)
+    dtype = dtype_of(x if hasattr(x, "dtype") else y)
+    quotient = P.trunc(P.div(x, y))
+    # Integers divide to floats; the rounded quotient keeps the operands' type.
+    return quotient if dtype_of(quotient) is dtype else P.cast(quotient, dtype=dtype)
+
+
+def _zero_grad(g, out, x, y, rounding_mode):
+    return g * 0
+
+
+# div with a rounding mode: piecewise constant, so PyTorch's DivBackward2 passes zeros.
+DIV_ROUNDING = Op("DivBackward2", _div_rounding_forward, (_zero_grad, _zero_grad),
+                  promote="common")
+
+
+def div(input, other, *, rounding_mode=None):
+    if rounding_mode is None:
+        return apply(DIV, (input, other))
+    if rounding_mode not in ("trunc", "floor"):
+        raise ValueError(f"div expected rounding_mode to be one of None, 'trunc', or 'floor' but "
+                         f"found '{rounding_mode}'")
+    return apply(DIV_ROUNDING, (input, other), {"rounding_mode": rounding_mode})
 
 
 def true_divide(input, other):
@@ -141,7 +201,7 @@ def floor_divide(input, other):
 
 
 def remainder(input, other):
-    return apply(REMAINDER, (input, other))
+    return apply(REMAINDER if isinstance(other, Tensor) else REMAINDER_SCALAR, (input, other))
 
 
 def pow(input, exponent):  # noqa: A001 (torch.pow)
@@ -165,19 +225,54 @@ def minimum(input, other):
 
 
 def fmod(input, other):
-    return input - trunc(input / other) * other
+    return apply(FMOD if isinstance(other, Tensor) else FMOD_SCALAR, (input, other))
+
+
+def _lerp_forward(x, end, weight):
+    # PyTorch's kernel: from whichever end is nearer, so lerp(a, b, 1) is exactly b.
+    diff = end - x
+    if isinstance(weight, (int, float)):
+        return x + diff * weight if abs(weight) < 0.5 else end - diff * (1 - weight)
+    return P.where(P.lt(P.abs_(weight), 0.5), x + diff * weight, end - diff * (1 - weight))
+
+
+_LERP_VJP = (lambda g, out, x, end, weight: g * (1 - weight),
+             lambda g, out, x, end, weight: g * weight,
+             lambda g, out, x, end, weight: g * (end - x))
+LERP = Op("LerpBackward0", _lerp_forward, _LERP_VJP[:2], saves=(2,), promote="common")
+LERP_TENSOR = Op("LerpBackward1", _lerp_forward, _LERP_VJP, saves=(0, 1, 2), promote="common")
 
 
 def lerp(input, end, weight):
-    return input + weight * (end - input)
+    return apply(LERP_TENSOR if isinstance(weight, Tensor) else LERP, (input, end, weight))
+
+
+def _addcmul_forward(x, t1, t2, value):
+    return x + (t1 * value) * t2 if value != 1 else x + t1 * t2
+
+
+def _addcdiv_forward(x, t1, t2, value):
+    return x + (t1 * value) / t2 if value != 1 else x + t1 / t2
+
+
+ADDCMUL = Op("AddcmulBackward0", _addcmul_forward,
+             (lambda g, out, x, t1, t2, value: g,
+              lambda g, out, x, t1, t2, value: g * (t2 * value),
+              lambda g, out, x, t1, t2, value: g * (t1 * value)),
+             saves=(1, 2), promote="common")
+ADDCDIV = Op("AddcdivBackward0", _addcdiv_forward,
+             (lambda g, out, x, t1, t2, value: g,
+              lambda g, out, x, t1, t2, value: g * (value / t2),
+              lambda g, out, x, t1, t2, value: -g * (t1 * value / (t2 * t2))),
+             saves=(1, 2), promote="common")
 
 
 def addcmul(input, tensor1, tensor2, *, value=1):
-    return input + value * tensor1 * tensor2
+    return apply(ADDCMUL, (input, tensor1, tensor2), {"value": value})
 
 
 def addcdiv(input, tensor1, tensor2, *, value=1):
-    return input + value * tensor1 / tensor2
+    return apply(ADDCDIV, (input, tensor1, tensor2), {"value": value})
 
 
 # ---- comparisons and logic (never differentiable) ----------------------------------------------
@@ -288,20 +383,42 @@ def _clamp_vjp(g, out, x, min=None, max=None):
 
 
 CLAMP = Op("ClampBackward1", _clamp_forward, (_clamp_vjp,), saves=(0,))
+CLAMP_MIN = Op("ClampMinBackward0", lambda x, min: P.maximum(x, min),
+               (lambda g, out, x, min: P.where(P.ge(x, min), g, 0),), saves=(0,))
+CLAMP_MAX = Op("ClampMaxBackward0", lambda x, max: P.minimum(x, max),
+               (lambda g, out, x, max: P.where(P.le(x, max), g, 0),), saves=(0,))
+
+
+def _clamp_tensor_dmin(g, out, x, min, max):
+    # PyTorch's clamp_backward_min_max: a bound above the other bound loses to it.
+    below = P.lt(x, min)
+    return P.where(below if max is None else P.logical_and(below, P.lt(min, max)), g, 0)
+
+
+def _clamp_tensor_dmax(g, out, x, min, max):
+    above = P.gt(x, max)
+    return P.where(above if min is None else P.logical_or(above, P.lt(max, min)), g, 0)
+
+
+# clamp with tensor bounds: one node with an edge per bound (None: that bound is absent).
+CLAMP_TENSOR = Op("ClampBackward0", _clamp_forward,
+                  (_clamp_vjp, _clamp_tensor_dmin, _clamp_tensor_dmax), saves=(0, 1, 2),
+                  promote="common")
+
+
+def _float_for_bounds(input, *bounds):
+    """An integer tensor clamped to a float bound becomes float (PyTorch's result type)."""
+    if input._data.dtype.kind != "f" and any(isinstance(b, float) for b in bounds):
+        return input.float()
+    return input
 
 
 def clamp(input, min=None, max=None):
     if min is None and max is None:
         raise RuntimeError("torch.clamp: At least one of 'min' or 'max' must not be None")
     if isinstance(min, Tensor) or isinstance(max, Tensor):
-        out = input
-        if min is not None:
-            out = maximum(out, min)
-        if max is not None:
-            out = minimum(out, max)
-        return out
-    if input._data.dtype.kind != "f" and (isinstance(min, float) or isinstance(max, float)):
-        input = input.float()
+        return apply(CLAMP_TENSOR, (input, min, max))
+    input = _float_for_bounds(input, min, max)
     return apply(CLAMP, (input,), {"min": min, "max": max})
 
 
@@ -309,11 +426,15 @@ clip = clamp
 
 
 def clamp_min(input, min):
-    return clamp(input, min=min)
+    if isinstance(min, Tensor):
+        return clamp(input, min=min)
+    return apply(CLAMP_MIN, (_float_for_bounds(input, min),), {"min": min})
 
 
 def clamp_max(input, max):
-    return clamp(input, max=max)
+    if isinstance(max, Tensor):
+        return clamp(input, max=max)
+    return apply(CLAMP_MAX, (_float_for_bounds(input, max),), {"max": max})
 
 
 # ---- activations -------------------------------------------------------------------------------

@@ -342,11 +342,19 @@ def _masked_fill_forward(x, mask, value):
     return P.where(mask, value, x)
 
 
-MASKED_FILL = Op("MaskedFillBackward0", _masked_fill_forward,
-                 (lambda g, out, x, mask, value: P.where(mask, 0, g), None,
-                  lambda g, out, x, mask, value: P.reduce_sum(P.where(mask, g, 0), axes=None,
-                                                              keepdims=False)),
-                 saves=(1,))
+def _masked_fill_dinput(g, out, x, mask, value):
+    return P.where(mask, 0, g)
+
+
+def _masked_fill_dvalue(g, out, x, mask, value):
+    return P.reduce_sum(P.where(mask, g, 0), axes=None, keepdims=False)
+
+
+# A number as the value: MaskedFillBackward0 with an edge for the input only; a 0-d tensor:
+# MaskedFillBackward1, with an edge for the value too (PyTorch's Scalar/Tensor overloads).
+MASKED_FILL = Op("MaskedFillBackward0", _masked_fill_forward, (_masked_fill_dinput,), saves=(1,))
+MASKED_FILL_TENSOR = Op("MaskedFillBackward1", _masked_fill_forward,
+                        (_masked_fill_dinput, None, _masked_fill_dvalue), saves=(1,))
 
 
 def masked_fill(input, mask, value):
@@ -358,6 +366,7 @@ def masked_fill(input, mask, value):
             raise RuntimeError(f"masked_fill_ only supports a 0-dimensional value tensor, but got "
                                f"tensor with {value.ndim} dimension(s).")
         value = value.to(input.dtype)
+        return apply(MASKED_FILL_TENSOR, (input, mask, value))
     return apply(MASKED_FILL, (input, mask, value))
 
 

@@ -1,13 +1,14 @@
 """Reductions: sum, mean, var/std, max/min (values, or values with indices), argmax, logsumexp,
 softmax and log_softmax. Composite ones carry their own VJP, written in primitives."""
 import builtins
+import math
 from collections import namedtuple
 
 import numpy as np
 
 from ..compiler import dtypes
 from ..compiler import primitives as P
-from ..compiler.primitive import shape_of
+from ..compiler.primitive import dtype_of, shape_of
 from ..compiler.primitives.reduce import reduced_shape
 from ..dispatch import Op, apply, primitive_op
 from ..tensor import Tensor, _wrap_dim
@@ -34,22 +35,38 @@ SUM_ALL = primitive_op("SumBackward0", P.reduce_sum)
 SUM_DIM = primitive_op("SumBackward1", P.reduce_sum)
 
 
+def _sum_as_forward(x, axes, keepdims, dtype):
+    return P.reduce_sum(P.cast(x, dtype=dtype), axes=axes, keepdims=keepdims)
+
+
+def _sum_as_vjp(g, out, x, axes, keepdims, dtype):
+    return P.expand_back(g, shape_of(x), axes, keepdims)  # cast back by the engine
+
+
+# sum(dtype=...): the conversion happens inside the one node, as in PyTorch.
+SUM_ALL_AS = Op("SumBackward0", _sum_as_forward, (_sum_as_vjp,))
+SUM_DIM_AS = Op("SumBackward1", _sum_as_forward, (_sum_as_vjp,))
+
+
 def sum(input, dim=None, keepdim=False, *, dtype=None):  # noqa: A001 (torch.sum)
-    if dtype is not None:
-        input = input.to(dtype)
-    elif input._data.dtype.kind in "iub":
-        input = input.to(dtypes.int64)
+    if dtype is None and input._data.dtype.kind in "iub":
+        dtype = dtypes.int64
     if isinstance(dim, (list, tuple)) and len(dim) == 0:
         dim = None
-    op = SUM_ALL if dim is None else SUM_DIM
-    return apply(op, (input,), {"axes": _axes(input, dim), "keepdims": keepdim})
+    params = {"axes": _axes(input, dim), "keepdims": keepdim}
+    if dtype is None or dtype is input.dtype:
+        return apply(SUM_ALL if dim is None else SUM_DIM, (input,), params)
+    params["dtype"] = dtype
+    return apply(SUM_ALL_AS if dim is None else SUM_DIM_AS, (input,), params)
 
 
-def _mean_forward(x, axes, keepdims):
+def _mean_forward(x, axes, keepdims, dtype=None):
+    if dtype is not None:
+        x = P.cast(x, dtype=dtype)
     return P.reduce_sum(x, axes=axes, keepdims=keepdims) / _count(shape_of(x), axes)
 
 
-def _mean_vjp(g, out, x, axes, keepdims):
+def _mean_vjp(g, out, x, axes, keepdims, dtype=None):
     return P.expand_back(g / _count(shape_of(x), axes), shape_of(x), axes, keepdims)
 
 
@@ -70,11 +87,14 @@ def _scalar_type_name(dtype):
 
 
 def mean(input, dim=None, keepdim=False, *, dtype=None):
-    if dtype is not None:
-        input = input.to(dtype)
-    _require_float(input, "mean")
-    op = MEAN_ALL if dim is None else MEAN_DIM
-    return apply(op, (input,), {"axes": _axes(input, dim), "keepdims": keepdim})
+    params = {"axes": _axes(input, dim), "keepdims": keepdim}
+    if dtype is not None and dtype is not input.dtype:
+        if not dtype.is_floating_point:
+            _require_float(input.to(dtype), "mean")
+        params["dtype"] = dtype  # converted inside the node, as in PyTorch
+    else:
+        _require_float(input, "mean")
+    return apply(MEAN_ALL if dim is None else MEAN_DIM, (input,), params)
 
 
 def _centered(x, axes):
@@ -87,6 +107,11 @@ def _dof(x, axes, correction):
     return builtins.max(_count(shape_of(x), axes) - correction, 0)
 
 
+def _over(numerator, dof):
+    """numerator / dof as PyTorch computes it: no degrees of freedom gives inf (then nan)."""
+    return numerator / dof if dof else math.inf
+
+
 def _var_forward(x, axes, keepdims, correction):
     c = _centered(x, axes)
     dof = _dof(x, axes, correction)
@@ -95,7 +120,7 @@ def _var_forward(x, axes, keepdims, correction):
 
 def _var_vjp(g, out, x, axes, keepdims, correction):
     dof = _dof(x, axes, correction)
-    return P.expand_back(g, shape_of(x), axes, keepdims) * _centered(x, axes) * (2 / dof)
+    return P.expand_back(g, shape_of(x), axes, keepdims) * _centered(x, axes) * _over(2, dof)
 
 
 def _std_forward(x, axes, keepdims, correction):
@@ -112,38 +137,64 @@ VAR = Op("VarBackward0", _var_forward, (_var_vjp,), saves=(0,))
 STD = Op("StdBackward0", _std_forward, (_std_vjp,), saves=(0,), saves_out=True)
 
 
+def _with_mean(forward):
+    def both(x, axes, keepdims, correction):
+        return forward(x, axes, keepdims, correction), _mean_forward(x, axes, keepdims)
+
+    return both
+
+
+def _with_mean_vjp(vjp):
+    """The VJP of (statistic, mean): either output's cotangent may be absent."""
+
+    def rule(g, out, x, axes, keepdims, correction):
+        g_stat, g_mean = g
+        total = None
+        if g_stat is not None:  # (std's rule reads its output; var's saves none)
+            total = vjp(g_stat, None if out is None else out[0], x, axes, keepdims, correction)
+        if g_mean is not None:
+            from_mean = _mean_vjp(g_mean, None, x, axes, keepdims)
+            total = from_mean if total is None else total + from_mean
+        return total
+
+    return rule
+
+
+VAR_MEAN = Op("VarMeanBackward0", _with_mean(_var_forward), (_with_mean_vjp(_var_vjp),),
+              saves=(0,), n_outputs=2)
+STD_MEAN = Op("StdMeanBackward0", _with_mean(_std_forward), (_with_mean_vjp(_std_vjp),),
+              saves=(0,), saves_out=True, n_outputs=2)
+
+
 def _correction(unbiased, correction):
     if correction is not None:
         return correction
     return 1 if unbiased in (None, True) else 0
 
 
-def var(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
+def _moment(op, name, input, dim, unbiased, keepdim, correction):
     if isinstance(dim, bool):  # var(unbiased) positional form
         dim, unbiased = None, dim
-    _require_float(input, "var")
+    _require_float(input, name)
     params = {"axes": _axes(input, dim), "keepdims": keepdim,
               "correction": _correction(unbiased, correction)}
-    return apply(VAR, (input,), params)
+    return apply(op, (input,), params)
+
+
+def var(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
+    return _moment(VAR, "var", input, dim, unbiased, keepdim, correction)
 
 
 def std(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
-    if isinstance(dim, bool):
-        dim, unbiased = None, dim
-    _require_float(input, "std")
-    params = {"axes": _axes(input, dim), "keepdims": keepdim,
-              "correction": _correction(unbiased, correction)}
-    return apply(STD, (input,), params)
+    return _moment(STD, "std", input, dim, unbiased, keepdim, correction)
 
 
 def var_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
-    return (var(input, dim, unbiased, keepdim, correction=correction),
-            mean(input, dim, keepdim))
+    return _moment(VAR_MEAN, "var_mean", input, dim, unbiased, keepdim, correction)
 
 
 def std_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
-    return (std(input, dim, unbiased, keepdim, correction=correction),
-            mean(input, dim, keepdim))
+    return _moment(STD_MEAN, "std_mean", input, dim, unbiased, keepdim, correction)
 
 
 # ---- max / min ---------------------------------------------------------------------------------
@@ -182,14 +233,25 @@ def _scatter_along(g, indices, shape, axis, keepdims):
 
 
 def _max_dim_forward(x, axis, keepdims):
+    if not shape_of(x):
+        return _itself_at_zero(x)
     return P.reduce_max(x, axes=(axis,), keepdims=keepdims), P.argmax(x, axis=axis, keepdims=keepdims)
 
 
 def _min_dim_forward(x, axis, keepdims):
+    if not shape_of(x):
+        return _itself_at_zero(x)
     return P.reduce_min(x, axes=(axis,), keepdims=keepdims), P.argmin(x, axis=axis, keepdims=keepdims)
 
 
+def _itself_at_zero(x):
+    """max/min over dim 0 of a 0-d tensor: its value, at index 0."""
+    return P.copy(x), P.cast(P.full_like(x, shape=(), value=0), dtype=dtypes.int64)
+
+
 def _dim_select_vjp(g, out, x, axis, keepdims):
+    if not shape_of(x):
+        return g[0]
     return _scatter_along(g[0], out[1], shape_of(x), axis, keepdims)
 
 
@@ -208,16 +270,8 @@ def _reduce_with_indices(input, dim, keepdim, op, full_op, result_type, name):
                                f"== 0. Specify the reduction dim with the 'dim' argument.")
         return apply(full_op, (input,), {"axes": tuple(range(input.ndim)), "keepdims": False})
     axis = _wrap_dim(dim, input.ndim)
-    if input.ndim == 0:
-        return result_type(input, _zeros_index(input))
     values, indices = apply(op, (input,), {"axis": axis, "keepdims": keepdim})
     return result_type(values, indices)
-
-
-def _zeros_index(input):
-    from .creation import zeros
-
-    return zeros((), dtype=dtypes.int64)
 
 
 def max(input, dim=None, keepdim=False):  # noqa: A001
@@ -353,33 +407,127 @@ def log_softmax(input, dim=None, dtype=None, _stacklevel=3):
     return apply(LOG_SOFTMAX, (input,), {"axis": _softmax_dim(input, dim)})
 
 
+# ---- prod --------------------------------------------------------------------------------------
+
+def _range_along(x, axis, start, stop):
+    shape = shape_of(x)
+    starts = tuple(start if d == axis else 0 for d in range(len(shape)))
+    stops = tuple(stop if d == axis else n for d, n in enumerate(shape))
+    return P.slice_(x, starts=starts, stops=stops, steps=(1,) * len(shape))
+
+
+def _product_along(x, axis):
+    """The product along `axis` (kept with size 1), multiplying halves: log2(n) steps."""
+    n = shape_of(x)[axis]
+    if n == 0:
+        shape = list(shape_of(x))
+        shape[axis] = 1
+        return P.full_like(x, shape=tuple(shape), value=1)
+    while n > 1:
+        half = n // 2
+        product = _range_along(x, axis, 0, half) * _range_along(x, axis, half, 2 * half)
+        if n % 2:
+            product = P.concat(product, _range_along(x, axis, 2 * half, n), axis=axis)
+        x, n = product, half + n % 2
+    return x
+
+
+def _product(x, axes, keepdims):
+    shape = shape_of(x)
+    if len(axes) == 1:
+        p = _product_along(x, axes[0])
+    else:  # every axis
+        p = P.reshape(_product_along(P.reshape(x, shape=(_count(shape, axes),)), 0),
+                      shape=(1,) * len(shape))
+    return p if keepdims else P.reshape(p, shape=reduced_shape(shape, axes, False))
+
+
+def _prod_forward(x, axes, keepdims):
+    return _product(x, axes, keepdims)
+
+
+def _prod_vjp(g, out, x, axes, keepdims):
+    # The product of the other elements, exact with zeros (PyTorch's prod_backward): out / x
+    # where the slice has no zero; the product of the rest at a slice's only zero; else 0.
+    shape = shape_of(x)
+    is_zero = P.eq(x, 0)
+    zeros = P.reduce_sum(P.cast(is_zero, dtype=dtype_of(x)), axes=axes, keepdims=keepdims)
+    zeros = P.expand_back(zeros, shape, axes, keepdims)
+    nonzero = P.where(is_zero, 1, x)
+    rest = P.expand_back(_product(nonzero, axes, keepdims), shape, axes, keepdims)
+    others = P.where(P.eq(zeros, 0), P.expand_back(out, shape, axes, keepdims) / nonzero,
+                     P.where(P.logical_and(is_zero, P.eq(zeros, 1)), rest, 0))
+    return P.expand_back(g, shape, axes, keepdims) * others
+
+
+PROD_ALL = Op("ProdBackward0", _prod_forward, (_prod_vjp,), saves=(0,), saves_out=True)
+PROD_DIM = Op("ProdBackward1", _prod_forward, (_prod_vjp,), saves=(0,), saves_out=True)
+
+
 def prod(input, dim=None, keepdim=False, *, dtype=None):
-    """Product by repeated multiplication, so the gradient is exact even with zeros."""
+    if dtype is not None:
+        input = input.to(dtype)
+    elif input._data.dtype.kind in "iub":
+        input = input.to(dtypes.int64)
     if dim is None:
-        flat = input.reshape(-1)
-        if flat.shape[0] == 0:
-            return input.new_ones(())
-        result = flat[0]
-        for i in range(1, flat.shape[0]):
-            result = result * flat[i]
-        return result
-    axis = _wrap_dim(dim, input.ndim)
-    pieces = input.unbind(axis)
-    result = pieces[0]
-    for piece in pieces[1:]:
-        result = result * piece
-    return result.unsqueeze(axis) if keepdim else result
+        return apply(PROD_ALL, (input,), {"axes": tuple(range(input.ndim)), "keepdims": False})
+    axes = (_wrap_dim(dim, input.ndim),) if input.ndim else ()
+    return apply(PROD_DIM, (input,), {"axes": axes, "keepdims": keepdim})
+
+
+# ---- vector norms ------------------------------------------------------------------------------
+
+def _norm_forward(x, p, axes, keepdims):
+    if p == 2:
+        return P.sqrt(P.reduce_sum(x * x, axes=axes, keepdims=keepdims))
+    magnitude = P.abs_(x)
+    if p == 1:
+        return P.reduce_sum(magnitude, axes=axes, keepdims=keepdims)
+    if p == math.inf:
+        return P.reduce_max(magnitude, axes=axes, keepdims=keepdims)
+    if p == -math.inf:
+        return P.reduce_min(magnitude, axes=axes, keepdims=keepdims)
+    if p == 0:
+        nonzero = P.cast(P.ne(x, 0), dtype=dtype_of(x))
+        return P.reduce_sum(nonzero, axes=axes, keepdims=keepdims)
+    return P.pow_(P.reduce_sum(P.pow_(magnitude, p), axes=axes, keepdims=keepdims), 1 / p)
+
+
+def _norm_vjp(g, out, x, p, axes, keepdims):
+    # PyTorch's linalg_vector_norm_backward, with its choices at 0.
+    shape = shape_of(x)
+    g = P.expand_back(g, shape, axes, keepdims)
+    if p == 0:
+        return g * 0
+    if p == 1:
+        return g * P.sign(x)
+    norm = P.expand_back(out, shape, axes, keepdims)
+    if p in (math.inf, -math.inf):
+        hits = P.cast(P.eq(P.abs_(x), norm), dtype=dtype_of(x))
+        count = P.expand_back(P.reduce_sum(hits, axes=axes, keepdims=keepdims), shape, axes,
+                              keepdims)
+        return g * P.sign(x) * hits / count
+    if p == 2:
+        return P.where(P.eq(norm, 0), 0, g * (x / norm))
+    scale = P.sign(x) * P.pow_(P.abs_(x), p - 1)
+    if p < 1:
+        scale = P.where(P.eq(x, 0), 0, scale)
+    return P.where(P.eq(norm, 0), 0, g * scale / P.pow_(norm, p - 1))
+
+
+NORM = Op("LinalgVectorNormBackward0", _norm_forward, (_norm_vjp,), saves=(0,), saves_out=True)
 
 
 def norm(input, p="fro", dim=None, keepdim=False, dtype=None):
-    if p in ("fro", 2, 2.0, None):
-        return sqrt_sum_sq(input, dim, keepdim)
-    if p in (1, 1.0):
-        return sum(input.abs(), dim, keepdim)
-    if p == float("inf"):
-        return amax(input.abs(), dim or (), keepdim)
-    return sum(input.abs() ** p, dim, keepdim) ** (1.0 / p)
-
-
-def sqrt_sum_sq(input, dim, keepdim):
-    return (input * input).sum(dim, keepdim).sqrt()
+    """Vector norms (p a number, or "fro": the 2-norm over `dim`, all of it by default)."""
+    if p == "nuc":
+        raise NotImplementedError("the nuclear norm is not supported by llgrad")
+    if p in ("fro", None):
+        p = 2
+    if dtype is not None:
+        input = input.to(dtype)
+    elif input._data.dtype.kind != "f":
+        raise RuntimeError(f"linalg.vector_norm: Expected a floating point or complex tensor as "
+                           f"input. Got {_scalar_type_name(input.dtype)}")
+    params = {"p": float(p), "axes": _axes(input, _dims_or_all(dim)), "keepdims": keepdim}
+    return apply(NORM, (input,), params)

@@ -43,6 +43,7 @@ class Sample:
     args: tuple
     kwargs: dict = dataclasses.field(default_factory=dict)
     desc: str = ""
+    torch_differs: str = ""  # why this sample is not compared with PyTorch (llgrad goes further)
 
     def __repr__(self):
         return f"Sample({self.desc or _describe(self.args)})"
@@ -75,6 +76,14 @@ class OpInfo:
     tol32: tuple = (1e-5, 1e-6)  # (rtol, atol) against torch in float32
     tol64: tuple = (1e-10, 1e-12)
     noncontiguous: bool = True  # also run on transposed / strided views
+    # "full": the whole grad_fn graph (names and edges down to AccumulateGrad) matches PyTorch's;
+    # "top": only the result's grad_fn name, where PyTorch's inner nodes are its own kernels'
+    # decomposition (see the row's comment).
+    graph: str = "full"
+    # Whether autograd.grad(create_graph=True) results carry PyTorch's grad_fn names; False
+    # where PyTorch records a fused double-backward node (TanhBackwardBackward0, ...) and
+    # llgrad records the primitives its VJP rule is written in.
+    create_graph_names: bool = True
     # Binary ops for the property tests: input domains, a NumPy reference and its VJP.
     domains: tuple = None
     np_ref: Callable = None
@@ -224,16 +233,22 @@ def scalar_from(domain):
     return lambda rng: float(domain(rng, ()))
 
 
-def quotient_samples(rng):
-    """Pairs (x, y) with x / y away from integers: remainder, fmod, floor-like quotients."""
-    out = []
-    for sx, sy in (((3, 4), (3, 4)), ((3, 4), (4,)), ((3, 4), (3, 1)), ((3, 4), ()), ((), ())):
-        y = nonzero(rng, sy)
-        out.append(Sample((off_integer(rng, sx) * y, y), desc=f"{sx} op {sy}"))
-    y = nonzero(rng, (3, 4))
-    out.append(Sample((off_integer(rng, (3, 4)) * 1.3, 1.3), desc="tensor op float"))
-    out.append(Sample((2.5, 2.5 / off_integer(rng, (3, 4))), desc="float op tensor"))
-    return out
+def quotient_samples(scalar_left=True):
+    """Pairs (x, y) with x / y away from integers: remainder, fmod, rounding division."""
+
+    def samples(rng):
+        out = []
+        for sx, sy in (((3, 4), (3, 4)), ((3, 4), (4,)), ((3, 4), (3, 1)), ((3, 4), ()),
+                       ((), ())):
+            y = nonzero(rng, sy)
+            out.append(Sample((_array(off_integer(rng, sx) * y), y), desc=f"{sx} op {sy}"))
+        out.append(Sample((off_integer(rng, (3, 4)) * 1.3, 1.3), desc="tensor op float"))
+        if scalar_left:
+            out.append(Sample((2.5, 2.5 / off_integer(rng, (3, 4))), desc="float op tensor",
+                              torch_differs="PyTorch does not differentiate number % tensor"))
+        return out
+
+    return samples
 
 
 def fixed(*samples):
@@ -295,12 +310,15 @@ for _name, _domain, _gg in (
         ("exp", uniform, True), ("log", positive, True), ("log1p", _above_minus_half, False),
         ("log2", positive, False), ("log10", positive, False), ("expm1", uniform, False),
         ("sqrt", positive, True), ("rsqrt", positive, False), ("reciprocal", nonzero, True),
-        ("sin", uniform, True), ("cos", uniform, False), ("tanh", uniform, True),
-        ("sigmoid", uniform, True), ("erf", uniform, True), ("neg", uniform, False),
+        ("sin", uniform, True), ("cos", uniform, False), ("tanh", uniform, "fused"),
+        ("sigmoid", uniform, "fused"), ("erf", uniform, True), ("neg", uniform, False),
         ("abs", nonzero, True), ("sign", nonzero, False), ("floor", off_integer, False),
         ("ceil", off_integer, False), ("round", off_integer, False), ("trunc", off_integer, False),
         ("square", uniform, True), ("relu", nonzero, False)):
-    op(_name, "elementwise", _fn(_name), unary_samples(_domain), gradgrad=_gg)
+    # "fused": PyTorch's double backward is one fused node (TanhBackwardBackward0); ours is
+    # the primitives of the VJP rule.
+    op(_name, "elementwise", _fn(_name), unary_samples(_domain), gradgrad=bool(_gg),
+       create_graph_names=_gg != "fused")
 
 op("neg_operator", "elementwise", lambda lib, x: -x, unary_samples())
 op("abs_operator", "elementwise", lambda lib, x: abs(x), unary_samples(nonzero))
@@ -313,7 +331,7 @@ op("clamp_tensor_bounds", "elementwise",
    lambda lib, x, lo, hi: lib.clamp(x, min=lo, max=hi),
    fixed(lambda rng: Sample((high_side(rng, (3, 4)), low_side(rng, (3, 4)) - 3.0,
                              low_side(rng, (4,)) + 3.0))))
-op("gelu", "elementwise", _f("gelu"), unary_samples(), gradgrad=True)
+op("gelu", "elementwise", _f("gelu"), unary_samples(), gradgrad=True, create_graph_names=False)
 op("gelu_tanh", "elementwise", _f("gelu", approximate="tanh"), unary_samples())
 op("silu", "elementwise", _f("silu"), unary_samples(), gradgrad=True)
 op("leaky_relu", "elementwise", _f("leaky_relu", negative_slope=0.1), unary_samples(nonzero))
@@ -349,9 +367,6 @@ _binary("maximum", _fn("maximum"), dx=low_side, dy=high_side, np_ref=np.maximum,
         np_vjp=lambda g, x, y, out: (g * (x > y), g * (y > x)), scalars=False, gradgrad=True)
 _binary("minimum", _fn("minimum"), dx=low_side, dy=high_side, np_ref=np.minimum,
         np_vjp=lambda g, x, y, out: (g * (x < y), g * (y < x)), scalars=False)
-_binary("atan2", _fn("atan2"), dx=nonzero, dy=nonzero, np_ref=np.arctan2,
-        np_vjp=lambda g, x, y, out: (g * y / (x * x + y * y), -g * x / (x * x + y * y)),
-        scalars=False, gradgrad=True)
 op("add_fn", "elementwise", _fn("add"), binary_samples(scalar_right=_SCALAR, int_right=3))
 op("add_alpha", "elementwise", _fn("add", alpha=2.5), binary_samples(scalar_right=_SCALAR))
 op("sub_alpha", "elementwise", _fn("sub", alpha=0.5), binary_samples(scalar_right=_SCALAR))
@@ -359,7 +374,8 @@ op("mul_fn", "elementwise", _fn("mul"), binary_samples(scalar_right=_SCALAR, int
 op("div_fn", "elementwise", _fn("div"), binary_samples(dy=nonzero, scalar_right=lambda r: 1.7,
                                                        int_right=2))
 op("true_divide", "elementwise", _fn("true_divide"), binary_samples(dy=nonzero))
-op("div_trunc", "elementwise", _fn("div", rounding_mode="trunc"), quotient_samples)
+op("div_trunc", "elementwise", _fn("div", rounding_mode="trunc"), quotient_samples(False))
+op("div_floor", "elementwise", _fn("div", rounding_mode="floor"), quotient_samples(False))
 op("rsub", "elementwise", _fn("rsub"), binary_samples(scalar_right=_SCALAR))
 op("pow_scalar_exponent", "elementwise", lambda lib, x, e: x ** e,
    fixed(lambda rng: Sample((uniform(rng, (3, 4)), 2)), lambda rng: Sample((uniform(rng, (3, 4)), 3)),
@@ -370,10 +386,11 @@ op("pow_scalar_base", "elementwise", lambda lib, b, x: b ** x,
    fixed(lambda rng: Sample((2.0, uniform(rng, (3, 4)))), lambda rng: Sample((3, uniform(rng, ())))),
    gradgrad=True)
 op("pow_fn", "elementwise", _fn("pow"), binary_samples(dx=positive, scalar_right=_SCALAR))
-op("remainder", "elementwise", lambda lib, x, y: x % y, quotient_samples)
-op("remainder_fn", "elementwise", _fn("remainder"), quotient_samples)
-op("fmod", "elementwise", _fn("fmod"), quotient_samples)
-op("floor_divide", "elementwise", lambda lib, x, y: x // y, quotient_samples, differentiable=False)
+op("remainder", "elementwise", lambda lib, x, y: x % y, quotient_samples())
+op("remainder_fn", "elementwise", _fn("remainder"), quotient_samples(False))
+op("fmod", "elementwise", _fn("fmod"), quotient_samples(False))
+op("floor_divide", "elementwise", lambda lib, x, y: x // y, quotient_samples(),
+   differentiable=False)
 op("lerp", "elementwise", _fn("lerp"),
    fixed(lambda rng: Sample((uniform(rng, (3, 4)), uniform(rng, (3, 4)), 0.3)),
          lambda rng: Sample((uniform(rng, (3, 1)), uniform(rng, (4,)), uniform(rng, (3, 4)))),
@@ -462,16 +479,18 @@ op("equal_allclose", "elementwise",
 _R = "reduction"
 
 
-def _reduce_samples(domain=uniform, extra=()):
+def _reduce_samples(domain=uniform, extra=(), zero_d=True):
     """The shapes/dims every reduction meets: all of it, one dim, negative dim, several dims
     with keepdim, and a 0-d input."""
     def samples(rng):
-        return [Sample((domain(rng, (3, 4)),)),
-                Sample((domain(rng, (3, 4)),), {"dim": 1}),
-                Sample((domain(rng, (2, 3, 4)),), {"dim": -1, "keepdim": True}),
-                Sample((domain(rng, (2, 3, 4)),), {"dim": (0, 2)}),
-                Sample((domain(rng, (2, 3, 4)),), {"dim": (0, 2), "keepdim": True}),
-                Sample((domain(rng, ()),))] + [Sample((domain(rng, s),), dict(k)) for s, k in extra]
+        out = [Sample((domain(rng, (3, 4)),)),
+               Sample((domain(rng, (3, 4)),), {"dim": 1}),
+               Sample((domain(rng, (2, 3, 4)),), {"dim": -1, "keepdim": True}),
+               Sample((domain(rng, (2, 3, 4)),), {"dim": (0, 2)}),
+               Sample((domain(rng, (2, 3, 4)),), {"dim": (0, 2), "keepdim": True})]
+        if zero_d:
+            out.append(Sample((domain(rng, ()),)))
+        return out + [Sample((domain(rng, s),), dict(k)) for s, k in extra]
 
     return samples
 
@@ -483,11 +502,12 @@ op("mean", _R, _method("mean"), _reduce_samples(), gradgrad=True)
 op("var", _R, _method("var"),
    _reduce_samples(extra=[((3, 4), {"dim": 1, "unbiased": False}),
                           ((3, 4), {"dim": 0, "correction": 0}),
-                          ((2, 3, 4), {"dim": (1, 2), "correction": 2, "keepdim": True})]),
+                          ((2, 3, 4), {"dim": (1, 2), "correction": 2, "keepdim": True})],
+                   zero_d=False),
    gradgrad=True)
 op("std", _R, _method("std"),
    _reduce_samples(extra=[((3, 4), {"dim": 1, "unbiased": False}),
-                          ((3, 4), {"dim": 0, "correction": 0})]))
+                          ((3, 4), {"dim": 0, "correction": 0})], zero_d=False))
 op("var_mean", _R, _fn("var_mean"), fixed(
     lambda rng: Sample((uniform(rng, (3, 4)),)),
     lambda rng: Sample((uniform(rng, (3, 4)),), {"dim": 1, "keepdim": True})))
@@ -526,10 +546,12 @@ op("logsumexp", _R, _method("logsumexp"), fixed(
 op("softmax", _R, _method("softmax"), fixed(
     lambda rng: Sample((uniform(rng, (3, 4)), 1)),
     lambda rng: Sample((uniform(rng, (2, 3, 4)), 0)),
-    lambda rng: Sample((uniform(rng, (5,)), -1))), gradgrad=True)
+    lambda rng: Sample((uniform(rng, (5,)), -1))), gradgrad=True, create_graph_names=False)
 op("log_softmax", _R, _method("log_softmax"), fixed(
     lambda rng: Sample((uniform(rng, (3, 4)), 1)),
-    lambda rng: Sample((uniform(rng, (2, 3, 4)), 1))), gradgrad=True)
+    lambda rng: Sample((uniform(rng, (2, 3, 4)), 1))), gradgrad=True, create_graph_names=False)
+op("var_0d", _R, lambda lib, x: (x.var(), x.std(), x.var(correction=0)),
+   fixed(lambda rng: Sample((uniform(rng, ()),))), differentiable=False)
 op("softmax_functional", _R, _f("softmax"), fixed(
     lambda rng: Sample((uniform(rng, (3, 4)),), {"dim": -1})))
 op("prod", _R, _method("prod"), fixed(

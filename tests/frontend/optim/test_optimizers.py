@@ -1,0 +1,249 @@
+"""Optimizers against PyTorch: 20 training steps of the same MLP on the same data in both
+libraries, for every option combination; parameters, state dicts and reprs must agree."""
+import copy
+import itertools
+
+import numpy as np
+import pytest
+
+import llgrad
+
+torch = pytest.importorskip("torch")
+
+X = np.random.default_rng(0).standard_normal((16, 4)).astype(np.float32)
+Y = np.random.default_rng(1).standard_normal((16, 2)).astype(np.float32)
+
+
+def mlp(lib):
+    lib.manual_seed(0)
+    return lib.nn.Sequential(lib.nn.Linear(4, 8), lib.nn.Tanh(), lib.nn.Linear(8, 8),
+                             lib.nn.ReLU(), lib.nn.Linear(8, 2))
+
+
+def train(lib, make_optimizer, steps=20, groups=False):
+    model = mlp(lib)
+    if groups:
+        params = [{"params": model[0].parameters(), "lr": 0.02},
+                  {"params": list(model[2].parameters()) + list(model[4].parameters())}]
+    else:
+        params = model.parameters()
+    opt = make_optimizer(lib, params)
+    x, y = lib.tensor(X), lib.tensor(Y)
+    losses = []
+    sign = -1.0 if opt.defaults["maximize"] else 1.0  # maximize the negated loss: same descent
+    for _ in range(steps):
+        opt.zero_grad()
+        loss = lib.nn.functional.mse_loss(model(x), y)
+        (loss * sign).backward()
+        opt.step()
+        losses.append(loss.item())
+    return model, opt, losses
+
+
+def assert_same_training(make_optimizer, groups=False, rtol=1e-5, atol=1e-6):
+    ll_model, ll_opt, ll_losses = train(llgrad, make_optimizer, groups=groups)
+    th_model, th_opt, th_losses = train(torch, make_optimizer, groups=groups)
+    np.testing.assert_allclose(ll_losses, th_losses, rtol=rtol, atol=atol)
+    for (name, a), (_, b) in zip(ll_model.named_parameters(), th_model.named_parameters()):
+        np.testing.assert_allclose(a.detach().numpy(), b.detach().numpy(), rtol=rtol, atol=atol,
+                                   err_msg=name)
+    ll_sd, th_sd = ll_opt.state_dict(), th_opt.state_dict()
+    assert ll_sd["param_groups"] == th_sd["param_groups"]
+    assert list(ll_sd["state"]) == list(th_sd["state"])
+    for pid, th_state in th_sd["state"].items():
+        ll_state = ll_sd["state"][pid]
+        assert list(ll_state) == list(th_state)
+        for key, value in th_state.items():
+            mine = ll_state[key]
+            assert mine.dtype.name == str(value.dtype).replace("torch.", ""), key
+            assert tuple(mine.shape) == tuple(value.shape), key
+            np.testing.assert_allclose(mine.numpy(), value.numpy(), rtol=rtol, atol=atol * 1e-2,
+                                       err_msg=f"{pid}/{key}")
+    assert repr(ll_opt) == repr(th_opt)
+    return ll_opt, th_opt
+
+
+SGD_OPTIONS = [dict(zip(("momentum", "dampening", "nesterov", "weight_decay", "maximize"), combo))
+               for combo in itertools.product((0.0, 0.9), (0.0, 0.3), (False, True), (0.0, 0.01),
+                                              (False, True))
+               if not (combo[2] and (combo[0] == 0 or combo[1] != 0))]
+
+
+@pytest.mark.parametrize("options", SGD_OPTIONS, ids=lambda o: "-".join(
+    f"{k}={v}" for k, v in o.items()))
+def test_sgd_matches_torch(options):
+    assert_same_training(lambda lib, params: lib.optim.SGD(params, lr=0.05, **options))
+
+
+def test_sgd_nesterov_weight_decay_momentum_with_groups():
+    assert_same_training(lambda lib, params: lib.optim.SGD(
+        params, lr=0.05, momentum=0.9, nesterov=True, weight_decay=1e-3), groups=True)
+
+
+ADAM_OPTIONS = [dict(zip(("amsgrad", "weight_decay", "maximize"), combo))
+                for combo in itertools.product((False, True), (0.0, 0.05), (False, True))]
+
+
+@pytest.mark.parametrize("cls", ["Adam", "AdamW"])
+@pytest.mark.parametrize("options", ADAM_OPTIONS, ids=lambda o: "-".join(
+    f"{k}={v}" for k, v in o.items()))
+def test_adam_matches_torch(cls, options):
+    assert_same_training(lambda lib, params: getattr(lib.optim, cls)(
+        params, lr=0.01, betas=(0.8, 0.99), eps=1e-6, **options))
+
+
+@pytest.mark.parametrize("cls", ["Adam", "AdamW"])
+def test_adam_defaults_and_groups(cls):
+    assert_same_training(lambda lib, params: getattr(lib.optim, cls)(params), groups=True)
+
+
+@pytest.mark.parametrize("amsgrad", [False, True])
+def test_adam_capturable_branch_agrees_with_default(amsgrad):
+    # PyTorch refuses capturable=True on the CPU; llgrad runs its branch (bias corrections as
+    # float32 tensor ops), which must agree with the default branch to float32 rounding.
+    ll_default, _, _ = train(llgrad, lambda lib, p: lib.optim.Adam(p, lr=0.01, amsgrad=amsgrad))
+    ll_capt, _, _ = train(llgrad, lambda lib, p: lib.optim.Adam(p, lr=0.01, amsgrad=amsgrad,
+                                                                 capturable=True))
+    for a, b in zip(ll_default.parameters(), ll_capt.parameters()):
+        np.testing.assert_allclose(a.detach().numpy(), b.detach().numpy(), rtol=1e-4, atol=1e-5)
+
+
+def test_adam_state_layout():
+    _, opt, _ = train(llgrad, lambda lib, params: lib.optim.Adam(params, amsgrad=True), steps=3)
+    state = opt.state_dict()["state"][0]
+    assert list(state) == ["step", "exp_avg", "exp_avg_sq", "max_exp_avg_sq"]
+    step = state["step"]
+    assert step.dtype is llgrad.float32 and step.ndim == 0 and step.item() == 3.0
+
+
+def test_step_reads_hyperparameters_from_groups_each_time():
+    def run(lib):
+        model, opt, _ = train(lib, lambda lib, params: lib.optim.Adam(params, lr=0.01), steps=2)
+        opt.param_groups[0]["lr"] = 0.5
+        opt.param_groups[0]["betas"] = (0.5, 0.9)
+        opt.param_groups[0]["weight_decay"] = 0.1
+        model(lib.tensor(X)).sum().backward()
+        opt.step()
+        return [p.detach().numpy().copy() for p in model.parameters()]
+
+    for a, b in zip(run(llgrad), run(torch)):  # a 0.5 step: rounding shows at 1e-6
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
+
+
+def test_step_does_not_call_item(monkeypatch):
+    _, opt, _ = train(llgrad, lambda lib, params: lib.optim.Adam(params, amsgrad=True), steps=1)
+
+    def forbidden(self, *args):
+        raise AssertionError("step() must not read tensor values into Python")
+
+    monkeypatch.setattr(llgrad.Tensor, "item", forbidden)
+    monkeypatch.setattr(llgrad.Tensor, "__float__", forbidden)
+    monkeypatch.setattr(llgrad.Tensor, "__bool__", forbidden)
+    monkeypatch.setattr(llgrad.Tensor, "tolist", forbidden)
+    opt.step()
+    sgd_model = mlp(llgrad)
+    sgd = llgrad.optim.SGD(sgd_model.parameters(), lr=0.1, momentum=0.9, nesterov=True,
+                           weight_decay=0.1)
+    sgd_model(llgrad.tensor(X)).sum().backward()
+    sgd.step()
+    sgd.step()
+
+
+def test_zero_grad_and_skipped_parameters():
+    for lib in (llgrad, torch):
+        a = lib.nn.Parameter(lib.ones(2))
+        b = lib.nn.Parameter(lib.ones(2))
+        opt = lib.optim.SGD([a, b], lr=0.1, momentum=0.9)
+        (a * 3).sum().backward()
+        opt.step()
+        assert a.tolist() == pytest.approx([0.7, 0.7]) and b.tolist() == [1.0, 1.0]
+        assert len(opt.state) == 1
+        opt.zero_grad(set_to_none=False)
+        assert a.grad.tolist() == [0.0, 0.0]
+        opt.zero_grad()
+        assert a.grad is None
+
+
+def test_load_state_dict_resumes_identically():
+    def run(lib):
+        model, opt, _ = train(lib, lambda lib, params: lib.optim.Adam(params, lr=0.01), steps=5)
+        fresh = mlp(lib)
+        fresh.load_state_dict(model.state_dict())
+        fresh_opt = lib.optim.Adam(fresh.parameters(), lr=0.5)
+        fresh_opt.load_state_dict(copy.deepcopy(opt.state_dict()))  # loading shares tensors
+        assert fresh_opt.param_groups[0]["lr"] == 0.01
+        for m, o in ((model, opt), (fresh, fresh_opt)):
+            for _ in range(3):
+                o.zero_grad()
+                lib.nn.functional.mse_loss(m(lib.tensor(X)), lib.tensor(Y)).backward()
+                o.step()
+        return [p.detach().numpy().copy() for p in fresh.parameters()], \
+               [p.detach().numpy().copy() for p in model.parameters()]
+
+    ll_fresh, ll_model = run(llgrad)
+    th_fresh, _ = run(torch)
+    for a, b in zip(ll_fresh, ll_model):
+        np.testing.assert_array_equal(a, b)
+    for a, b in zip(ll_fresh, th_fresh):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_optimizer_errors_match_torch():
+    def messages(lib):
+        p = lib.nn.Parameter(lib.ones(1))
+        out = []
+        for make in (lambda: lib.optim.SGD([], lr=0.1),
+                     lambda: lib.optim.SGD([p], lr=-1),
+                     lambda: lib.optim.SGD([p], lr=0.1, nesterov=True),
+                     lambda: lib.optim.Adam([p], betas=(1.0, 0.9)),
+                     lambda: lib.optim.Adam([p], eps=-1.0),
+                     lambda: lib.optim.SGD(p, lr=0.1),
+                     lambda: lib.optim.SGD([p * 2], lr=0.1),
+                     lambda: lib.optim.SGD([{"params": [p]}, {"params": [p]}], lr=0.1),
+                     lambda: lib.optim.SGD({p}, lr=0.1)):
+            try:
+                make()
+                out.append("ok")
+            except (TypeError, ValueError) as error:
+                out.append(f"{type(error).__name__}: {error}")
+        opt = lib.optim.SGD([p], lr=0.1)
+        try:
+            opt.load_state_dict({"state": {}, "param_groups": []})
+        except ValueError as error:
+            out.append(str(error))
+        return "\n".join(out).replace("torch", "llgrad")
+
+    assert messages(llgrad) == messages(torch)
+
+
+def test_add_param_group_and_repr():
+    def run(lib):
+        a = lib.nn.Parameter(lib.ones(1))
+        b = lib.nn.Parameter(lib.ones(1))
+        opt = lib.optim.AdamW([a], lr=0.01)
+        opt.add_param_group({"params": b, "lr": 0.5, "weight_decay": 0.0})
+        return repr(opt), opt.state_dict()["param_groups"]
+
+    assert str(run(llgrad)) == str(run(torch))
+
+
+def test_step_hooks_and_closure():
+    for lib in (llgrad, torch):
+        p = lib.nn.Parameter(lib.ones(2))
+        opt = lib.optim.SGD([p], lr=0.1)
+        calls = []
+        h1 = opt.register_step_pre_hook(lambda o, args, kwargs: calls.append("pre"))
+        opt.register_step_post_hook(lambda o, args, kwargs: calls.append("post"))
+
+        def closure():
+            opt.zero_grad()
+            loss = (p * p).sum()
+            loss.backward()
+            return loss
+
+        loss = opt.step(closure)
+        assert loss.item() == 2.0 and calls == ["pre", "post"]
+        h1.remove()
+        opt.step(closure)
+        assert calls == ["pre", "post", "post"]
+        assert p.tolist() == pytest.approx([0.64, 0.64])
