@@ -132,8 +132,10 @@ class TracedNode:
     next_functions = ()
     _tensor_hooks = None
 
-    def __init__(self, name):
+    def __init__(self, name, has_saved=False):
         self._name = name
+        self.has_saved = has_saved  # freed by a backward without retain_graph, as in eager
+        self.freed = False
 
     def name(self):
         return self._name
@@ -191,6 +193,7 @@ class Tracer:
         self.grad_dependent = set()
         self.grad_overwritten = set()
         self.value_guards = []  # (description, getter, value seen while tracing)
+        self.value_node = {}  # graph value -> TracedNode of the op that produced it
 
     # ---- values of tensors ------------------------------------------------------------------
 
@@ -284,9 +287,11 @@ class Tracer:
         outs = (outs,) if single else outs
         if requires_grad and not record:
             outs = tuple(P.stop_gradient(v) for v in outs)  # no_grad: the path is cut here
-        node = TracedNode(op.name) if record else None
+        node = TracedNode(op.name, bool(op.saves) or op.saves_out) if record else None
         results = []
         for nr, value in enumerate(outs):
+            if node is not None:
+                self.value_node[value] = node
             t = Tensor._wrap(value)
             if record and value.dtype.is_floating_point:
                 t._requires_grad = True
@@ -352,9 +357,10 @@ class Tracer:
                          for r in per_tensor)
 
         new_values = custom_vjp([a._data for a in tensor_args], out_values, rule, {})
-        node = TracedNode(f"{function_cls.__name__}Backward")
+        node = TracedNode(f"{function_cls.__name__}Backward", bool(getattr(ctx, "_to_save", ())))
         results = []
         for nr, (o, value) in enumerate(zip(outputs, new_values)):
+            self.value_node[value] = node
             t = Tensor._wrap(value)
             if value.dtype.is_floating_point and id(o) not in ctx._non_differentiable:
                 t._requires_grad, t.grad_fn, t._output_nr = True, node, nr
@@ -389,19 +395,42 @@ class Tracer:
                 unique.append(t)
         return unique
 
-    def _differentiate(self, outputs, grads, wrt):
+    def _differentiate(self, outputs, grads, wrt, retain_graph):
+        from .autograd.graph import FREED_MESSAGE
         from .tensor import Tensor
 
-        self.backward_marks.append(len(self.graph.nodes))
         roots = [self.value_of(t) for t in outputs]
+        used = self._recorded_nodes_behind(roots)
+        if any(node.freed for node in used):
+            raise RuntimeError(FREED_MESSAGE)
+        self.backward_marks.append(len(self.graph.nodes))
         seeds = [self.value_of(g) if isinstance(g, Tensor) else g for g in grads]
-        return autodiff.vjp(self.graph, roots, seeds, [self.value_of(t) for t in wrt])
+        cts = autodiff.vjp(self.graph, roots, seeds, [self.value_of(t) for t in wrt])
+        if not retain_graph:
+            for node in used:
+                node.freed = node.has_saved
+        return cts
+
+    def _recorded_nodes_behind(self, roots):
+        """The traced autograd nodes a backward from `roots` runs through (to free them)."""
+        seen, stack, nodes = set(), list(roots), set()
+        while stack:
+            value = stack.pop()
+            if value in seen:
+                continue
+            seen.add(value)
+            node = self.value_node.get(value)
+            if node is not None:
+                nodes.add(node)
+            if value.node is not None and value.node.prim.name != "stop_gradient":
+                stack.extend(value.node.inputs)
+        return nodes
 
     def backward(self, tensors, grads, retain_graph, create_graph, inputs):
         from .tensor import Tensor
 
         wrt = list(inputs) if inputs is not None else self._leaf_tensors()
-        cts = self._differentiate(tensors, grads, wrt)
+        cts = self._differentiate(tensors, grads, wrt, retain_graph)
         for leaf, ct in zip(wrt, cts):
             if ct is None:
                 continue
@@ -439,7 +468,7 @@ class Tracer:
     def grad(self, outputs, inputs, grads, retain_graph, create_graph):
         from .tensor import Tensor
 
-        cts = self._differentiate(outputs, grads, list(inputs))
+        cts = self._differentiate(outputs, grads, list(inputs), retain_graph)
         result = []
         for ct in cts:
             if ct is None:

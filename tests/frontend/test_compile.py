@@ -441,3 +441,27 @@ def test_backward_outside_works_for_repeated_calls_and_chains_into_eager_graphs(
         ((x * w_eager).tanh() * 2).sum().backward()
         assert_same(w.grad, w_eager.grad)
     assert compiled.stats["traces"] <= 2
+
+
+def test_second_backward_through_freed_graph_raises_like_eager():
+    def step(x):
+        y = (x * x).sum()
+        y.backward()
+        y.backward()
+
+    with pytest.raises(RuntimeError, match="backward through the graph a second time"):
+        step(llgrad.ones(2, requires_grad=True))
+    with pytest.raises(RuntimeError, match="backward through the graph a second time"):
+        llgrad.compile(step)(llgrad.ones(2, requires_grad=True))
+
+
+def test_retain_graph_allows_a_second_backward_when_compiled():
+    def step(x):
+        y = (x * x).sum()
+        y.backward(retain_graph=True)
+        y.backward()
+
+    x_e, x_c = llgrad.ones(2, requires_grad=True), llgrad.ones(2, requires_grad=True)
+    step(x_e)
+    llgrad.compile(step)(x_c)
+    assert_same(x_c.grad, x_e.grad)
