@@ -42,6 +42,20 @@ def _simplify_node(new_graph, node, inputs):
         return [inputs[0].node.inputs[0]]
     if name in ("add", "sub", "mul", "div"):
         return _simplify_arith(name, inputs, out)
+    if name == "pow":
+        return _simplify_pow(inputs, out)
+    return None
+
+
+def _simplify_pow(inputs, out):
+    """x**1 is x and x**2 is x*x (NumPy computes both exactly so; the product is cheaper)."""
+    x, y = inputs
+    if not _same_aval(x, out):
+        return None
+    if _is_scalar_constant(y, 1):
+        return [x]
+    if _is_scalar_constant(y, 2):
+        return [x * x]
     return None
 
 

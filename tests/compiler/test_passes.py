@@ -79,6 +79,8 @@ def test_constant_folding_leaves_large_results_alone():
     (lambda x: P.cast(x, dtype=F32), []),
     (lambda x: P.broadcast_to(x, shape=(3,)), []),
     (lambda x: P.stop_gradient(x), []),
+    (lambda x: x ** 1.0, []),
+    (lambda x: x ** 2.0, ["mul"]),
 ])
 def test_simplify_identities(build, expected):
     g, x = graph_with_input()
