@@ -136,7 +136,16 @@ class Graph:
 
 # ---- building nodes by calling primitives on Values --------------------------------------------
 
-def _literal_dtype(args):
+# Operands whose dtype a Python scalar operand takes: `where(c, x, 0.5)` makes 0.5 like x, not
+# like the boolean condition. Other primitives: the first graph value.
+_SCALAR_TAKES_DTYPE_FROM = {"where": (1, 2)}
+
+
+def _literal_dtype(prim, args):
+    positions = _SCALAR_TAKES_DTYPE_FROM.get(prim.name, range(len(args)))
+    for i in positions:
+        if isinstance(args[i], Value):
+            return args[i].dtype
     for a in args:
         if isinstance(a, Value):
             return a.dtype
@@ -160,7 +169,7 @@ def _to_value(graph, a, dtype):
 
 def apply_to_values(prim, args, params):
     graph = next(a.graph for a in args if isinstance(a, Value))
-    dtype = _literal_dtype(args)
+    dtype = _literal_dtype(prim, args)
     inputs = [_to_value(graph, a, dtype) for a in args]
     aval = prim.abstract(*inputs, **params)
     avals = aval if isinstance(aval, tuple) else (aval,)

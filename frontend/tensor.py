@@ -21,6 +21,10 @@ NON_LEAF_GRAD_WARNING = (
     "access the non-leaf Tensor by mistake, make sure you access the leaf Tensor instead. See "
     "github.com/pytorch/pytorch/pull/30531 for more information.")
 
+FLOAT_OF_REQUIRES_GRAD_WARNING = (
+    "Converting a tensor with requires_grad=True to a scalar may lead to unexpected behavior.\n"
+    "Consider using tensor.detach() first.")
+
 _TORCH_TYPE_NAMES = {"float32": "FloatTensor", "float64": "DoubleTensor", "float16": "HalfTensor",
                      "int64": "LongTensor", "int32": "IntTensor", "int16": "ShortTensor",
                      "int8": "CharTensor", "uint8": "ByteTensor", "bool": "BoolTensor"}
@@ -67,6 +71,7 @@ class Tensor:
     _vbox = None  # [version]: shared by views of one storage, bumped by in-place ops
     _accumulator = None
     _hooks = None
+    _post_accumulate_hooks = None
     _retains_grad = False
     _base = None
     _is_param = False
@@ -206,8 +211,13 @@ class Tensor:
         return self.grad_fn is None
 
     @property
+    def output_nr(self):
+        """Which output of its grad_fn this tensor is (0 for leaves)."""
+        return self._output_nr
+
+    @property
     def grad(self):
-        if self.grad_fn is not None and not self._retains_grad:
+        if self.grad_fn is not None and not self._retains_grad and self._grad is None:
             warnings.warn(NON_LEAF_GRAD_WARNING, UserWarning, stacklevel=2)
         if tracing.ACTIVE is not None:
             tracing.ACTIVE.note_grad_read(self)  # the .grad slot is state, read at each call
@@ -242,17 +252,15 @@ class Tensor:
             return
         if self._retains_grad:
             return
+        register = getattr(self.grad_fn, "_retain_grad", None)
+        if register is None:
+            raise tracing.TracingError("retain_grad() on an intermediate tensor is not supported "
+                                       "inside llgrad.compile; return the tensor, or take its "
+                                       "gradient with llgrad.autograd.grad")
+        # The engine stores the gradient after this tensor's other hooks ran (PyTorch's order),
+        # and only once the whole backward succeeded.
+        register(self._output_nr, self)
         self._retains_grad = True
-
-        def keep(grad, tensor=self):
-            from .ops import shape as shape_ops
-
-            if tensor._grad is None:
-                tensor._grad = shape_ops.clone(grad).detach() if not grad.requires_grad else grad
-            else:
-                tensor._grad = tensor._grad + grad
-
-        self.grad_fn._add_tensor_hook(self._output_nr, keep)
 
     def register_hook(self, hook):
         """`hook(grad)` runs when this tensor's gradient is computed; a returned tensor replaces it."""
@@ -266,6 +274,20 @@ class Tensor:
             self._hooks = []
         self._hooks.append(hook)
         return _RemovableHandle(self._hooks, hook)
+
+    def register_post_accumulate_grad_hook(self, hook):
+        """`hook(tensor)` after a backward accumulated into this leaf's .grad."""
+        if not self._requires_grad:
+            raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
+        if self.grad_fn is not None:
+            raise RuntimeError("post accumulate grad hooks cannot be registered on non-leaf "
+                               "tensors")
+        from .autograd.graph import _RemovableHandle
+
+        if self._post_accumulate_hooks is None:
+            self._post_accumulate_hooks = []
+        self._post_accumulate_hooks.append(hook)
+        return _RemovableHandle(self._post_accumulate_hooks, hook)
 
     def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
         from .autograd import backward
@@ -285,6 +307,13 @@ class Tensor:
         return t
 
     def detach_(self):
+        if self._base is not None:
+            raise RuntimeError(
+                "Can't detach views in-place. Use detach() instead. If you are using "
+                "DistributedDataParallel (DDP) for training, and gradient_as_bucket_view is set "
+                "as True, gradients are views of DDP buckets, and hence detach_() cannot be "
+                "called on these gradients. To fix this error, please refer to the "
+                "Optimizer.zero_grad() function in llgrad/optim/optimizer.py as the solution.")
         self.grad_fn = None
         self._requires_grad = False
         return self
@@ -358,6 +387,10 @@ class Tensor:
         return convert(data.reshape(()).item())
 
     def __float__(self):
+        if self._requires_grad:
+            from .autograd import warn_once
+
+            warn_once(FLOAT_OF_REQUIRES_GRAD_WARNING)
         return self._python_scalar(float)
 
     def __int__(self):
@@ -396,7 +429,7 @@ class Tensor:
 
         suffix = []
         if self.grad_fn is not None:
-            suffix.append(f"grad_fn=<{self.grad_fn.name()}>")
+            suffix.append(f"grad_fn=<{type(self.grad_fn).__name__}>")
         elif self._requires_grad:
             suffix.append("requires_grad=True")
         return tensor_repr(data, self.dtype.name, suffix)
@@ -460,9 +493,22 @@ def _check_assigned_grad(tensor, value):
                            f"tensor of size '{list(tensor.shape)}'. Please ensure that the "
                            f"gradient and the tensor are the same size")
     if value.dtype is not tensor.dtype:
-        raise RuntimeError(f"attempting to assign a gradient with dtype '{value.dtype.name}' to a "
-                           f"tensor with dtype '{tensor.dtype.name}'. The gradient must match the "
-                           f"tensor's dtype.")
+        raise RuntimeError(
+            f"attempting to assign a gradient with dtype '{_CPP_TYPE_NAMES[value.dtype.name]}' to a "
+            f"tensor with grad_dtype '{_SCALAR_TYPE_NAMES[tensor.dtype.name]}'. The gradient must "
+            f"match the tensor's grad_dtype (defaults to the tensor's dtype). You can set the "
+            f"tensor's grad_dtype attribute with a specific dtype, or None to allow any dtype. Set "
+            f"grad_dtype with caution. Diverging the dtypes of a tensor and its gradient may break "
+            f"downstream systems that assume they match.")
+
+
+# How PyTorch's messages name dtypes: the C++ element type, and the ScalarType.
+_CPP_TYPE_NAMES = {"float32": "float", "float64": "double", "float16": "c10::Half",
+                   "int64": "long int", "int32": "int", "int16": "short int", "int8": "signed char",
+                   "uint8": "unsigned char", "bool": "bool"}
+_SCALAR_TYPE_NAMES = {"float32": "Float", "float64": "Double", "float16": "Half", "int64": "Long",
+                      "int32": "Int", "int16": "Short", "int8": "Char", "uint8": "Byte",
+                      "bool": "Bool"}
 
 
 def is_grad_enabled():

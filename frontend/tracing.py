@@ -89,20 +89,6 @@ def runtime_scalar(getter, dtype=dtypes.float32):
     return ACTIVE.runtime_tensor(lambda: np.asarray(getter(), dtype=dtype.np), Aval((), dtype))
 
 
-def hyperparameter(group, key):
-    """`group[key]` for an optimizer update. A number inside a trace becomes a runtime input
-    read from the group at every call, so schedules and param_groups edits never retrace;
-    booleans and other values are guarded instead (a change retraces)."""
-    value = group[key]
-    if ACTIVE is None:
-        return value
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return ACTIVE.runtime_tensor(lambda: np.asarray(group[key], dtype=np.float32),
-                                     Aval((), dtypes.float32))
-    ACTIVE.guard(f"optimizer hyperparameter {key!r}", lambda: group[key], value)
-    return value
-
-
 def guard(description, getter):
     """Assume `getter()` keeps its current value for this trace (a retrace happens if not);
     returns the value. Python branches on runtime state use this."""

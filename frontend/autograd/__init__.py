@@ -1,4 +1,6 @@
 """llgrad.autograd: backward, grad, custom Functions, grad modes, gradcheck."""
+import warnings
+
 from .engine import run_backward
 from .function import Function, FunctionCtx, once_differentiable
 from .grad_mode import (enable_grad, inference_mode, is_grad_enabled, is_inference_mode_enabled,
@@ -33,6 +35,8 @@ def _make_grads(outputs, grad_outputs):
             raise RuntimeError(f"Mismatch in shape: grad_output[{i}] has a shape of {g.shape} and "
                                f"output[{i}] has a shape of {out.shape}.")
         grads.append(g)
+    if len(grad_outputs) != len(outputs):
+        raise RuntimeError(f"got {len(outputs)} tensors and {len(grad_outputs)} gradients")
     return grads
 
 
@@ -43,38 +47,65 @@ def _check_outputs_require_grad(outputs):
                                f"grad_fn")
 
 
+CREATE_GRAPH_WARNING = (
+    "Using backward() with create_graph=True will create a reference cycle between the parameter "
+    "and its gradient which can cause a memory leak. We recommend using autograd.grad when "
+    "creating the graph to avoid this. If you have to use this function, make sure to reset the "
+    ".grad fields of your parameters to None after use to break the cycle and avoid the leak.")
+_warned = set()  # warnings PyTorch gives once per process
+
+
+def warn_once(message, stacklevel=3):
+    """warnings.warn the first time only: PyTorch's TORCH_WARN_ONCE, once per process."""
+    if message not in _warned:
+        _warned.add(message)
+        warnings.warn(message, UserWarning, stacklevel=stacklevel)
+
+
 def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, inputs=None):
     """Accumulate the gradients of `tensors` into the `.grad` of the graph's leaves."""
     tensors = _as_tuple(tensors)
     grad_tensors = _as_tuple(grad_tensors) or (None,) * len(tensors)
     if inputs is not None:
-        inputs = _as_tuple(inputs)
+        inputs = tuple(inputs.values()) if type(inputs) is dict else _as_tuple(inputs)
         if not inputs:
-            raise RuntimeError("'inputs' argument to backward() cannot be empty.")
-    _check_outputs_require_grad(tensors)
+            raise RuntimeError("`inputs` argument to `backward()` cannot be empty.")
     grads = _make_grads(tensors, grad_tensors)
+    _check_outputs_require_grad(tensors)
     if retain_graph is None:
         retain_graph = create_graph
     from ..tracing import traced_backward
 
     if traced_backward(tensors, grads, retain_graph, create_graph, inputs):
         return
+    for t in inputs or ():
+        # As PyTorch: each input keeps its gradient in .grad, a non-leaf through retain_grad()
+        # (which also rejects a leaf that does not require grad).
+        t.retain_grad()
+    if create_graph:
+        warn_once(CREATE_GRAPH_WARNING)
     run_backward(tensors, grads, retain_graph, create_graph, inputs=inputs, accumulate=True)
 
 
 def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False,
          only_inputs=True, allow_unused=None, is_grads_batched=False, materialize_grads=False):
     """The gradients of `outputs` with respect to `inputs`, returned rather than accumulated."""
-    outputs = _as_tuple(outputs)
-    inputs = _as_tuple(inputs)
-    grad_outputs = _as_tuple(grad_outputs) or (None,) * len(outputs)
+    if materialize_grads and allow_unused is False:
+        raise ValueError("Expected allow_unused to be True or not passed when materialize_grads=True, "
+                         "but got: allow_unused=False.")
     if allow_unused is None:
         allow_unused = materialize_grads
+    outputs = _as_tuple(outputs)
+    keys = tuple(inputs) if type(inputs) is dict else None
+    inputs = tuple(inputs.values()) if keys is not None else _as_tuple(inputs)
+    if not inputs:
+        raise RuntimeError("`inputs` argument to `grad()` cannot be empty.")
+    grad_outputs = _as_tuple(grad_outputs) or (None,) * len(outputs)
+    grads = _make_grads(outputs, grad_outputs)
+    _check_outputs_require_grad(outputs)
     for t in inputs:
         if not t._requires_grad:
             raise RuntimeError("One of the differentiated Tensors does not require grad")
-    _check_outputs_require_grad(outputs)
-    grads = _make_grads(outputs, grad_outputs)
     if retain_graph is None:
         retain_graph = create_graph
     from ..tracing import traced_grad
@@ -92,6 +123,8 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
         from ..ops.creation import zeros_like
 
         result = [zeros_like(t) if g is None else g for t, g in zip(inputs, result)]
+    if keys is not None:
+        return dict(zip(keys, result))
     return tuple(result)
 
 

@@ -24,12 +24,15 @@ def run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None,
     accumulate=False: return the gradients of `inputs` (autograd.grad); `.grad` is untouched.
     """
     roots = [_root_edge(t, i) for i, t in enumerate(outputs)]
-    targets = {} if inputs is None else {_input_edge(t): i for i, t in enumerate(inputs)}
+    targets = {}  # edge -> positions in `inputs` (an input may be listed twice)
+    for i, t in enumerate(inputs or ()):
+        targets.setdefault(_input_edge(t), []).append(i)
     run = _Run(create_graph, accumulate, targets, len(inputs) if inputs is not None else 0)
     root_grads = [run.seed(g) for g in grad_outputs]
-    needed = _needed_nodes([edge[0] for edge in roots], targets if inputs is not None else None)
+    dependencies, needed = _needed_nodes([edge[0] for edge in roots],
+                                         targets if inputs is not None else None, accumulate)
     with grad_mode.set_grad_enabled(create_graph):
-        run.execute(roots, root_grads, needed, retain_graph)
+        run.execute(roots, root_grads, dependencies, needed, retain_graph)
     if accumulate:
         return None
     return run.captured
@@ -49,38 +52,52 @@ def _input_edge(tensor):
     return grad_accumulator(tensor), 0
 
 
-def _needed_nodes(root_nodes, targets):
-    """Dependency counts of the nodes worth running. With targets (autograd.grad, or backward
-    with inputs=), only nodes from which a target is reachable are run."""
+def _needed_nodes(root_nodes, targets, accumulate):
+    """(dependency counts of the nodes gradients flow to, the set of nodes to run).
+
+    Without targets every reachable node runs. With targets (autograd.grad, or backward with
+    inputs=) a node runs when a target lies below it, as in PyTorch; a target node itself runs
+    for backward(inputs=) (its retain_grad hook delivers the gradient) but for autograd.grad only
+    if another target lies below it (otherwise its gradient is captured and the walk stops)."""
     dependencies = {}
     order = []  # post-order, children before parents
     seen = set()
-    stack = [(node, iter(node.next_functions)) for node in root_nodes if node not in seen]
-    seen.update(root_nodes)
-    while stack:
-        node, children = stack[-1]
-        for child, _ in children:
-            if child is not None and child not in seen:
-                seen.add(child)
-                stack.append((child, iter(child.next_functions)))
-                break
-        else:
-            stack.pop()
-            order.append(node)
+    for root in root_nodes:
+        # One root at a time: a root reachable from another one must be finished before it.
+        if root in seen:
+            continue
+        seen.add(root)
+        stack = [(root, iter(root.next_functions))]
+        while stack:
+            node, children = stack[-1]
+            for child, _ in children:
+                if child is not None and child not in seen:
+                    seen.add(child)
+                    stack.append((child, iter(child.next_functions)))
+                    break
+            else:
+                stack.pop()
+                order.append(node)
     if targets is None:
-        useful = seen
+        useful = needed = seen
     else:
         target_nodes = {node for node, _ in targets}
-        useful = set()
+        useful = set()  # nodes that receive gradients: run, or captured
+        needed = set()
         for node in order:
-            if node in target_nodes or any(c in useful for c, _ in node.next_functions):
+            if any(c in useful for c, _ in node.next_functions):
                 useful.add(node)
+                needed.add(node)
+            elif node in target_nodes:
+                useful.add(node)
+                if accumulate:
+                    needed.add(node)
     for node in useful:
         dependencies.setdefault(node, 0)
         for child, _ in node.next_functions:
             if child is not None and child in useful:
                 dependencies[child] = dependencies.get(child, 0) + 1
-    return dependencies
+    return dependencies, needed
 
 
 class _Run:
@@ -94,7 +111,8 @@ class _Run:
         # Arrays that may be referenced from outside this run (the seeds, gradients already
         # stored in a .grad): a leaf's .grad must never alias one of them or another leaf's.
         self.shared = set()
-        self.pending = []  # (leaf, gradient) to add to leaf.grad once the whole run succeeded
+        self.pending = []  # (leaf, gradient, node) to add to leaf.grad once the run succeeded
+        self.retained = []  # (non-leaf tensor, gradient) for retain_grad, likewise deferred
 
     def seed(self, grad):
         if self.create_graph:
@@ -102,17 +120,26 @@ class _Run:
         self.shared.add(id(grad._data))
         return grad._data
 
-    def execute(self, roots, root_grads, dependencies, retain_graph):
+    def execute(self, roots, root_grads, dependencies, needed, retain_graph):
         """Run the graph. Leaves' .grad and freed buffers change only once every node has run,
         so a backward that fails (a version check, a hook) leaves all state as it was."""
-        executed = self._execute(roots, root_grads, dependencies)
-        for variable, g in self.pending:
+        executed = self._execute(roots, root_grads, dependencies, needed)
+        for tensor, g in self.retained:
+            self._store_retained(tensor, g)
+        for variable, g, _ in self.pending:
             self._store(variable, g)
+        for variable, g, node in self.pending:
+            if variable._post_accumulate_hooks:
+                for fn in tuple(variable._post_accumulate_hooks):
+                    fn(variable)
+            if node._post_hooks:  # AccumulateGrad's own post-hooks: (grad_inputs=(), (grad,))
+                for fn in tuple(node._post_hooks):
+                    fn((), (self._as_tensor(g),))
         if not retain_graph:
             for node in executed:
                 node.release()
 
-    def _execute(self, roots, root_grads, dependencies):
+    def _execute(self, roots, root_grads, dependencies, needed):
         buffers = {}
         executed = []
         for (node, nr), g in zip(roots, root_grads):
@@ -125,18 +152,22 @@ class _Run:
             grads = buffers.pop(node, None)
             if grads is None:
                 continue
-            grads = self._run_tensor_hooks(node, grads)
-            if targets:
-                self._capture(node, grads)
             if type(node) is AccumulateGrad:
-                if self.accumulate and (not targets or (node, 0) in targets):
-                    self._accumulate(node, grads[0])
+                self._leaf(node, grads)
                 continue
-            if node not in dependencies:
-                continue
+            if targets:
+                if node not in needed:
+                    # Captured, not run: PyTorch applies the tensor hooks first.
+                    if node._has_hooks:
+                        grads = self._run_hooks(node, grads, node_hooks=False)
+                    self._capture(node, grads)
+                    continue
+                self._capture(node, grads)  # run as well: captured before its hooks, as PyTorch
+            if node._has_hooks:
+                grads = self._run_hooks(node, grads, node_hooks=True)
             input_grads = node.apply(grads, self.create_graph)
             if node._post_hooks:
-                input_grads = _run_post_hooks(node, input_grads, grads)
+                input_grads = self._run_post_hooks(node, input_grads, grads)
             executed.append(node)
             meta = node._input_meta
             for i, ((child, nr), g) in enumerate(zip(node.next_functions, input_grads)):
@@ -158,30 +189,78 @@ class _Run:
         previous = slots[nr]
         slots[nr] = g if previous is None else previous + g
 
-    def _run_tensor_hooks(self, node, grads):
+    # ---- hooks ------------------------------------------------------------------------------
+    # PyTorch's order at a node: the hooks of the tensors it produced (register_hook), then
+    # their retain_grad, then the node's pre-hooks; after the node ran, its post-hooks.
+
+    def _run_hooks(self, node, grads, node_hooks):
+        grads = list(grads)
         hooks = node._tensor_hooks
         if hooks:
-            grads = list(grads)
             for nr, fns in hooks.items():
-                if grads[nr] is not None:
+                if fns and grads[nr] is not None:
                     grads[nr] = self._call_hooks(fns, grads[nr])
+        retained = node._retained
+        if retained:
+            for nr, ref in retained.items():
+                tensor = ref()
+                if tensor is not None and grads[nr] is not None:
+                    self.retained.append((tensor, grads[nr]))
+        if node_hooks and node._pre_hooks:
+            grads = self._call_tuple_hooks(node._pre_hooks, grads, lambda fn, g: fn(g))
         return grads
 
     def _call_hooks(self, fns, g):
+        value = self._as_tensor(g)
+        for fn in tuple(fns):
+            replaced = fn(value)
+            if replaced is not None:
+                _check_hook_result(fn, value, replaced)
+                value = replaced
+        return value if self.create_graph else value._data
+
+    def _call_tuple_hooks(self, fns, grads, call):
+        values = tuple(None if g is None else self._as_tensor(g) for g in grads)
+        for fn in tuple(fns):
+            replaced = call(fn, values)
+            if replaced is not None:
+                _check_hook_tuple(fn, values, replaced)
+                values = replaced
+        if self.create_graph:
+            return list(values)
+        return [None if v is None else v._data for v in values]
+
+    def _run_post_hooks(self, node, input_grads, grads):
+        outputs = tuple(None if g is None else self._as_tensor(g) for g in grads)
+        return self._call_tuple_hooks(node._post_hooks, input_grads,
+                                      lambda fn, values: fn(values, outputs))
+
+    def _as_tensor(self, g):
         from ..tensor import Tensor
 
-        as_tensor = g if self.create_graph else Tensor._wrap(numpy_result(g))
-        for fn in fns:
-            replaced = fn(as_tensor)
-            if replaced is not None:
-                as_tensor = replaced
-        return as_tensor if self.create_graph else as_tensor._data
+        return g if self.create_graph else Tensor._wrap(numpy_result(g))
+
+    # ---- leaves and captured inputs ----------------------------------------------------------
+
+    def _leaf(self, node, grads):
+        if node._has_hooks:
+            grads = self._run_hooks(node, grads, node_hooks=True)
+        g = grads[0]
+        variable = node.variable
+        if variable._hooks:
+            g = self._call_hooks(variable._hooks, g)
+        targets = self.targets
+        if targets:
+            self._capture(node, (g,))
+        if self.accumulate and (not targets or (node, 0) in targets):
+            self.pending.append((variable, g, node))
 
     def _capture(self, node, grads):
         for nr, g in enumerate(grads):
-            index = self.targets.get((node, nr))
-            if index is not None and g is not None:
-                self.captured[index] = g if self.create_graph else self._wrap_owned(g)
+            indices = self.targets.get((node, nr))
+            if indices is not None and g is not None:
+                for index in indices:
+                    self.captured[index] = g if self.create_graph else self._wrap_owned(g)
 
     def _wrap_owned(self, g):
         from ..tensor import Tensor
@@ -201,39 +280,88 @@ class _Run:
         self.shared.add(id(g))
         return g
 
-    def _accumulate(self, node, g):
-        variable = node.variable
-        if variable._hooks:
-            g = self._call_hooks(variable._hooks, g)
-        self.pending.append((variable, g))
-
     def _store(self, variable, g):
         from ..tensor import Tensor
 
         current = variable._grad
         if self.create_graph:
-            variable._grad = g if current is None else current + g
+            # PyTorch copies the gradient into a new .grad (a CopyBackwards node when it has
+            # history), or adds out of place, so the stored gradient is differentiable.
+            variable._grad = _copy_of(g) if current is None else current + g
         elif current is None:
             variable._grad = Tensor._wrap(self._owned(g))
-        elif current._requires_grad and current.grad_fn is not None:
-            variable._grad = Tensor._wrap(numpy_result(current._data + g))
-        else:
-            np.add(current._data, g, out=current._data, casting="unsafe")
+        elif current._data.flags.writeable and type(current._data) is np.ndarray:
+            np.add(current._data, g, out=current._data, casting="unsafe")  # `grad += g`
             current._bump_version()
+        else:
+            variable._grad = Tensor._wrap(numpy_result(current._data + g))
+
+    def _store_retained(self, tensor, g):
+        """retain_grad: the first gradient is cloned, later ones added out of place."""
+        from ..ops import shape as shape_ops
+        from ..tensor import Tensor
+
+        current = tensor._grad
+        if self.create_graph:
+            tensor._grad = shape_ops.clone(g) if current is None else current + g
+        elif current is None:
+            tensor._grad = Tensor._wrap(np.array(g, copy=True))
+        else:
+            tensor._grad = Tensor._wrap(numpy_result(current._data + g))
+
+
+_COPY_OP = None
+
+
+def _copy_of(g):
+    """A new tensor holding `g`'s values, recorded as PyTorch's CopyBackwards (the copy_ into a
+    fresh .grad: its edges are (None, 0) for the destination and one to `g`)."""
+    global _COPY_OP
+    from ..dispatch import Op, apply
+
+    if _COPY_OP is None:
+        _COPY_OP = Op("CopyBackwards", lambda dst, src: np.array(src, copy=True),
+                      (lambda g, out, dst, src: None, lambda g, out, dst, src: g))
+        _COPY_OP.node_cls.name = lambda self: "llgrad::autograd::CopyBackwards"
+    copy = apply(_COPY_OP, (g.detach(), g))
+    copy._bump_version()  # copy_ is an in-place write: PyTorch's new .grad is at version 1
+    return copy
+
+
+def _check_hook_result(fn, original, result):
+    """PyTorch's checks on a gradient a hook returned in place of `original`."""
+    from ..tensor import Tensor, torch_type_name
+
+    if not isinstance(result, Tensor):
+        raise TypeError(f"expected Variable, but hook returned '{type(result).__name__}'")
+    name = getattr(fn, "__name__", "<unknown>")
+    if result.dtype is not original.dtype:
+        raise RuntimeError(f"hook '{name}' has changed the type of value (was "
+                           f"{torch_type_name(original._data.dtype)} got "
+                           f"{torch_type_name(result._data.dtype)})")
+    if result._data.shape != original._data.shape:
+        raise RuntimeError(f"hook '{name}' has changed the size of value")
+
+
+def _check_hook_tuple(fn, originals, results):
+    if not isinstance(results, tuple):
+        raise TypeError(f"expected tuple, but hook returned '{type(results).__name__}'")
+    if len(results) != len(originals):
+        raise RuntimeError(f"hook '{getattr(fn, '__name__', '<unknown>')}' has returned an "
+                           f"incorrect number of values (got {len(results)}, but expected "
+                           f"{len(originals)})")
+    for original, result in zip(originals, results):
+        if result is None:
+            continue
+        if original is None:
+            raise RuntimeError("can't replace a None gradient with a non-None value")
+        _check_hook_result(fn, original, result)
 
 
 def _sole_owner_of_base(view):
     base = view.base
     # References to `base`: view.base, this function's local, getrefcount's own argument.
     return type(base) is np.ndarray and base.base is None and sys.getrefcount(base) <= 3
-
-
-def _run_post_hooks(node, input_grads, grads):
-    for fn in node._post_hooks:
-        replaced = fn(tuple(input_grads), tuple(grads))
-        if replaced is not None:
-            input_grads = list(replaced)
-    return input_grads
 
 
 def _validate(node, index, g, meta):

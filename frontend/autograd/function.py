@@ -75,11 +75,19 @@ class BackwardFunctionNode(Node):
         if not isinstance(results, tuple):
             results = (results,)
         n_inputs = len(self.next_functions)
-        if len(results) < n_inputs:
+        if len(results) > n_inputs and all(g is None for g in results[n_inputs:]):
+            results = results[:n_inputs]  # extra Nones are allowed, as in PyTorch
+        if len(results) != n_inputs:
             raise RuntimeError(f"function {type(self).__name__} returned an incorrect number of "
                                f"gradients (expected {n_inputs}, got {len(results)})")
         out = []
-        for (child, _), g in zip(self.next_functions, results[:n_inputs]):
+        for i, ((child, _), g) in enumerate(zip(self.next_functions, results)):
+            if g is not None and not isinstance(g, Tensor):
+                raise RuntimeError(f"expected Variable or None (got {type(g).__name__})")
+            if g is not None and not self._tensor_input[i]:
+                raise RuntimeError(f"function {type(self).__name__} returned a gradient different "
+                                   f"than None at position {i + 1}, but the corresponding forward "
+                                   f"input was not a Variable")
             if child is None or g is None:
                 out.append(None)
             elif create_graph:
@@ -137,7 +145,9 @@ class Function:
             outputs = cls.forward(ctx, *args, **kwargs)
         single = not isinstance(outputs, tuple)
         outputs_tuple = (outputs,) if single else outputs
-        outputs_tuple = tuple(_fresh_output(o, args) for o in outputs_tuple)
+        if ctx._dirty:
+            _check_dirty(ctx, args, outputs_tuple, requires_grad)
+        outputs_tuple = tuple(_fresh_output(o, args, ctx._dirty) for o in outputs_tuple)
         if requires_grad:
             _record_function(cls, ctx, args, outputs_tuple)
         elif getattr(ctx, "_to_save", None) is not None:
@@ -145,14 +155,34 @@ class Function:
         return outputs_tuple[0] if single else outputs_tuple
 
 
-def _fresh_output(out, args):
+def _fresh_output(out, args, dirty):
     """An output returned unchanged from the inputs is a new tensor object (a view), so
-    attaching history to it does not rewrite the input's."""
+    attaching history to it does not rewrite the input's; unless the forward modified it in
+    place (mark_dirty): then the input itself is returned, its history moved to this node."""
     from ..tensor import Tensor
 
-    if isinstance(out, Tensor) and any(out is a for a in args):
+    if isinstance(out, Tensor) and any(out is a for a in args) and id(out) not in dirty:
         return out.detach() if not out._requires_grad else out.view_as(out).detach()
     return out
+
+
+def _check_dirty(ctx, args, outputs, requires_grad):
+    """PyTorch's rules for inputs a forward modified in place (ctx.mark_dirty)."""
+    from ..tensor import Tensor
+
+    returned = {id(o) for o in outputs if isinstance(o, Tensor)}
+    for a in args:
+        if isinstance(a, Tensor) and id(a) in ctx._dirty:
+            a._bump_version()
+    if not ctx._dirty <= returned:
+        raise RuntimeError("Some elements marked as dirty during the forward method were not "
+                           "returned as output. The inputs that are modified inplace must all be "
+                           "outputs of the Function.")
+    for a in args:
+        if isinstance(a, Tensor) and id(a) in ctx._dirty and requires_grad \
+                and a.grad_fn is None and a._requires_grad:
+            raise RuntimeError("a leaf Variable that requires grad has been used in an in-place "
+                               "operation.")
 
 
 def _record_function(cls, ctx, args, outputs):
@@ -174,6 +204,7 @@ def _record_function(cls, ctx, args, outputs):
             meta.append(None)
     node.next_functions = tuple(edges)
     node._input_meta = meta
+    node._tensor_input = tuple(isinstance(a, Tensor) for a in args)
     node._n_outputs = len(outputs)
     node._output_meta = []
     for nr, out in enumerate(outputs):
@@ -191,10 +222,47 @@ def _record_function(cls, ctx, args, outputs):
                       SavedTensor(t, is_output=t.grad_fn is node, grad_fn=node) for t in to_save]
 
 
+ONCE_DIFFERENTIABLE_ERROR = ("trying to differentiate twice a function that was marked with "
+                             "@once_differentiable")
+
+
 def once_differentiable(fn):
+    """The backward runs without recording; differentiating its results again raises (the
+    results get an `Error` node when a gradient they came from requires grad, as in PyTorch)."""
+
     @functools.wraps(fn)
     def wrapper(ctx, *args):
+        from ..tensor import Tensor
+
         with grad_mode.no_grad():
-            return fn(ctx, *args)
+            outputs = fn(ctx, *args)
+        if not grad_mode.STATE.enabled:
+            return outputs
+        if not any(isinstance(a, Tensor) and a._requires_grad for a in args):
+            return outputs
+        single = not isinstance(outputs, tuple)
+        wrapped = tuple(_delayed_error(o) for o in ((outputs,) if single else outputs))
+        return wrapped[0] if single else wrapped
 
     return wrapper
+
+
+_ERROR_OP = None
+
+
+def _delayed_error(value):
+    global _ERROR_OP
+    from ..dispatch import Op, apply
+    from ..tensor import Tensor
+
+    if not isinstance(value, Tensor):
+        return value
+    if _ERROR_OP is None:
+        def fail(*_):
+            raise RuntimeError(ONCE_DIFFERENTIABLE_ERROR)
+
+        _ERROR_OP = Op("Error", lambda data: data, (fail,))
+        _ERROR_OP.node_cls.name = lambda self: "llgrad::autograd::Error"
+    alias = value.detach()
+    alias.requires_grad_(True)
+    return apply(_ERROR_OP, (alias,))

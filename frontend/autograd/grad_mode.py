@@ -1,6 +1,7 @@
 """Whether operations record autograd history: `no_grad`, `enable_grad`, `set_grad_enabled`,
 `inference_mode`, each usable as a context manager and as a decorator."""
 import functools
+import inspect
 
 
 class _GradState:
@@ -29,9 +30,12 @@ class _GradModeContext:
         return super().__new__(cls)
 
     def __call__(self, func):
+        if inspect.isgeneratorfunction(func):
+            return _wrap_generator(self.clone, func)
+
         @functools.wraps(func)
         def wrapper(*args, **kwargs):
-            with self.__class__(*self._ctor_args()):
+            with self.clone():
                 return func(*args, **kwargs)
 
         return wrapper
@@ -93,6 +97,35 @@ class inference_mode(_GradModeContext):
         return (self._mode,)
 
     def _apply(self):
-        if self._mode:
-            STATE.enabled = False
-            STATE.inference = True
+        # As PyTorch's InferenceMode(enabled): grad mode is the opposite of inference mode.
+        STATE.enabled = not self._mode
+        STATE.inference = self._mode
+
+
+def _wrap_generator(make_context, func):
+    """A decorated generator function runs its body in the mode each time it resumes, and
+    the caller's mode is back whenever it yields (PyTorch's torch.utils._contextlib)."""
+
+    @functools.wraps(func)
+    def generator_context(*args, **kwargs):
+        gen = func(*args, **kwargs)
+        try:
+            with make_context():
+                response = gen.send(None)
+            while True:
+                try:
+                    request = yield response
+                except GeneratorExit:
+                    with make_context():
+                        gen.close()
+                    raise
+                except BaseException as error:  # noqa: BLE001 (thrown into the generator)
+                    with make_context():
+                        response = gen.throw(error)
+                else:
+                    with make_context():
+                        response = gen.send(request)
+        except StopIteration as stop:
+            return stop.value
+
+    return generator_context

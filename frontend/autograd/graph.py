@@ -13,8 +13,11 @@ import numpy as np
 
 class Node:
     # Hooks are rare: class-level defaults keep recording a node to the attributes it needs.
+    _has_hooks = False  # any of the three below: the engine looks at one flag per node
     _tensor_hooks = None  # {output_nr: [hook(grad)]}: hooks of the tensors this node produced
-    _post_hooks = None
+    _retained = None  # {output_nr: weakref to the tensor}: outputs that called retain_grad()
+    _pre_hooks = None  # [hook(grad_outputs)]
+    _post_hooks = None  # [hook(grad_inputs, grad_outputs)]
     _metadata = None
 
     @property
@@ -36,12 +39,28 @@ class Node:
         self._post_hooks.append(fn)
         return _RemovableHandle(self._post_hooks, fn)
 
+    def register_prehook(self, fn):
+        """`fn(grad_outputs)` before this node runs; a returned tuple replaces grad_outputs."""
+        if self._pre_hooks is None:
+            self._pre_hooks = []
+        self._pre_hooks.append(fn)
+        self._has_hooks = True
+        return _RemovableHandle(self._pre_hooks, fn)
+
     def _add_tensor_hook(self, output_nr, fn):
         hooks = self._tensor_hooks
         if hooks is None:
             hooks = self._tensor_hooks = {}
         hooks.setdefault(output_nr, []).append(fn)
+        self._has_hooks = True
         return _RemovableHandle(hooks[output_nr], fn)
+
+    def _retain_grad(self, output_nr, tensor):
+        """The gradient of output `output_nr` is stored in `tensor.grad` after the hooks ran."""
+        if self._retained is None:
+            self._retained = {}
+        self._retained[output_nr] = weakref.ref(tensor)
+        self._has_hooks = True
 
 
 class _RemovableHandle:
@@ -51,6 +70,12 @@ class _RemovableHandle:
     def remove(self):
         if self._fn in self._hooks:
             self._hooks.remove(self._fn)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.remove()
 
 
 class AccumulateGrad(Node):

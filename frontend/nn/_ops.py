@@ -89,7 +89,7 @@ def _nll_targets(target, weight, ignore_index, dtype):
     valid = P.ne(target, ignore_index)
     safe = P.where(valid, target, 0)
     if weight is None:
-        w = P.cast(valid, dtype)
+        w = P.cast(valid, dtype=dtype)
     else:
         w = P.where(valid, P.take(weight, safe, axis=0), 0)
     return valid, safe, w
@@ -99,8 +99,8 @@ def _nll_forward(x, target, weight, reduction, ignore_index):
     axis = _class_axis(x)
     t_shape = shape_of(target)
     valid, safe, w = _nll_targets(target, weight, ignore_index, dtype_of(x))
-    picked = P.reshape(P.gather(x, P.reshape(safe, _with_class_axis(t_shape, axis)), axis=axis),
-                       t_shape)
+    picked = P.reshape(P.gather(x, P.reshape(safe, shape=_with_class_axis(t_shape, axis)),
+                                axis=axis), shape=t_shape)
     losses = P.where(valid, -picked * w, 0)
     if reduction == "none":
         return losses
@@ -116,9 +116,10 @@ def _nll_vjp(g, out, x, target, weight, reduction, ignore_index):
     t_shape = shape_of(target)
     valid, safe, w = _nll_targets(target, weight, ignore_index, dtype_of(g))
     coef = -(g / _sum_all(w)) if reduction == "mean" else -g
-    src = P.reshape(coef * w, _with_class_axis(t_shape, axis))
+    src = P.reshape(coef * w, shape=_with_class_axis(t_shape, axis))
     zeros = P.full_like(g, shape=shape_of(x), value=0)
-    return P.scatter_add(zeros, P.reshape(safe, _with_class_axis(t_shape, axis)), src, axis=axis)
+    index = P.reshape(safe, shape=_with_class_axis(t_shape, axis))
+    return P.scatter_add(zeros, index, src, axis=axis)
 
 
 NLL_LOSS = Op("NllLossBackward0", _nll_forward, (_nll_vjp, None, None), saves=(1, 2))
@@ -255,12 +256,12 @@ def _embedding_vjp(g, out, weight, indices, padding_idx, scale_grad_by_freq):
     # padding row receives none.
     n_rows = shape_of(weight)[0]
     if padding_idx is not None:
-        hit = P.reshape(P.eq(indices, padding_idx), shape_of(indices) + (1,))
+        hit = P.reshape(P.eq(indices, padding_idx), shape=shape_of(indices) + (1,))
         g = P.where(hit, 0, g)
     if scale_grad_by_freq:
         ones = P.full_like(g, shape=shape_of(indices), value=1)
         counts = P.index_add(P.full_like(g, shape=(n_rows,), value=0), indices, ones, axis=0)
-        g = g / P.reshape(P.take(counts, indices, axis=0), shape_of(indices) + (1,))
+        g = g / P.reshape(P.take(counts, indices, axis=0), shape=shape_of(indices) + (1,))
     zeros = P.full_like(g, shape=shape_of(weight), value=0)
     return P.index_add(zeros, indices, g, axis=0)
 
@@ -327,7 +328,7 @@ def _vector_norm_vjp(g, out, x, ord, axes, keepdims):
         return P.sign(x) * g
     if ord == float("inf"):
         a = P.abs_(x)
-        is_max = P.cast(P.eq(a, norm), dtype_of(x))
+        is_max = P.cast(P.eq(a, norm), dtype=dtype_of(x))
         count = P.expand_back(P.reduce_sum(is_max, axes=axes, keepdims=keepdims), shape, axes,
                               keepdims)
         return P.sign(x) * is_max / count * g

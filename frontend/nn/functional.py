@@ -8,6 +8,7 @@ import warnings
 import numpy as np
 
 from .. import random as _random
+from .. import tracing
 from ..autograd.grad_mode import no_grad
 from ..compiler import dtypes
 from ..compiler.primitive import broadcast_shapes
@@ -15,7 +16,7 @@ from ..dispatch import apply
 from ..ops import creation, elementwise, indexing, shape
 from ..ops import reduction as _red
 from ..ops.linalg import linear  # noqa: F401 (F.linear)
-from ..tensor import Tensor, _wrap_dim
+from ..tensor import _wrap_dim
 from . import _ops
 
 # ---- activations -------------------------------------------------------------------------------
@@ -113,8 +114,10 @@ def dropout(input, p=0.5, training=True, inplace=False):
     if p == 1:
         mask = creation.zeros((), dtype=input.dtype)
     else:
-        mask = creation.from_numpy(_random.default_generator.dropout_mask(
-            tuple(input.shape), p, input.dtype.np, scaled=True))
+        shape_, dtype = tuple(input.shape), input.dtype
+        # Drawn now in eager mode; inside llgrad.compile, drawn afresh at every call.
+        mask = tracing.random_tensor(lambda: _random.default_generator.dropout_mask(
+            shape_, p, dtype.np, scaled=True), shape_, dtype)
     return input.mul_(mask) if inplace else input * mask
 
 
@@ -199,7 +202,7 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0,
     if input.dtype not in (dtypes.int64, dtypes.int32):
         raise RuntimeError("Expected tensor for argument #1 'indices' to have one of the "
                            "following scalar types: Long, Int; but got "
-                           f"{torch_type(input)} instead (while checking arguments for "
+                           f"{_type_name(input)} instead (while checking arguments for "
                            "embedding)")
     indices = input._data
     if type(indices) is np.ndarray and indices.size and (
@@ -211,7 +214,7 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0,
                  {"padding_idx": padding_idx, "scale_grad_by_freq": scale_grad_by_freq})
 
 
-def torch_type(t):
+def _type_name(t):
     from ..tensor import torch_type_name
 
     return torch_type_name(t.dtype.np)
@@ -285,11 +288,11 @@ def _weighted_loss(errors, weight, input, reduction):
     if reduction == "none":
         return weighted
     if reduction == "sum":
-        return reduction_sum(weighted)
-    return reduction_sum(weighted) / reduction_sum(weight)
+        return _sum(weighted)
+    return _sum(weighted) / _sum(weight)
 
 
-def reduction_sum(t):
+def _sum(t):
     return _red.sum(t)
 
 
@@ -432,14 +435,14 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
     if target.dtype.is_floating_point:
         return _cross_entropy_probabilities(input, target, weight, reduction, label_smoothing,
                                             class_dim)
-    log_probs = reduction_log_softmax(input, class_dim)
+    log_probs = _log_softmax(input, class_dim)
     if label_smoothing > 0.0:
         return _cross_entropy_smoothed(log_probs, target, weight, reduction, ignore_index,
                                        label_smoothing, class_dim)
     return _nll_loss_nd(log_probs, target, weight, reduction, ignore_index)
 
 
-def reduction_log_softmax(input, dim):
+def _log_softmax(input, dim):
     return _red.log_softmax(input, dim)
 
 

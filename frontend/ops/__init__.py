@@ -5,7 +5,7 @@ the same function `llgrad.exp(x)` and `x.exp()`, and wire Python's operators.
 """
 import builtins
 
-import numpy as np
+import numpy as _np  # (underscored: `from .ops import *` feeds llgrad.*)
 
 from ..tensor import Tensor
 from . import creation, elementwise, indexing, inplace, linalg, reduction, shape
@@ -14,14 +14,14 @@ from .elementwise import *  # noqa: F401,F403
 from .indexing import (argwhere, gather, index_select, masked_fill, masked_select, nonzero,
                        scatter_add, take_along_dim)
 from .linalg import addmm, bmm, dot, inner, linear, matmul, mm, mv, outer, vdot
-from .reduction import (all, amax, amin, any, argmax, argmin, count_nonzero, log_softmax,  # noqa: A004
-                        logsumexp, max, mean, min, norm, prod, softmax, std, std_mean, sum, var,
-                        var_mean)
+from .reduction import (all, amax, amin, any, argmax, argmin, count_nonzero, cumsum,  # noqa: A004
+                        log_softmax, logsumexp, max, mean, min, norm, prod, softmax, std,
+                        std_mean, sum, var, var_mean)
 from .shape import (broadcast_tensors, broadcast_to, cat, chunk, clone, concat, concatenate,
-                    contiguous, expand, expand_as, flatten, flip, hstack, movedim, moveaxis, narrow,
-                    permute, repeat_interleave, reshape, select, split, squeeze, stack, swapaxes,
-                    swapdims, t, tensor_split, tile, transpose, unbind, unflatten, unsqueeze, view,
-                    vstack)
+                    contiguous, diag, expand, expand_as, flatten, flip, hstack, moveaxis, movedim,
+                    narrow, permute, repeat_interleave, reshape, select, split, squeeze, stack,
+                    swapaxes, swapdims, t, tensor_split, tile, transpose, tril, triu, unbind,
+                    unflatten, unsqueeze, view, vstack)
 
 _ew = elementwise
 
@@ -53,7 +53,7 @@ METHODS = {
     "argmax": reduction.argmax, "argmin": reduction.argmin, "logsumexp": reduction.logsumexp,
     "softmax": reduction.softmax, "log_softmax": reduction.log_softmax, "prod": reduction.prod,
     "all": reduction.all, "any": reduction.any, "norm": reduction.norm,
-    "count_nonzero": reduction.count_nonzero,
+    "count_nonzero": reduction.count_nonzero, "cumsum": reduction.cumsum,
     # shape
     "reshape": shape.reshape, "view": shape.view, "view_as": shape.view_as,
     "reshape_as": shape.reshape_as, "flatten": shape.flatten, "unflatten": shape.unflatten,
@@ -68,7 +68,8 @@ METHODS = {
     "split": shape.split, "chunk": shape.chunk, "unbind": shape.unbind,
     "tensor_split": shape.tensor_split, "select": shape.select, "narrow": shape.narrow,
     "flip": shape.flip, "repeat": shape.repeat, "tile": shape.tile,
-    "repeat_interleave": shape.repeat_interleave,
+    "repeat_interleave": shape.repeat_interleave, "diag": shape.diag, "tril": shape.tril,
+    "triu": shape.triu,
     # indexing
     "gather": indexing.gather, "index_select": indexing.index_select,
     "scatter_add": indexing.scatter_add, "masked_fill": indexing.masked_fill,
@@ -108,7 +109,7 @@ def _reflected(fn):
 
 def _binary_operator(fn):
     def method(self, other):
-        if not isinstance(other, (Tensor, int, float, bool, np.number, np.bool_)):
+        if not isinstance(other, (Tensor, int, float, bool, _np.number, _np.bool_)):
             return NotImplemented
         return fn(self, other)
 

@@ -7,6 +7,7 @@ import math
 
 import numpy as np
 
+from ..compiler import dtypes
 from ..compiler import primitives as P
 from ..compiler.primitive import dtype_of
 from ..dispatch import Op, apply, primitive_op
@@ -315,6 +316,26 @@ def isclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
     from .creation import from_numpy
 
     return from_numpy(np.isclose(input.numpy(force=True), np.asarray(other), rtol, atol, equal_nan))
+
+
+# ---- type promotion ----------------------------------------------------------------------------
+
+def result_type(tensor1, tensor2):
+    """The dtype of an op between the two (tensors or Python numbers), as PyTorch computes it."""
+    from ..dispatch import python_scalars
+    from ..dispatch import result_type as _result_type
+
+    return _result_type(*python_scalars((tensor1, tensor2)))
+
+
+def promote_types(type1, type2):
+    return dtypes.promote(type1, type2)
+
+
+def can_cast(from_, to):
+    """Whether PyTorch's casting rules allow from_ -> to: never to a lower category (float to
+    integer, number to bool)."""
+    return from_.category <= to.category
 
 
 # ---- bitwise on integer/bool tensors -----------------------------------------------------------

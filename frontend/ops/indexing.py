@@ -10,6 +10,7 @@ import numpy as np
 from ..compiler import dtypes
 from ..compiler import primitives as P
 from ..compiler.primitive import shape_of
+from ..compiler.primitives.movement import inverse_permutation
 from ..dispatch import Op, apply, primitive_op
 from ..tensor import Tensor, _wrap_dim
 from .. import tracing
@@ -96,10 +97,20 @@ def _expand_ellipsis(index, ndim):
     return index
 
 
+def _is_int_scalar(item):
+    """An int, or a 0-d integer tensor: PyTorch selects with both (SelectBackward0)."""
+    if isinstance(item, Tensor):
+        return item.ndim == 0 and item.dtype.kind in "iu"
+    return isinstance(item, (int, np.integer)) and not isinstance(item, bool)
+
+
 def getitem(x, index):
-    index = _expand_ellipsis(_normalize_index(index), x.ndim)
-    if not index or all(isinstance(i, slice) and i == slice(None) for i in index):
-        # x[:] and x[...] are aliases of x, recorded as a full slice like PyTorch does.
+    index = _normalize_index(index)
+    if index in ((), (Ellipsis,)):
+        return as_view(apply(SLICE_ALIAS, (x,)), x)  # x[...]: an alias (AliasBackward0)
+    index = _expand_ellipsis(index, x.ndim)
+    if all(isinstance(i, slice) and i == slice(None) for i in index):
+        # x[:] (and x[:, :]) is recorded as a full slice, like PyTorch does.
         if x.ndim == 0:
             return as_view(apply(SLICE_ALIAS, (x,)), x)
         return _slice(x, 0, slice(None))
@@ -114,11 +125,11 @@ def getitem(x, index):
             if item != slice(None):
                 out = _slice(out, dim, item)
             dim += 1
+        elif _is_int_scalar(item):
+            out = _select(out, dim, int(item))
         elif _is_advanced(item):
             advanced.append((dim, item))
             dim += _index_ndim_consumed(item)
-        elif isinstance(item, (int, np.integer)) or (isinstance(item, Tensor) and item.ndim == 0):
-            out = _select(out, dim, int(item))
         else:
             raise IndexError(f"only integers, slices (`:`), ellipsis (`...`), None and long or byte "
                              f"Variables are valid indices (got {type(item).__name__})")
@@ -178,16 +189,17 @@ def _advanced_index(x, advanced):
     arrays = [np.asarray(a) % shape[d] for a, d in zip(arrays, dims)]
     arrays = np.broadcast_arrays(*arrays)
     adjacent = dims == list(range(dims[0], dims[0] + len(dims)))
+    perm = None
     if not adjacent:
-        # NumPy/PyTorch move the indexed dims to the front when they are not next to each other.
-        rest = [d for d in range(len(shape)) if d not in dims]
-        x = x.permute(dims + rest)
-        shape = tuple(x.shape)
+        # NumPy/PyTorch move the indexed dims to the front when they are not next to each other
+        # (inside the one IndexBackward0 node, as in PyTorch).
+        perm = tuple(dims) + tuple(d for d in range(len(shape)) if d not in dims)
+        shape = tuple(shape[p] for p in perm)
         dims = list(range(len(dims)))
     first = dims[0]
     linear = np.ravel_multi_index(tuple(arrays), tuple(shape[d] for d in dims)) if arrays[0].size \
         else np.zeros(arrays[0].shape, dtype=np.int64)
-    params = {"axis": first, "n_dims": len(dims)}
+    params = {"axis": first, "n_dims": len(dims), "perm": perm}
     return apply(INDEX, (x, Tensor._wrap(np.asarray(linear, dtype=np.int64))), params)
 
 
@@ -198,15 +210,22 @@ def _merged_shape(shape, axis, n_dims):
     return tuple(shape[:axis]) + (merged,) + tuple(shape[axis + n_dims:])
 
 
-def _index_forward(x, linear, axis, n_dims):
+def _index_forward(x, linear, axis, n_dims, perm=None):
+    if perm is not None:
+        x = P.permute(x, perm=perm)
     flat = P.reshape(x, shape=_merged_shape(shape_of(x), axis, n_dims))
     return P.take(flat, linear, axis=axis)
 
 
-def _index_vjp(g, out, x, linear, axis, n_dims):
-    merged = _merged_shape(shape_of(x), axis, n_dims)
-    zeros = P.full_like(g, shape=merged, value=0)
-    return P.reshape(P.index_add(zeros, linear, g, axis=axis), shape=shape_of(x))
+def _index_vjp(g, out, x, linear, axis, n_dims, perm=None):
+    shape = shape_of(x)
+    if perm is not None:
+        shape = tuple(shape[p] for p in perm)
+    zeros = P.full_like(g, shape=_merged_shape(shape, axis, n_dims), value=0)
+    grad = P.reshape(P.index_add(zeros, linear, g, axis=axis), shape=shape)
+    if perm is not None:
+        grad = P.permute(grad, perm=inverse_permutation(perm))
+    return grad
 
 
 INDEX = Op("IndexBackward0", _index_forward, (_index_vjp, None), saves=(1,))
@@ -257,8 +276,46 @@ def _index_put_vjp_value(g, out, x, positions, value):
     return P.take(_flat(g), positions, axis=0)
 
 
-INDEX_PUT = Op("CopySlices", _index_put_forward, (_index_put_vjp_x, None, _index_put_vjp_value),
-               saves=(1,), promote=None)
+def _index_put_op(name):
+    return Op(name, _index_put_forward, (_index_put_vjp_x, None, _index_put_vjp_value),
+              saves=(1,), promote=None)
+
+
+# x[index] = value records PyTorch's node for how PyTorch performs the write: into a view of x
+# (CopySlices), with tensor indices on x itself (IndexPutBackward0), or over all of x
+# (x[...] = v: CopyBackwards, or FillBackward3 for a 0-d value).
+INDEX_PUT = {name: _index_put_op(name)
+             for name in ("CopySlices", "IndexPutBackward0", "CopyBackwards", "FillBackward3")}
+
+
+def _write_node_name(x, index, value):
+    """(node name, whether the write goes through index_put) of `x[index] = value`."""
+    items = _normalize_index(index)
+    items = () if items == (Ellipsis,) else _expand_ellipsis(items, x.ndim)
+    through_view = any(item is None or _is_int_scalar(item)
+                       or (isinstance(item, slice) and item != slice(None)) for item in items)
+    advanced = any(_is_advanced(item) and not _is_int_scalar(item) for item in items)
+    if through_view:
+        return "CopySlices", advanced
+    if advanced:
+        return "IndexPutBackward0", advanced
+    return ("FillBackward3" if value.ndim == 0 else "CopyBackwards"), advanced
+
+
+def _broadcast_value(value, selection_shape, advanced):
+    """PyTorch's preparation of the value: leading 1s dropped by a view; for a write through a
+    view, then expanded to the selection (index_put broadcasts by itself)."""
+    from .shape import expand, view
+
+    shape = tuple(value.shape)
+    stripped = shape
+    while stripped and stripped[0] == 1:
+        stripped = stripped[1:]
+    if advanced:
+        return view(value, stripped) if stripped != shape else value
+    if shape == tuple(selection_shape) or not shape:
+        return value
+    return expand(view(value, stripped), tuple(selection_shape))
 
 
 def setitem(x, index, value):
@@ -279,7 +336,9 @@ def setitem(x, index, value):
             from .creation import full
 
             value = full((), value, dtype=x.dtype)
-        result = apply(INDEX_PUT, (x, positions, value))
+        name, advanced = _write_node_name(x, index, value)
+        value = _broadcast_value(value, positions.shape, advanced)
+        result = apply(INDEX_PUT[name], (x, positions, value))
         write_data(x, result)
         rebase_history(x, result)
         return
@@ -334,8 +393,21 @@ def scatter_add(input, dim, index, src):
     return apply(SCATTER_ADD, (input, index, src), {"axis": _wrap_dim(dim, input.ndim)})
 
 
-def take_along_dim(input, indices, dim):
-    return gather(input, dim, indices)
+def take_along_dim(input, indices, dim=None):
+    if dim is None:  # PyTorch: the flattened input, gathered at the flattened indices
+        return gather(input.reshape(-1), 0, indices.reshape(-1))
+    from ..compiler.primitive import broadcast_shapes
+    from .shape import broadcast_to
+
+    # PyTorch's helper: indices and input broadcast against each other except along dim.
+    axis = _wrap_dim(dim, input.ndim)
+    sizes = list(input.shape)
+    sizes[axis] = indices.shape[axis]
+    indices = broadcast_to(indices, broadcast_shapes(tuple(sizes), tuple(indices.shape)))
+    sizes = list(indices.shape)
+    sizes[axis] = input.shape[axis]
+    input = broadcast_to(input, broadcast_shapes(tuple(sizes), tuple(input.shape)))
+    return gather(input, axis, indices)
 
 
 def _masked_fill_forward(x, mask, value):
@@ -370,9 +442,30 @@ def masked_fill(input, mask, value):
     return apply(MASKED_FILL, (input, mask, value))
 
 
+def _masked_select_forward(x, positions, shape):
+    flat = P.reshape(P.broadcast_to(x, shape=shape), shape=(_numel(shape),))
+    return P.take(flat, positions, axis=0)
+
+
+def _masked_select_vjp(g, out, x, positions, shape):
+    flat = P.index_add(P.full_like(g, shape=(_numel(shape),), value=0), positions, g, axis=0)
+    return P.sum_to(P.reshape(flat, shape=shape), shape_of(x))
+
+
+MASKED_SELECT = Op("MaskedSelectBackward0", _masked_select_forward, (_masked_select_vjp, None),
+                   saves=(1,))
+
+
 def masked_select(input, mask):
-    return getitem(input.expand_as(mask) if input.shape != mask.shape else input,
-                   mask.expand_as(input) if mask.shape != input.shape else mask)
+    """The elements where the mask (broadcast with the input) is True, as a 1-D tensor."""
+    from ..compiler.primitive import broadcast_shapes
+
+    if mask.dtype is not dtypes.bool_:
+        raise RuntimeError(f"masked_select: expected BoolTensor for mask")
+    shape = broadcast_shapes(tuple(input.shape), tuple(mask.shape))
+    mask_data = mask._concrete("masked_select (its result's size depends on the mask)")
+    positions = np.flatnonzero(np.broadcast_to(mask_data, shape)).astype(np.int64)
+    return apply(MASKED_SELECT, (input, from_numpy_constant(positions)), {"shape": shape})
 
 
 def nonzero(input, *, as_tuple=False):

@@ -1,10 +1,13 @@
 """Matrix products. Each entry point records the node PyTorch records for the same call:
 dot (1-D @ 1-D), mv, mm, bmm, addmm (nn.Linear on a batch), matmul's batched form."""
+import numpy as np
+
 from ..compiler import primitives as P
-from ..compiler.primitive import shape_of
+from ..compiler.primitive import broadcast_shapes, shape_of
 from ..compiler.primitives.matmul import matmul_grad_lhs, matmul_grad_rhs
 from ..dispatch import Op, apply, primitive_op
-from .shape import reshape, squeeze, unsqueeze
+from .shape import (as_view, contiguous, expand, permute, reshape, squeeze, unsafe_view,
+                    unsqueeze, view)
 
 
 def _dot_forward(a, b):
@@ -13,6 +16,7 @@ def _dot_forward(a, b):
 
 DOT = Op("DotBackward0", _dot_forward,
          (lambda g, out, a, b: g * b, lambda g, out, a, b: g * a), saves=(0, 1), promote="common")
+VDOT = Op("VdotBackward0", _dot_forward, DOT.vjp, saves=(0, 1), promote="common")
 
 
 def _mv_forward(m, v):
@@ -20,7 +24,8 @@ def _mv_forward(m, v):
 
 
 def _mv_vjp_matrix(g, out, m, v):
-    return P.matmul(P.reshape(g, shape=(shape_of(g)[0], 1)), P.reshape(v, shape=(1, shape_of(v)[0])))
+    # PyTorch's grad.ger(vec): an outer product, a broadcast multiply
+    return P.reshape(g, shape=(shape_of(g)[0], 1)) * P.reshape(v, shape=(1, shape_of(v)[0]))
 
 
 def _mv_vjp_vector(g, out, m, v):
@@ -75,7 +80,7 @@ def _scalar(t):
     return _scalar_type_name(t.dtype)
 
 
-def dot(input, other):
+def dot(input, other, _op=DOT):
     if input.ndim != 1 or other.ndim != 1:
         raise RuntimeError(f"1D tensors expected, but got {input.ndim}D and {other.ndim}D tensors")
     if input.shape[0] != other.shape[0]:
@@ -83,10 +88,28 @@ def dot(input, other):
                            f"[{other.shape[0]}] to have the same number of elements, but got "
                            f"{input.shape[0]} and {other.shape[0]} elements respectively")
     _check_dtypes(input, other, "dot")
-    return apply(DOT, (input, other))
+    return apply(_op, (input, other))
 
 
-vdot = inner = dot
+def vdot(input, other):
+    """The dot product of the conjugate of input with other: dot, for real tensors."""
+    return dot(input, other, _op=VDOT)
+
+
+def inner(input, other):
+    """Sum over the last dimension of both, as PyTorch's tensordot computes it."""
+    if input.ndim == 0 or other.ndim == 0:
+        return input * other
+    k = input.shape[-1]
+    if other.shape[-1] != k:
+        raise RuntimeError(f"inner() the last dimension must match on both input tensors but got "
+                           f"shapes {list(input.shape)} and {list(other.shape)}")
+    a = permute(input, tuple(range(input.ndim)))
+    b = permute(other, (other.ndim - 1,) + tuple(range(other.ndim - 1)))
+    out_shape = tuple(input.shape[:-1]) + tuple(other.shape[:-1])
+    if input.ndim == 1 and other.ndim == 1:
+        return view(dot(a, b), out_shape)
+    return view(mm(reshape(a, (-1, k)), reshape(b, (k, -1))), out_shape)
 
 
 def mv(input, vec):
@@ -121,8 +144,13 @@ def addmm(input, mat1, mat2, *, beta=1, alpha=1):
     return apply(ADDMM, (input, mat1, mat2), {"beta": beta, "alpha": alpha})
 
 
+# matmul's in-place squeeze_(0) of a vector @ matrix product
+SQUEEZE_INPLACE = primitive_op("SqueezeBackward4", P.reshape)
+
+
 def matmul(input, other):
-    """`@` with PyTorch's rules for 1-D operands and broadcast batch dimensions."""
+    """`@`, decomposed into the products PyTorch's matmul calls (dot, mv, mm, or mm/mv on a
+    folded tensor, or bmm on broadcast batches), so grad_fn chains are PyTorch's."""
     a_dim, b_dim = input.ndim, other.ndim
     if a_dim == 0 or b_dim == 0:
         raise RuntimeError(f"both arguments to matmul need to be at least 1D, but they are "
@@ -132,32 +160,98 @@ def matmul(input, other):
     if a_dim == 2 and b_dim == 1:
         return mv(input, other)
     if a_dim == 1 and b_dim == 2:
-        return squeeze(mm(unsqueeze(input, 0), other), 0)
+        product = mm(unsqueeze(input, 0), other)
+        return as_view(apply(SQUEEZE_INPLACE, (product,), {"shape": tuple(product.shape[1:])}),
+                       product)
     if a_dim == 2 and b_dim == 2:
         return mm(input, other)
+    if _should_fold(input, other):
+        return _folded_matmul(input, other)
     return _batched_matmul(input, other)
 
 
+def _layout(t, transpose_last2=False):
+    """Shape and element strides of t (or of t.mT), without recording anything."""
+    shape, strides = list(t.shape), list(t.stride()) if type(t._data) is np.ndarray else None
+    if strides is None:  # a traced value has no layout: take it as contiguous
+        strides = [0] * len(shape)
+        step = 1
+        for i in reversed(range(len(shape))):
+            strides[i], step = step, step * shape[i]
+    if transpose_last2:
+        shape[-2:], strides[-2:] = shape[:-3:-1], strides[:-3:-1]
+    return shape, strides
+
+
+def _should_fold(t1, t2):
+    """PyTorch's should_fold: multiply a >= 3-D operand as one matrix (mm/mv) rather than by
+    batches, when the other operand is at most 2-D and that needs no copy (or saves one in
+    the backward)."""
+    larger = t1.ndim >= t2.ndim
+    shape, strides = _layout(t1) if larger else _layout(t2, transpose_last2=True)
+    small = t2 if larger else t1
+    if not (len(shape) >= 3 and small.ndim <= 2):
+        return False
+    if small._requires_grad:
+        return True
+    if t1.ndim == 2:
+        return False
+    if 0 in shape:
+        return True
+    return all(strides[i] == strides[i + 1] * shape[i + 1] for i in range(len(shape) - 2))
+
+
+def _folded_matmul(input, other):
+    transpose = other.ndim > input.ndim
+    t1 = other.mT if transpose else input
+    t2 = other if not transpose else (input.t() if input.ndim == 2 else input)
+    out_shape = tuple(t1.shape[:-1])
+    rows = 1
+    for d in out_shape:
+        rows *= d
+    folded = reshape(t1, (rows, t1.shape[-1]))
+    if t2.ndim == 2:
+        out = unsafe_view(mm(folded, t2), out_shape + (t2.shape[1],))
+        return contiguous(out.mT) if transpose else out
+    return unsafe_view(mv(folded, t2), out_shape)
+
+
 def _batched_matmul(input, other):
-    a, b = input, other
-    if a.ndim == 1:
-        a = unsqueeze(a, 0)
-    if b.ndim == 1:
-        b = unsqueeze(b, -1)
-    if a.shape[-1] != b.shape[-2]:
+    a_dim, b_dim = input.ndim, other.ndim
+    n = input.shape[-2] if a_dim > 1 else 1
+    m1 = input.shape[-1]
+    m2 = other.shape[-2] if b_dim > 1 else other.shape[0]
+    p = other.shape[-1] if b_dim > 1 else 1
+    if m1 != m2:
         raise RuntimeError(f"Expected size for first two dimensions of batch2 tensor to be: "
-                           f"[{a.shape[-3] if a.ndim > 2 else 1}, {a.shape[-1]}] but got: "
-                           f"[{b.shape[-3] if b.ndim > 2 else 1}, {b.shape[-2]}].")
-    out = apply(BMM, (a, b))
-    if input.ndim == 1:
-        out = squeeze(out, -2)
-    if other.ndim == 1:
-        out = squeeze(out, -1)
-    return out
+                           f"[{input.shape[-3] if a_dim > 2 else 1}, {m1}] but got: "
+                           f"[{other.shape[-3] if b_dim > 2 else 1}, {m2}].")
+    batch1 = tuple(input.shape[:max(a_dim - 2, 0)])
+    batch2 = tuple(other.shape[:max(b_dim - 2, 0)])
+    if a_dim == 3 and b_dim == 3 and batch1[0] != batch2[0]:
+        # A batch of one that requires grad is multiplied without broadcasting (PyTorch).
+        if batch1[0] == 1 and input._requires_grad:
+            return matmul(squeeze(input, 0), other)
+        if batch2[0] == 1 and other._requires_grad:
+            return matmul(input, squeeze(other, 0))
+    batch = broadcast_shapes(batch1, batch2)
+    count = 1
+    for d in batch:
+        count *= d
+    a = reshape(expand(input, batch + (n, m1)), (count, n, m1))
+    if b_dim == 1:
+        b = unsqueeze(reshape(expand(other, batch + (m2,)), (count, m2)), 2)
+    else:
+        b = reshape(expand(other, batch + (m2, p)), (count, m2, p))
+    product = bmm(a, b)
+    if b_dim == 1:
+        product = squeeze(product, -1)
+    out_shape = batch + ((n,) if a_dim > 1 else ()) + ((p,) if b_dim > 1 else ())
+    return unsafe_view(product, out_shape)
 
 
 def outer(input, vec2):
-    return unsqueeze(input, 1) * unsqueeze(vec2, 0)
+    return reshape(input, (input.shape[0], 1)) * vec2  # PyTorch's outer
 
 
 ger = outer
@@ -168,12 +262,15 @@ def linear(input, weight, bias=None):
     weight_t = weight.t()
     if input.ndim == 2 and bias is not None:
         return addmm(bias, input, weight_t)
-    if input.ndim == 2:
-        return mm(input, weight_t)
-    if input.ndim == 1 and bias is None:
-        return squeeze(mm(unsqueeze(input, 0), weight_t), 0)
-    # Other ranks (1-D with a bias too): rows through addmm, viewed back, as PyTorch records it.
-    lead = tuple(input.shape[:-1])
-    flat = reshape(input, (-1, input.shape[-1]))
-    out = addmm(bias, flat, weight_t) if bias is not None else mm(flat, weight_t)
-    return reshape(out, lead + (weight.shape[0],))
+    if bias is not None and bias.ndim == 1 and _is_contiguous(input):
+        # Other ranks: rows through addmm, viewed back (PyTorch's _flatten_nd_linear).
+        lead = tuple(input.shape[:-1])
+        flat = reshape(input, (-1, input.shape[-1]))
+        return view(addmm(bias, flat, weight_t), lead + (weight.shape[0],))
+    out = matmul(input, weight_t)
+    return out if bias is None else out + bias
+
+
+def _is_contiguous(t):
+    data = t._data
+    return type(data) is not np.ndarray or data.flags.c_contiguous

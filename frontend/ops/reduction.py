@@ -475,6 +475,48 @@ def prod(input, dim=None, keepdim=False, *, dtype=None):
     return apply(PROD_DIM, (input,), {"axes": axes, "keepdims": keepdim})
 
 
+# ---- cumulative sums ---------------------------------------------------------------------------
+
+def _shifted(x, axis, shift, reverse):
+    """x moved `shift` places along axis (towards the end, or the start when reversed), zeros
+    filling in."""
+    n = shape_of(x)[axis]
+    config = [(0, 0, 0)] * len(shape_of(x))
+    if reverse:
+        config[axis] = (0, shift, 0)
+        return P.pad(_range_along(x, axis, shift, n), config=tuple(config))
+    config[axis] = (shift, 0, 0)
+    return P.pad(_range_along(x, axis, 0, n - shift), config=tuple(config))
+
+
+def _scan_sum(x, axis, reverse=False):
+    """Inclusive prefix sums along axis in log2(n) shifted adds (Hillis-Steele); reversed: the
+    sums of each element and those after it."""
+    n, shift = shape_of(x)[axis], 1
+    while shift < n:
+        x = x + _shifted(x, axis, shift, reverse)
+        shift *= 2
+    return x
+
+
+def _cumsum_forward(x, axis):
+    return _scan_sum(x, axis)
+
+
+CUMSUM = Op("CumsumBackward0", _cumsum_forward,
+            (lambda g, out, x, axis: _scan_sum(g, axis, reverse=True),))
+
+
+def cumsum(input, dim, *, dtype=None):
+    if dtype is not None:
+        input = input.to(dtype)
+    elif input._data.dtype.kind in "iub":
+        input = input.to(dtypes.int64)
+    if input.ndim == 0:
+        return apply(CUMSUM, (input.reshape(1),), {"axis": 0}).reshape(())
+    return apply(CUMSUM, (input,), {"axis": _wrap_dim(dim, input.ndim)})
+
+
 # ---- vector norms ------------------------------------------------------------------------------
 
 def _norm_forward(x, p, axes, keepdims):

@@ -4,6 +4,8 @@ contiguous, dtype conversion), and joining or splitting (cat, stack, split, chun
 Views share storage and the version counter with their base, as in PyTorch, so an in-place
 change through either is seen by both and by autograd's saved-tensor checks.
 """
+import builtins
+
 import numpy as np
 
 from ..compiler import dtypes
@@ -54,6 +56,11 @@ VIEW = primitive_op("ViewBackward0", P.reshape)
 UNSQUEEZE = primitive_op("UnsqueezeBackward0", P.reshape)
 SQUEEZE_ALL = primitive_op("SqueezeBackward0", P.reshape)
 SQUEEZE_DIM = primitive_op("SqueezeBackward1", P.reshape)
+SQUEEZE_DIMS = primitive_op("SqueezeBackward2", P.reshape)
+# reshape of a non-contiguous tensor, as PyTorch records it: a strided alias when the strides
+# allow one, else a contiguous copy and a view of the copy.
+RESHAPE_ALIAS = primitive_op("ReshapeAliasBackward0", P.reshape)
+UNSAFE_VIEW = primitive_op("UnsafeViewBackward0", P.reshape)
 
 
 def _reshape_with(op, input, shape):
@@ -62,7 +69,17 @@ def _reshape_with(op, input, shape):
 
 def reshape(input, *shape):
     shape = infer_shape(_sizes(shape), input.numel())
+    data = input._data
+    if type(data) is np.ndarray and not data.flags.c_contiguous:
+        if _viewable(data, shape):
+            return _reshape_with(RESHAPE_ALIAS, input, shape)
+        return unsafe_view(clone(input), shape)
     return _reshape_with(VIEW, input, shape)
+
+
+def unsafe_view(input, shape):
+    """A view of a tensor the caller just made (PyTorch's _unsafe_view: UnsafeViewBackward0)."""
+    return _reshape_with(UNSAFE_VIEW, input, tuple(shape))
 
 
 def view(input, *shape):
@@ -116,7 +133,7 @@ def unflatten(input, dim, sizes):
     dim = _wrap_dim(dim, input.ndim)
     shape = tuple(input.shape)
     sizes = infer_shape(sizes, shape[dim])
-    return reshape(input, shape[:dim] + sizes + shape[dim + 1:])
+    return view(input, shape[:dim] + sizes + shape[dim + 1:])
 
 
 def unsqueeze(input, dim):
@@ -133,7 +150,8 @@ def squeeze(input, dim=None):
     dims = dim if isinstance(dim, (tuple, list)) else (dim,)
     axes = {_wrap_dim(d, len(shape)) for d in dims} if shape else set()
     new_shape = tuple(d for i, d in enumerate(shape) if not (i in axes and d == 1))
-    return _reshape_with(SQUEEZE_DIM, input, new_shape)
+    op = SQUEEZE_DIMS if isinstance(dim, (tuple, list)) else SQUEEZE_DIM
+    return _reshape_with(op, input, new_shape)
 
 
 EXPAND = primitive_op("ExpandBackward0", P.broadcast_to)
@@ -378,7 +396,7 @@ def hstack(tensors):
 
 
 def vstack(tensors):
-    return cat([t.reshape(1, -1) if t.ndim == 1 else t for t in tensors], 0)
+    return cat([unsqueeze(t, 0) if t.ndim == 1 else t for t in tensors], 0)  # atleast_2d
 
 
 def _split_forward(x, axis, sections):
@@ -453,19 +471,47 @@ def tensor_split(input, sections, dim=0):
     if isinstance(sections, int):
         base, extra = divmod(size, sections)
         sizes = [base + 1] * extra + [base] * (sections - extra)
+        bounds = [0]
+        for n in sizes:
+            bounds.append(bounds[-1] + n)
     else:
-        bounds = [0] + list(sections) + [size]
-        sizes = [b - a for a, b in zip(bounds, bounds[1:])]
-    return _split_sections(input, axis, sizes, "SplitWithSizesBackward0")
+        bounds = [0] + [builtins.min(builtins.max(b, 0), size) for b in sections] + [size]
+    # PyTorch's tensor_split returns slices (SliceBackward0), not one split node.
+    pieces = []
+    for start, stop in zip(bounds, bounds[1:]):
+        pieces.append(narrow(input, axis, start, builtins.max(stop - start, 0)))
+    return tuple(pieces)
+
+
+def _unbind_forward(x, axis):
+    shape = shape_of(x)
+    rest = shape[:axis] + shape[axis + 1:]
+    return tuple(P.reshape(piece, shape=rest)
+                 for piece in _split_forward(x, axis, (1,) * shape[axis]))
+
+
+def _unbind_vjp(g, out, x, axis):
+    shape = shape_of(x)
+    with_unit = shape[:axis] + (1,) + shape[axis + 1:]
+    like = next(p for p in g if p is not None)
+    pieces = [P.full_like(like, shape=with_unit, value=0) if piece is None
+              else P.reshape(piece, shape=with_unit) for piece in g]
+    return P.concat(*pieces, axis=axis)
+
+
+_UNBIND_OPS = {}
 
 
 def unbind(input, dim=0):
     axis = _wrap_dim(dim, input.ndim)
     n = input.shape[axis]
-    if n == 1:
-        return (select(input, axis, 0),)
-    pieces = _split_sections(input, axis, [1] * n, "UnbindBackward0")
-    return tuple(squeeze(p, axis) for p in pieces)
+    op = _UNBIND_OPS.get(n)
+    if op is None:
+        op = _UNBIND_OPS[n] = Op("UnbindBackward0", _unbind_forward, (_unbind_vjp,), n_outputs=n)
+    if n == 0:
+        return ()
+    outs = apply(op, (input,), {"axis": axis})
+    return tuple(as_view(o, input) for o in (outs if n > 1 else (outs,)))
 
 
 def select(input, dim, index):
@@ -482,31 +528,51 @@ def narrow(input, dim, start, length):
     return getitem(input, (slice(None),) * axis + (slice(start, start + length),))
 
 
-def flip(input, dims):
-    from .indexing import index_select
-    from .creation import arange
+def _flip_forward(x, axes):
+    for axis in axes:
+        n = shape_of(x)[axis]
+        x = P.take(x, np.arange(n - 1, -1, -1, dtype=np.int64), axis=axis)
+    return x
 
+
+FLIP = Op("FlipBackward0", _flip_forward, (lambda g, out, x, axes: _flip_forward(g, axes),))
+
+
+def flip(input, dims):
     if isinstance(dims, int):
         dims = (dims,)
-    out = input
-    for d in dims:
-        axis = _wrap_dim(d, input.ndim)
-        n = input.shape[axis]
-        out = index_select(out, axis, arange(n - 1, -1, -1))
-    return out
+    axes = tuple(sorted({_wrap_dim(d, input.ndim) for d in dims}))
+    return apply(FLIP, (input,), {"axes": axes})
+
+
+def _interleave(outer, inner):
+    return tuple(d for pair in zip(outer, inner) for d in pair)
+
+
+def _repeat_forward(x, repeats):
+    # (d0, d1) -> (1, d0, 1, d1) -> broadcast to (r0, d0, r1, d1) -> (r0 * d0, r1 * d1)
+    shape = (1,) * (len(repeats) - len(shape_of(x))) + tuple(shape_of(x))
+    x = P.reshape(x, shape=_interleave((1,) * len(shape), shape))
+    x = P.broadcast_to(x, shape=_interleave(repeats, shape))
+    return P.reshape(x, shape=tuple(r * d for r, d in zip(repeats, shape)))
+
+
+def _repeat_vjp(g, out, x, repeats):
+    shape = (1,) * (len(repeats) - len(shape_of(x))) + tuple(shape_of(x))
+    g = P.reshape(g, shape=_interleave(repeats, shape))
+    g = P.reduce_sum(g, axes=tuple(range(0, 2 * len(shape), 2)), keepdims=False)
+    return P.reshape(g, shape=shape_of(x))
+
+
+REPEAT = Op("RepeatBackward0", _repeat_forward, (_repeat_vjp,))
 
 
 def repeat(input, *sizes):
     sizes = _sizes(sizes)
-    shape = (1,) * (len(sizes) - input.ndim) + tuple(input.shape)
-    x = reshape(input, shape)
-    expanded_shape, target = [], []
-    for s, d in zip(sizes, shape):
-        expanded_shape += [1, d]
-        target += [s, d]
-    x = reshape(x, expanded_shape)
-    x = expand(x, target)
-    return reshape(x, tuple(s * d for s, d in zip(sizes, shape)))
+    if len(sizes) < input.ndim:
+        raise RuntimeError("Number of dimensions of repeat dims can not be smaller than number "
+                           "of dimensions of tensor")
+    return apply(REPEAT, (input,), {"repeats": sizes})
 
 
 def tile(input, dims):
@@ -526,18 +592,80 @@ def repeat_interleave(input, repeats, dim=None):
     x = expand(x, shape)
     out_shape = list(input.shape)
     out_shape[axis] *= repeats
-    return reshape(x, out_shape)
+    return view(contiguous(x), out_shape)  # PyTorch's steps, so grad_fn chains match
+
+
+def _diagonal_positions(rows, cols, offset):
+    """Flat positions of the offset diagonal of a (rows, cols) matrix."""
+    i = np.arange(max(0, -offset), max(0, min(rows, cols - offset)), dtype=np.int64)
+    return i * cols + i + offset
+
+
+def _diag_embed_forward(v, offset):
+    n = shape_of(v)[0]
+    m = n + abs(offset)
+    positions = _diagonal_positions(m, m, offset)
+    flat = P.index_add(P.full_like(v, shape=(m * m,), value=0), positions, v, axis=0)
+    return P.reshape(flat, shape=(m, m))
+
+
+def _diag_embed_vjp(g, out, v, offset):
+    m = shape_of(g)[0]
+    return P.take(P.reshape(g, shape=(m * m,)), _diagonal_positions(m, m, offset), axis=0)
+
+
+def _diagonal_forward(x, offset):
+    rows, cols = shape_of(x)
+    return P.take(P.reshape(x, shape=(rows * cols,)), _diagonal_positions(rows, cols, offset),
+                  axis=0)
+
+
+def _diagonal_vjp(g, out, x, offset):
+    rows, cols = shape_of(x)
+    flat = P.index_add(P.full_like(g, shape=(rows * cols,), value=0),
+                       _diagonal_positions(rows, cols, offset), g, axis=0)
+    return P.reshape(flat, shape=(rows, cols))
+
+
+def _triangle_mask(shape, diagonal, upper):
+    rows, cols = shape[-2], shape[-1]
+    offset = np.arange(cols)[None, :] - np.arange(rows)[:, None]
+    return offset >= diagonal if upper else offset <= diagonal
+
+
+def _triangle_forward(x, diagonal, upper):
+    return P.where(_triangle_mask(shape_of(x), diagonal, upper), x, 0)
+
+
+def _triangle_vjp(g, out, x, diagonal, upper):
+    return P.where(_triangle_mask(shape_of(x), diagonal, upper), g, 0)
+
+
+TRIL = Op("TrilBackward0", _triangle_forward, (_triangle_vjp,))
+TRIU = Op("TriuBackward0", _triangle_forward, (_triangle_vjp,))
+
+
+def tril(input, diagonal=0):
+    """The lower triangle (on and below the `diagonal`-th diagonal) of the last two dims."""
+    if input.ndim < 2:
+        raise RuntimeError("tril: input tensor must have at least 2 dimensions")
+    return apply(TRIL, (input,), {"diagonal": diagonal, "upper": False})
+
+
+def triu(input, diagonal=0):
+    if input.ndim < 2:
+        raise RuntimeError("triu: input tensor must have at least 2 dimensions")
+    return apply(TRIU, (input,), {"diagonal": diagonal, "upper": True})
+
+
+DIAG_EMBED = Op("DiagEmbedBackward0", _diag_embed_forward, (_diag_embed_vjp,))
+DIAGONAL_COPY = Op("DiagonalBackward0_copy", _diagonal_forward, (_diagonal_vjp,))
 
 
 def diag(input, diagonal=0):
-    from .creation import eye
-
+    """A 1-D input's values on a diagonal of a square matrix; a matrix's diagonal as 1-D."""
     if input.ndim == 1:
-        n = input.shape[0]
-        if diagonal:
-            raise NotImplementedError("diag with an offset is not supported")
-        return eye(n, dtype=input.dtype) * input.unsqueeze(0)
-    from .creation import arange
-
-    idx = arange(min(input.shape))
-    return input[idx, idx]
+        return apply(DIAG_EMBED, (input,), {"offset": diagonal})
+    if input.ndim != 2:
+        raise RuntimeError("diag(): Supports 1D or 2D tensors. Got " f"{input.ndim}D")
+    return apply(DIAGONAL_COPY, (input,), {"offset": diagonal})

@@ -1,10 +1,11 @@
 """Adam (and, with decoupled weight decay, AdamW)."""
+from .. import tracing
 from ..autograd.grad_mode import enable_grad, no_grad
 from ..compiler import dtypes
 from ..ops import creation
 from ..ops import elementwise as ew
 from ..tensor import Tensor
-from .optimizer import Optimizer, _check_single_tensor_path
+from .optimizer import Optimizer, _check_single_tensor_path, hyperparameter, is_nonzero
 
 
 class Adam(Optimizer):
@@ -49,7 +50,8 @@ class Adam(Optimizer):
                     p_state["step"] = creation.tensor(float(p_state["step"]),
                                                       dtype=dtypes.float32)
 
-    def _init_group(self, group, params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, steps):
+    def _init_group(self, group, params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, steps,
+                    amsgrad):
         for p in group["params"]:
             if p.grad is None:
                 continue
@@ -57,15 +59,18 @@ class Adam(Optimizer):
             grads.append(p.grad)
             state = self.state[p]
             if len(state) == 0:
-                # The step count is a 0-dim float32 tensor, as in PyTorch 2.x.
-                state["step"] = creation.tensor(0.0, dtype=dtypes.float32)
-                state["exp_avg"] = creation.zeros_like(p)
-                state["exp_avg_sq"] = creation.zeros_like(p)
-                if group["amsgrad"]:
-                    state["max_exp_avg_sq"] = creation.zeros_like(p)
+                # Concrete tensors even inside llgrad.compile: state outlives the trace, and its
+                # in-place updates become writes to lifted inputs.
+                with tracing.outside_trace():
+                    # The step count is a 0-dim float32 tensor, as in PyTorch 2.x.
+                    state["step"] = creation.tensor(0.0, dtype=dtypes.float32)
+                    state["exp_avg"] = creation.zeros_like(p)
+                    state["exp_avg_sq"] = creation.zeros_like(p)
+                    if amsgrad:
+                        state["max_exp_avg_sq"] = creation.zeros_like(p)
             exp_avgs.append(state["exp_avg"])
             exp_avg_sqs.append(state["exp_avg_sq"])
-            if group["amsgrad"]:
+            if amsgrad:
                 max_exp_avg_sqs.append(state["max_exp_avg_sq"])
             steps.append(state["step"])
 
@@ -78,14 +83,17 @@ class Adam(Optimizer):
             for group in self.param_groups:
                 params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, steps = \
                     [], [], [], [], [], []
-                beta1, beta2 = group["betas"]
+                amsgrad = hyperparameter(group, "amsgrad")
                 self._init_group(group, params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs,
-                                 steps)
+                                 steps, amsgrad)
                 adam(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, steps,
-                     amsgrad=group["amsgrad"], beta1=beta1, beta2=beta2, lr=group["lr"],
-                     weight_decay=group["weight_decay"], eps=group["eps"],
-                     maximize=group["maximize"], capturable=group["capturable"],
-                     decoupled_weight_decay=group["decoupled_weight_decay"])
+                     amsgrad=amsgrad, beta1=hyperparameter(group, "betas", 0),
+                     beta2=hyperparameter(group, "betas", 1), lr=hyperparameter(group, "lr"),
+                     weight_decay=hyperparameter(group, "weight_decay"),
+                     use_weight_decay=is_nonzero(group, "weight_decay"),
+                     eps=hyperparameter(group, "eps"), maximize=hyperparameter(group, "maximize"),
+                     capturable=hyperparameter(group, "capturable"),
+                     decoupled_weight_decay=hyperparameter(group, "decoupled_weight_decay"))
         return loss
 
 
@@ -104,12 +112,15 @@ class AdamW(Adam):
 
 
 def adam(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, state_steps, *, amsgrad, beta1,
-         beta2, lr, weight_decay, eps, maximize, capturable, decoupled_weight_decay):
+         beta2, lr, weight_decay, use_weight_decay, eps, maximize, capturable,
+         decoupled_weight_decay):
     """PyTorch's _single_tensor_adam, operation by operation.
 
     PyTorch's default (non-capturable) path reads the step with .item() and forms the bias
     corrections in Python doubles. Here they are float64 0-dim tensor ops on the step tensor
     (the count is an integer, exact in both types), the same values without leaving tensor land.
+    `grad.add(param, alpha=wd)` is written `grad + param * wd` (the same values in llgrad), which
+    also works when wd is a runtime tensor under llgrad.compile.
     """
     for i, param in enumerate(params):
         grad = grads[i] if not maximize else -grads[i]
@@ -117,11 +128,11 @@ def adam(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, state_steps, *, 
         exp_avg_sq = exp_avg_sqs[i]
         step_t = state_steps[i]
         step_t += 1
-        if weight_decay != 0:
+        if use_weight_decay:
             if decoupled_weight_decay:
                 param.mul_(1 - lr * weight_decay)
             else:
-                grad = grad.add(param, alpha=weight_decay)
+                grad = grad + param * weight_decay
         exp_avg.lerp_(grad, 1 - beta1)
         exp_avg_sq.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
         if capturable:

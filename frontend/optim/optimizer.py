@@ -13,7 +13,9 @@ from collections.abc import Iterable
 from copy import deepcopy
 from itertools import chain
 
-from ..nn.modules.module import typename
+from .. import tracing
+from ..compiler import dtypes
+from ..nn.modules.module import _zero_grad, typename
 from ..nn.utils.hooks import RemovableHandle
 from ..tensor import Tensor
 
@@ -251,15 +253,7 @@ class Optimizer:
     def zero_grad(self, set_to_none=True):
         for group in self.param_groups:
             for p in group["params"]:
-                if p.grad is not None:
-                    if set_to_none:
-                        p.grad = None
-                    else:
-                        if p.grad.grad_fn is not None:
-                            p.grad.detach_()
-                        else:
-                            p.grad.requires_grad_(False)
-                        p.grad.zero_()
+                _zero_grad(p, set_to_none)
 
     def step(self, closure=None):
         raise NotImplementedError
@@ -323,3 +317,22 @@ def _check_single_tensor_path(foreach, fused, differentiable):
     """llgrad runs the single-tensor update whatever foreach/fused say (same math, same state)."""
     if differentiable:
         raise NotImplementedError("llgrad optimizers do not support differentiable=True")
+
+
+def hyperparameter(group, key, index=None):
+    """`group[key]` (or `group[key][index]`) for this step. In eager mode the value itself; inside
+    llgrad.compile a number becomes a float64 runtime input read from the group at every call (so
+    schedules never retrace and the math matches eager), anything else a guarded constant."""
+    def read():
+        value = group[key]
+        return value if index is None else value[index]
+
+    value = read()
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return tracing.runtime_scalar(read, dtypes.float64)
+    return tracing.guard(f"optimizer hyperparameter {key!r}", read)
+
+
+def is_nonzero(group, key):
+    """A branch on a hyperparameter (`momentum != 0`): taken now, guarded inside llgrad.compile."""
+    return tracing.guard(f"optimizer hyperparameter {key!r} != 0", lambda: group[key] != 0)

@@ -1,6 +1,8 @@
 """Stochastic gradient descent with momentum, dampening, Nesterov and weight decay."""
+from .. import tracing
 from ..autograd.grad_mode import enable_grad, no_grad
-from .optimizer import Optimizer, _check_single_tensor_path
+from ..ops import creation
+from .optimizer import Optimizer, _check_single_tensor_path, hyperparameter, is_nonzero
 
 
 class SGD(Optimizer):
@@ -36,39 +38,64 @@ class SGD(Optimizer):
                 loss = closure()
         with no_grad():
             for group in self.param_groups:
-                params, grads, buffers = [], [], []
-                momentum = group["momentum"]
+                params, grads, buffers, first_steps = [], [], [], []
+                use_momentum = is_nonzero(group, "momentum")
+                # Without dampening, a zero buffer updated as usual holds exactly the gradient
+                # after its first step, so the first step needs no separate (guarded) path.
+                uniform_first_step = use_momentum and not is_nonzero(group, "dampening")
                 for p in group["params"]:
                     if p.grad is not None:
                         params.append(p)
                         grads.append(p.grad)
-                        if momentum != 0:
-                            buffers.append(self.state[p].get("momentum_buffer"))
-                sgd(params, grads, buffers, weight_decay=group["weight_decay"],
-                    momentum=momentum, lr=group["lr"], dampening=group["dampening"],
-                    nesterov=group["nesterov"], maximize=group["maximize"])
-                if momentum != 0:
-                    for p, buf in zip(params, buffers):
-                        self.state[p]["momentum_buffer"] = buf
+                        if use_momentum:
+                            buf, first = self._momentum_buffer(p, uniform_first_step)
+                            buffers.append(buf)
+                            first_steps.append(first)
+                sgd(params, grads, buffers, first_steps,
+                    weight_decay=hyperparameter(group, "weight_decay"),
+                    use_weight_decay=is_nonzero(group, "weight_decay"),
+                    momentum=hyperparameter(group, "momentum"), use_momentum=use_momentum,
+                    lr=hyperparameter(group, "lr"),
+                    dampening=hyperparameter(group, "dampening"),
+                    nesterov=hyperparameter(group, "nesterov"),
+                    maximize=hyperparameter(group, "maximize"))
         return loss
 
+    def _momentum_buffer(self, p, uniform_first_step):
+        """The parameter's momentum buffer, created (zeros, outside any trace) on its first step;
+        `first` says the buffer takes the gradient as it is, as PyTorch's clone does."""
+        state = self.state[p]
+        if uniform_first_step:
+            first = False
+        else:
+            first = tracing.guard("SGD momentum buffer not yet created",
+                                  lambda: state.get("momentum_buffer") is None)
+        if state.get("momentum_buffer") is None:
+            with tracing.outside_trace():
+                state["momentum_buffer"] = creation.zeros_like(p)
+        return state["momentum_buffer"], first
 
-def sgd(params, grads, momentum_buffer_list, *, weight_decay, momentum, lr, dampening, nesterov,
-        maximize):
-    """PyTorch's _single_tensor_sgd, operation by operation (fills momentum_buffer_list)."""
+
+def sgd(params, grads, momentum_buffers, first_steps, *, weight_decay, use_weight_decay,
+        momentum, use_momentum, lr, dampening, nesterov, maximize):
+    """PyTorch's _single_tensor_sgd, operation by operation. Its first step sets the buffer to a
+    clone of the gradient; here the buffer already exists and takes a copy (the same values).
+
+    PyTorch's `a.add(b, alpha=s)` is written `a + b * s` here (llgrad computes it that way, so
+    the values are the same), which also works when s is a runtime tensor under llgrad.compile.
+    """
     for i, param in enumerate(params):
         grad = grads[i] if not maximize else -grads[i]
-        if weight_decay != 0:
-            grad = grad.add(param, alpha=weight_decay)
-        if momentum != 0:
-            buf = momentum_buffer_list[i]
-            if buf is None:
-                buf = grad.detach().clone()
-                momentum_buffer_list[i] = buf
+        if use_weight_decay:
+            grad = grad + param * weight_decay
+        if use_momentum:
+            buf = momentum_buffers[i]
+            if first_steps[i]:
+                buf.copy_(grad)
             else:
-                buf.mul_(momentum).add_(grad, alpha=1 - dampening)
+                buf.mul_(momentum).add_(grad * (1 - dampening))
             if nesterov:
-                grad = grad.add(buf, alpha=momentum)
+                grad = grad + buf * momentum
             else:
                 grad = buf
-        param.add_(grad, alpha=-lr)
+        param.add_(grad * -lr)

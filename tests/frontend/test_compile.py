@@ -465,3 +465,133 @@ def test_retain_graph_allows_a_second_backward_when_compiled():
     step(x_e)
     llgrad.compile(step)(x_c)
     assert_same(x_c.grad, x_e.grad)
+
+
+# ---- nn + optim training steps --------------------------------------------------------------
+
+def build_mlp_training(optimizer, seed=0):
+    llgrad.manual_seed(seed)
+    nn = llgrad.nn
+    model = nn.Sequential(nn.Linear(20, 32), nn.ReLU(), nn.Linear(32, 32), nn.ReLU(),
+                          nn.Linear(32, 5))
+    if optimizer == "sgd":
+        opt = llgrad.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+    elif optimizer == "sgd-nesterov-wd":
+        opt = llgrad.optim.SGD(model.parameters(), lr=0.05, momentum=0.9, nesterov=True,
+                               weight_decay=1e-3)
+    elif optimizer == "adam":
+        opt = llgrad.optim.Adam(model.parameters(), lr=1e-3)
+    else:
+        opt = llgrad.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=0.05)
+    loss_fn = nn.CrossEntropyLoss()
+
+    def step(x, y):
+        opt.zero_grad()
+        loss = loss_fn(model(x), y)
+        loss.backward()
+        opt.step()
+        return loss
+
+    return model, opt, step
+
+
+def training_batches(n, seed=0):
+    rng = np.random.default_rng(seed)
+    for _ in range(n):
+        yield (llgrad.tensor(rng.standard_normal((16, 20)).astype(np.float32)),
+               llgrad.tensor(rng.integers(0, 5, 16)))
+
+
+def optimizer_state_arrays(opt):
+    return [v.numpy() for state in opt.state.values() for v in state.values()
+            if isinstance(v, llgrad.Tensor)]
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "sgd-nesterov-wd", "adam", "adamw"])
+def test_mlp_training_matches_eager_traced_once(optimizer):
+    model_e, opt_e, step_e = build_mlp_training(optimizer)
+    model_c, opt_c, step_c = build_mlp_training(optimizer)
+    step_c = llgrad.compile(step_c)
+    for x, y in training_batches(40):
+        loss_e, loss_c = step_e(x, y), step_c(x, y)
+        np.testing.assert_allclose(loss_c.item(), loss_e.item(), rtol=1e-5)
+    for pe, pc in zip(model_e.parameters(), model_c.parameters()):
+        np.testing.assert_allclose(pc.detach().numpy(), pe.detach().numpy(), rtol=1e-5,
+                                   atol=1e-7)
+    for se, sc in zip(optimizer_state_arrays(opt_e), optimizer_state_arrays(opt_c)):
+        np.testing.assert_allclose(sc, se, rtol=1e-5, atol=1e-7)
+    assert step_c.stats["traces"] == 1
+
+
+def test_learning_rate_schedule_never_retraces():
+    model_e, opt_e, step_e = build_mlp_training("sgd")
+    model_c, opt_c, step_c = build_mlp_training("sgd")
+    step_c = llgrad.compile(step_c)
+    sched_e = llgrad.optim.lr_scheduler.CosineAnnealingLR(opt_e, T_max=100)
+    sched_c = llgrad.optim.lr_scheduler.CosineAnnealingLR(opt_c, T_max=100)
+    batches = list(training_batches(4))
+    for i in range(1000):
+        x, y = batches[i % len(batches)]
+        step_e(x, y)
+        step_c(x, y)
+        sched_e.step()
+        sched_c.step()
+        if i % 250 == 0:
+            opt_c.param_groups[0]["momentum"] = 0.8  # a hyperparameter edit: runtime too
+            opt_e.param_groups[0]["momentum"] = 0.8
+    assert step_c.stats["traces"] == 1 and step_c.stats["calls"] == 1000
+    for pe, pc in zip(model_e.parameters(), model_c.parameters()):
+        np.testing.assert_allclose(pc.detach().numpy(), pe.detach().numpy(), rtol=1e-4,
+                                   atol=1e-6)
+
+
+def test_train_eval_mode_is_a_guard():
+    llgrad.manual_seed(0)
+    model = llgrad.nn.Sequential(llgrad.nn.Linear(4, 4), llgrad.nn.Dropout(0.5))
+    compiled = llgrad.compile(model)
+    x = llgrad.ones(2, 4)
+    with llgrad.no_grad():
+        compiled(x)
+        model.eval()
+        out = compiled(x)
+    assert compiled.stats["traces"] == 2
+    assert "Dropout mode changed from train to eval" in compiled.explain_retrace() or \
+        "mode changed from train to eval" in compiled.explain_retrace()
+    with llgrad.no_grad():
+        np.testing.assert_allclose(out.numpy(), model(x).numpy(), rtol=1e-6)
+
+
+def test_compiled_module_trains_with_backward_outside():
+    llgrad.manual_seed(3)
+    nn = llgrad.nn
+    model_e = nn.Sequential(nn.Linear(6, 8), nn.Tanh(), nn.Linear(8, 2))
+    model_c = nn.Sequential(nn.Linear(6, 8), nn.Tanh(), nn.Linear(8, 2))
+    model_c.load_state_dict(model_e.state_dict())
+    compiled = llgrad.compile(model_c)
+    opt_e = llgrad.optim.SGD(model_e.parameters(), lr=0.1)
+    opt_c = llgrad.optim.SGD(model_c.parameters(), lr=0.1)
+    rng = np.random.default_rng(0)
+    for _ in range(5):
+        x = llgrad.tensor(rng.standard_normal((4, 6)).astype(np.float32))
+        for model, opt in ((model_e, opt_e), (compiled, opt_c)):
+            opt.zero_grad()
+            (model(x) ** 2).mean().backward()
+            opt.step()
+    for pe, pc in zip(model_e.parameters(), model_c.parameters()):
+        np.testing.assert_allclose(pc.detach().numpy(), pe.detach().numpy(), rtol=1e-5)
+    assert compiled.stats["traces"] == 1
+
+
+def test_dropout_inside_compiled_step_draws_like_eager():
+    def build():
+        llgrad.manual_seed(5)
+        nn = llgrad.nn
+        return nn.Sequential(nn.Linear(8, 8), nn.Dropout(0.3), nn.Linear(8, 1))
+
+    model_e, model_c = build(), build()
+    compiled = llgrad.compile(lambda x: model_c(x).sum())
+    llgrad.manual_seed(9)
+    eager = [model_e(llgrad.ones(3, 8)).sum().item() for _ in range(3)]
+    llgrad.manual_seed(9)
+    got = [compiled(llgrad.ones(3, 8)).item() for _ in range(3)]
+    np.testing.assert_allclose(got, eager, rtol=1e-6)

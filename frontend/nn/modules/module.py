@@ -3,6 +3,7 @@ hooks, train/eval, dtype conversion and PyTorch's repr."""
 import itertools
 from collections import OrderedDict, namedtuple
 
+from ... import tracing
 from ...autograd.grad_mode import no_grad
 from ...compiler import dtypes
 from ...tensor import Tensor, torch_type_name
@@ -322,6 +323,8 @@ class Module:
     register_full_backward_pre_hook = register_full_backward_hook
 
     def __call__(self, *args, **kwargs):
+        if tracing.ACTIVE is not None:
+            tracing.ACTIVE.modules[id(self)] = self  # its train/eval mode becomes a guard
         if not (self._forward_hooks or self._forward_pre_hooks or _global_forward_hooks
                 or _global_forward_pre_hooks):
             return self.forward(*args, **kwargs)
@@ -445,15 +448,7 @@ class Module:
 
     def zero_grad(self, set_to_none=True):
         for p in self.parameters():
-            if p.grad is not None:
-                if set_to_none:
-                    p.grad = None
-                else:
-                    if p.grad.grad_fn is not None:
-                        p.grad.detach_()
-                    else:
-                        p.grad.requires_grad_(False)
-                    p.grad.zero_()
+            _zero_grad(p, set_to_none)
 
     # ---- applying functions, dtype conversion ---------------------------------------------------
 
@@ -537,7 +532,7 @@ class Module:
         return handle
 
     def register_state_dict_post_hook(self, hook):
-        """`hook(module, state_dict, prefix, local_metadata)` after state_dict(); must return None."""
+        """`hook(module, state_dict, prefix, local_metadata)` after state_dict(); returns None."""
         hook._from_public_api = True
         handle = RemovableHandle(self._state_dict_hooks)
         self._state_dict_hooks[handle.id] = hook
@@ -736,3 +731,17 @@ def _check_device(device):
     name = getattr(device, "type", device)
     if name is not None and str(name).split(":")[0] != "cpu":
         raise RuntimeError(f"llgrad runs on the CPU only; got device {device!r}")
+
+
+def _zero_grad(p, set_to_none):
+    """Clear one parameter's gradient. `set_to_none` writes the slot without reading it first
+    (the same effect), so a compiled step that starts with zero_grad() does not depend on, or
+    guard on, whether gradients existed before it."""
+    if set_to_none:
+        p.grad = None
+    elif p.grad is not None:
+        if p.grad.grad_fn is not None:
+            p.grad.detach_()
+        else:
+            p.grad.requires_grad_(False)
+        p.grad.zero_()

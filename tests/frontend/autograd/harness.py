@@ -17,10 +17,21 @@ import numpy as np
 import llgrad
 
 _ADDRESS = re.compile(r"0x[0-9a-fA-F]+")
+# PyTorch's C++ warnings end with the build path of the line that raised them.
+_TRIGGERED = re.compile(r" \(Triggered internally at [^)]*\)")
+# Given once per process by both libraries, so a transcript cannot depend on test order: it is
+# left out of comparisons and tested on its own.
+ONCE_PER_PROCESS = ("Using backward() with create_graph=True will create a reference cycle",
+                    "Converting a tensor with requires_grad=True to a scalar")
 
 
 def normalize(text):
-    return _ADDRESS.sub("0xADDR", text).replace("torch.", "llgrad.")
+    """Addresses, build paths, and PyTorch's own name (`torch.` in dtypes, messages, reprs;
+    `torch::` in C++ node names; `torch/` in file paths) made comparable."""
+    text = _TRIGGERED.sub("", _ADDRESS.sub("0xADDR", text))
+    for prefix in (".", "::", "/"):
+        text = text.replace("torch" + prefix, "llgrad" + prefix)
+    return text
 
 
 def transcript(scenario, lib):
@@ -33,8 +44,23 @@ def transcript(scenario, lib):
             print(f"!! {type(error).__name__}: {error}")
     text = out.getvalue()
     for w in caught:
-        text += f"!! warning {w.category.__name__}: {w.message}\n"
+        if not str(w.message).startswith(ONCE_PER_PROCESS):
+            text += f"!! warning {w.category.__name__}: {w.message}\n"
     return normalize(text)
+
+
+class Scenarios(list):
+    """A table of scenarios, filled by decorating functions with it; `params()` parametrizes a
+    test over them by name."""
+
+    def __call__(self, fn):
+        self.append(fn)
+        return fn
+
+    def params(self):
+        import pytest
+
+        return [pytest.param(fn, id=fn.__name__) for fn in self]
 
 
 def assert_same_as_torch(scenario, torch):

@@ -72,6 +72,8 @@ class OpInfo:
     torch_fn: Callable = None  # when torch spells the call differently
     differentiable: bool = True
     gradgrad: bool = False  # in the second-derivative subset
+    gradcheck: bool = True  # False: the op rounds to a narrower float, so finite differences
+    #                          in float64 mean nothing (its gradients are compared with torch)
     dtypes: tuple = FLOAT_DTYPES
     tol32: tuple = (1e-5, 1e-6)  # (rtol, atol) against torch in float32
     tol64: tuple = (1e-10, 1e-12)
@@ -565,6 +567,11 @@ op("norm", _R, _method("norm"), fixed(
     lambda rng: Sample((nonzero(rng, (3, 4)),), {"p": 1}),
     lambda rng: Sample((nonzero(rng, (3, 4)),), {"p": 3, "dim": 0, "keepdim": True}),
     lambda rng: Sample((distinct(rng, (3, 4)) + 0.11,), {"p": float("inf")})))
+op("cumsum", _R, _method("cumsum"), fixed(
+    lambda rng: Sample((uniform(rng, (3, 5)), 1)), lambda rng: Sample((uniform(rng, (4, 2)), 0)),
+    lambda rng: Sample((uniform(rng, (2, 7, 3)), -2)), lambda rng: Sample((uniform(rng, ()), 0))),
+   gradgrad=True)
+op("cumsum_fn", _R, _fn("cumsum"), fixed(lambda rng: Sample((uniform(rng, (9,)),), {"dim": 0})))
 op("reductions_forward", _R,
    lambda lib, x: (x.all(), x.any(), x.all(1), x.any(0), x.count_nonzero(), x.count_nonzero(1),
                    (x > 0).sum(), (x > 0).sum(1), (x > 0).long().prod(1), x.bool().all(),
@@ -614,11 +621,13 @@ op("contiguous", _S, lambda lib, x: x.t().contiguous(), fixed(_on((3, 4))))
 op("clone", _S, _method("clone"), fixed(_on((3, 4)), _on(())))
 op("to_float64", _S, lambda lib, x: x.to(lib.float64) * 1.0, fixed(_on((3, 4))),
    dtypes=("float32",))
-op("to_float32", _S, lambda lib, x: x.to(lib.float32), fixed(_on((3, 4))), dtypes=("float64",))
+op("to_float32", _S, lambda lib, x: x.to(lib.float32), fixed(_on((3, 4))), dtypes=("float64",),
+   gradcheck=False)
 op("double_method", _S, lambda lib, x: x.double(), fixed(_on((3, 4))), dtypes=("float32",))
-op("type_as", _S, lambda lib, x, y: x.type_as(y),
-   fixed(lambda rng: Sample((uniform(rng, (3, 4)), Const(np.zeros(2, dtype=np.float16))))),
-   tol32=(1e-3, 1e-3), tol64=(1e-3, 1e-3))
+op("type_as", _S, lambda lib, x: x.type_as(lib.zeros(2, dtype=lib.float64)), fixed(_on((3, 4))),
+   dtypes=("float32",))
+op("to_float16", _S, lambda lib, x: x.half().float(), fixed(_on((3, 4))), dtypes=("float32",),
+   tol32=(1e-3, 1e-3), gradcheck=False)
 op("to_int", _S, lambda lib, x: (x.long(), x.int(), x.to(lib.int16), x.bool(), x.byte()),
    fixed(_on((3, 4), domain=off_integer)), differentiable=False)
 op("cat", _S, _fn("cat"), fixed(
@@ -647,7 +656,10 @@ op("repeat", _S, _method("repeat"), fixed(_on((2, 3), 2, 1), _on((3,), 2, 2), _o
 op("tile", _S, _method("tile"), fixed(_on((2, 3), (2,)), _on((2, 3), (2, 1, 2))))
 op("repeat_interleave", _S, _method("repeat_interleave"),
    fixed(_on((2, 3), 2), _on((2, 3), 2, dim=1), _on((2, 3), 3, dim=0)))
-op("diag", _S, _fn("diag"), fixed(_on((3,)), _on((3, 4))))
+op("diag", _S, _fn("diag"), fixed(_on((3,)), _on((3, 4)), _on((3,), 1), _on((2,), -2),
+                                  _on((3, 4), 1), _on((4, 3), -1), _on((3, 4), 5)))
+op("tril", _S, _method("tril"), fixed(_on((3, 4)), _on((2, 3, 4), 1), _on((4, 3), -1)))
+op("triu", _S, _fn("triu"), fixed(_on((3, 4)), _on((2, 3, 4), -1), _on((4, 3), 2)))
 
 # ---- indexing ----------------------------------------------------------------------------------
 
@@ -711,7 +723,13 @@ def _setitem(index_fn):
 
 _SETITEM = {
     "int": (lambda lib, x: 1, (4, 5)),
-    "slice_step": (lambda lib, x: (slice(None, None, 2), 1), (2,)),
+    "slice_step": (lambda lib, x: (slice(None, None, 2), 1), (5,)),
+    "value_leading_ones": (lambda lib, x: 1, (1, 1, 5)),
+    "list_value_leading_ones": (lambda lib, x: [0, 2], (1, 4, 5)),
+    "int_then_list": (lambda lib, x: (1, slice(None), [0, 2]), (4, 2)),
+    "ellipsis_only": (lambda lib, x: Ellipsis, (5,)),
+    "full_slice": (lambda lib, x: slice(None), (3, 4, 5)),
+    "zero_d_value": (lambda lib, x: (slice(0, 2), 1), ()),
     "ellipsis": (lambda lib, x: (Ellipsis, 0), (3, 4)),
     "broadcast_value": (lambda lib, x: slice(0, 2), (5,)),
     "list": (lambda lib, x: [0, 2], (2, 4, 5)),
@@ -739,7 +757,9 @@ op("index_select", _I, _fn("index_select"), fixed(
 op("scatter_add", _I, _fn("scatter_add"), fixed(
     lambda rng: Sample((uniform(rng, (3, 4)), 1, _idx([0, 3], [1, 1], [2, 0]),
                         uniform(rng, (3, 2)))),
-    lambda rng: Sample((uniform(rng, (3, 4)), 0, _idx([0, 2, 1, 0]), uniform(rng, (2, 5))))))
+    lambda rng: Sample((uniform(rng, (3, 4)), 0, _idx([0, 2, 1, 0]), uniform(rng, (1, 4)))),
+    lambda rng: Sample((uniform(rng, (3, 4)), 0, _idx([0, 2, 1, 0]), uniform(rng, (2, 5))),
+                       torch_differs="PyTorch's backward needs src shaped like index")))
 op("masked_select", _I, _fn("masked_select"), fixed(
     lambda rng: Sample((uniform(rng, (3, 4)), Const(rng.random((3, 4)) > 0.5))),
     lambda rng: Sample((uniform(rng, (3, 4)), Const(rng.random((4,)) > 0.5)))))
@@ -756,27 +776,47 @@ op("nonzero", _I, lambda lib, x: (x.nonzero(), lib.nonzero(x, as_tuple=True), li
 _L = "linalg"
 
 
-def _pair(sa, sb):
-    return lambda rng: Sample((uniform(rng, sa), uniform(rng, sb)), desc=f"{sa} @ {sb}")
+def _pair(sa, sb, const=""):
+    """Operands of shapes sa, sb; `const` names one that does not require grad."""
+
+    def sample(rng):
+        a, b = uniform(rng, sa), uniform(rng, sb)
+        return Sample((Const(a) if const == "a" else a, Const(b) if const == "b" else b),
+                      desc=f"{sa} @ {sb}")
+
+    return sample
 
 
 op("matmul", _L, _fn("matmul"), fixed(
     _pair((3,), (3,)), _pair((2, 3), (3,)), _pair((3,), (3, 4)), _pair((2, 3), (3, 4)),
     _pair((2, 2, 3), (3, 4)), _pair((2, 3), (2, 3, 4)), _pair((2, 1, 2, 3), (3, 3, 2)),
-    _pair((3,), (2, 3, 4)), _pair((2, 3, 4), (4,))), gradgrad=True)
+    _pair((3,), (2, 3, 4)), _pair((2, 3, 4), (4,)), _pair((2, 3, 4), (1, 4, 5)),
+    _pair((1, 3, 4), (2, 4, 5)), _pair((2, 2, 3), (2, 3, 4))), gradgrad=True,
+   create_graph_names=False)  # mv's double backward: PyTorch calls mv, llgrad's rule matmul
+# Which operand requires grad steers PyTorch's choice between folding and batching.
+op("matmul_lhs_grad_only", _L, _fn("matmul"), fixed(
+    _pair((2, 3, 4), (4, 5), const="b"), _pair((2, 3, 4), (4,), const="b"),
+    _pair((2, 3), (2, 3, 4), const="b"), _pair((3,), (2, 3, 4), const="b")))
+op("matmul_rhs_grad_only", _L, _fn("matmul"), fixed(
+    _pair((2, 3, 4), (4, 5), const="a"), _pair((2, 3), (2, 3, 4), const="a"),
+    _pair((3,), (2, 3, 4), const="a")))
 op("matmul_operator", _L, lambda lib, a, b: a @ b, fixed(_pair((2, 3), (3, 4)),
                                                          _pair((2, 2, 3), (2, 3, 4))))
 op("mm", _L, _fn("mm"), fixed(_pair((2, 3), (3, 4)), _pair((1, 1), (1, 5))))
 op("bmm", _L, _fn("bmm"), fixed(_pair((2, 2, 3), (2, 3, 4))))
 op("mv", _L, _fn("mv"), fixed(_pair((2, 3), (3,))))
 op("dot", _L, _fn("dot"), fixed(_pair((4,), (4,))))
-op("inner", _L, _fn("inner"), fixed(_pair((4,), (4,)), _pair((2, 4), (3, 4))))
+op("inner", _L, _fn("inner"), fixed(_pair((4,), (4,)), _pair((2, 4), (3, 4))),
+   graph="top")  # PyTorch's tensordot picks other kernels for strided inputs
 op("vdot", _L, _fn("vdot"), fixed(_pair((4,), (4,))))
 op("outer", _L, _fn("outer"), fixed(_pair((3,), (4,))))
 op("addmm", _L, _fn("addmm"), fixed(
     lambda rng: Sample((uniform(rng, (2, 4)), uniform(rng, (2, 3)), uniform(rng, (3, 4)))),
     lambda rng: Sample((uniform(rng, (4,)), uniform(rng, (2, 3)), uniform(rng, (3, 4))),
-                       {"beta": 0.5, "alpha": 2.0})), gradgrad=True)
+                       {"beta": 0.5, "alpha": 2.0})), gradgrad=True,
+   create_graph_names=False)  # PyTorch's formula scales by alpha with C++ mul (MulBackward1)
+op("linear_2d_bias", _L, _f("linear"), fixed(
+    lambda rng: Sample((uniform(rng, (2, 3)), uniform(rng, (4, 3)), uniform(rng, (2, 4))))))
 op("linear", _L, _f("linear"), fixed(
     lambda rng: Sample((uniform(rng, (2, 3)), uniform(rng, (4, 3)), uniform(rng, (4,)))),
     lambda rng: Sample((uniform(rng, (2, 3)), uniform(rng, (4, 3)))),
