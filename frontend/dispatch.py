@@ -13,9 +13,10 @@ runs an op:
 import numpy as np
 
 from .autograd.grad_mode import STATE
-from .autograd.graph import SavedTensor, ShapeOnly, grad_accumulator, node_class
+from .autograd.graph import (SavedTensor, ShapeOnly, grad_accumulator, next_sequence_nr,
+                             node_class)
 from .compiler import dtypes
-from .compiler.primitive import numpy_result
+from .compiler.primitive import numpy_result, shape_of
 from . import tracing
 from .tensor import Tensor
 
@@ -142,8 +143,9 @@ def _record(op, args, params, outputs):
     node._saved = saved
     n_outputs = op.n_outputs
     node._n_outputs = n_outputs
+    node._seq = next_sequence_nr()  # PyTorch runs ready nodes newest first
     for nr, out in enumerate(outputs):
-        if n_outputs == 1 or out._data.dtype.kind == "f":
+        if out._data.dtype.kind == "f":  # integer results (x.long(), argmax) never require grad
             out._requires_grad = True
             out.grad_fn = node
             out._output_nr = nr
@@ -284,10 +286,25 @@ def _node_name(prim):
     return name
 
 
+def _node_name_for_call(prim, args, params):
+    """The name PyTorch's formulas give the same call: a 2-D permute is their .t(), a swap of
+    the last two dims .transpose(-2, -1), a batched matmul bmm."""
+    if prim.name == "permute":
+        perm, n = params["perm"], len(params["perm"])
+        if perm == (1, 0):
+            return "TBackward0"
+        if n > 2 and perm == tuple(range(n - 2)) + (n - 1, n - 2):
+            return "TransposeBackward0"
+    elif prim.name == "matmul" and len(shape_of(args[0])) > 2:
+        return "BmmBackward0"
+    return _node_name(prim)
+
+
 def _apply_primitive_to_tensors(prim, args, params):
-    op = _PRIMITIVE_OPS.get(prim)
+    name = _node_name_for_call(prim, args, params)
+    op = _PRIMITIVE_OPS.get((prim, name))
     if op is None:
-        op = _PRIMITIVE_OPS[prim] = primitive_op(_node_name(prim), prim)
+        op = _PRIMITIVE_OPS[(prim, name)] = primitive_op(name, prim)
     return apply(op, args, params)
 
 

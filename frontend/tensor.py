@@ -262,6 +262,16 @@ class Tensor:
         register(self._output_nr, self)
         self._retains_grad = True
 
+    def _rebased(self, old_grad_fn, old_output_nr):
+        """For in-place ops, after they gave this tensor a new grad_fn: a retain_grad() keeps
+        following the tensor, as in PyTorch (the gradient retained is the new version's)."""
+        if self._retains_grad and old_grad_fn is not None and old_grad_fn is not self.grad_fn:
+            retained = old_grad_fn._retained
+            if retained and retained.get(old_output_nr) is not None \
+                    and retained[old_output_nr]() is self:
+                del retained[old_output_nr]
+            self.grad_fn._retain_grad(self._output_nr, self)
+
     def register_hook(self, hook):
         """`hook(grad)` runs when this tensor's gradient is computed; a returned tensor replaces it."""
         if not self._requires_grad:

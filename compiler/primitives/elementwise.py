@@ -75,7 +75,11 @@ sigmoid = unary("sigmoid", _sigmoid, lambda g, out, x: g * (out * (1 - out)), sa
 abs_ = unary("abs", np.abs, lambda g, out, x: g * sign(x), saves=(0,))
 erf = unary("erf", _erf, lambda g, out, x: g * (exp(-(x * x)) * SQRT_2_OVER_PI), saves=(0,))
 # Piecewise-constant functions: PyTorch gives them a zero gradient rather than none.
-sign = unary("sign", np.sign, lambda g, out, x: g * 0)
+def _sign(x):
+    return np.sign(x) if x.dtype.kind != "b" else np.array(x, copy=True)  # a bool is its sign
+
+
+sign = unary("sign", _sign, lambda g, out, x: g * 0)
 floor = unary("floor", np.floor, lambda g, out, x: g * 0)
 ceil = unary("ceil", np.ceil, lambda g, out, x: g * 0)
 round_ = unary("round", np.round, lambda g, out, x: g * 0)
@@ -126,7 +130,14 @@ mul = binary("mul", np.multiply, lambda g, out, x, y: g * y, lambda g, out, x, y
              saves=(0, 1))
 div = binary("div", np.true_divide, lambda g, out, x, y: g / y,
              lambda g, out, x, y: -g * ((x / y) / y), saves=(0, 1))
-pow_ = binary("pow", np.power, _dpow_base, _dpow_exponent, saves=(0, 1), saves_out=True)
+def _power(x, y):
+    # NumPy raises booleans to int8; the primitive keeps its operands' type (bool ** bool).
+    out = np.power(x, y)
+    dtype = getattr(x, "dtype", None) if isinstance(x, np.ndarray) else getattr(y, "dtype", None)
+    return out if dtype is None or out.dtype == dtype else out.astype(dtype)
+
+
+pow_ = binary("pow", _power, _dpow_base, _dpow_exponent, saves=(0, 1), saves_out=True)
 maximum = binary("maximum", np.maximum, lambda g, out, x, y: _select_grad(g, gt(x, y), eq(x, y)),
                  lambda g, out, x, y: _select_grad(g, lt(x, y), eq(x, y)), saves=(0, 1))
 minimum = binary("minimum", np.minimum, lambda g, out, x, y: _select_grad(g, lt(x, y), eq(x, y)),

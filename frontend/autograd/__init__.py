@@ -11,11 +11,14 @@ from . import graph
 
 
 def _as_tuple(x):
+    """None, a tensor as a 1-tuple, or any other iterable as a tuple (PyTorch's reading)."""
+    from ..tensor import Tensor
+
     if x is None:
         return None
-    if isinstance(x, (list, tuple)):
-        return tuple(x)
-    return (x,)
+    if isinstance(x, Tensor):
+        return (x,)
+    return tuple(x)
 
 
 def _make_grads(outputs, grad_outputs):
@@ -100,6 +103,14 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
     inputs = tuple(inputs.values()) if keys is not None else _as_tuple(inputs)
     if not inputs:
         raise RuntimeError("`inputs` argument to `grad()` cannot be empty.")
+    if is_grads_batched:
+        raise NotImplementedError("autograd.grad(is_grads_batched=True) needs vmap, which llgrad "
+                                  "does not have; call autograd.grad once per grad_output")
+    if not only_inputs:
+        warnings.warn("only_inputs argument is deprecated and is ignored now (defaults to True). "
+                      "To accumulate gradient for other parts of the graph, please use "
+                      "llgrad.autograd.backward.", FutureWarning,
+                      stacklevel=2)
     grad_outputs = _as_tuple(grad_outputs) or (None,) * len(outputs)
     grads = _make_grads(outputs, grad_outputs)
     _check_outputs_require_grad(outputs)

@@ -6,6 +6,7 @@ rules, and either accumulates into leaves' `.grad` (backward) or captures the gr
 requested inputs (autograd.grad). Without `create_graph` the rules run on NumPy arrays, so a plain
 backward creates no tensors in between; with it they run on tensors and are recorded themselves.
 """
+import functools
 import sys
 
 import numpy as np
@@ -29,10 +30,10 @@ def run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None,
         targets.setdefault(_input_edge(t), []).append(i)
     run = _Run(create_graph, accumulate, targets, len(inputs) if inputs is not None else 0)
     root_grads = [run.seed(g) for g in grad_outputs]
-    dependencies, needed = _needed_nodes([edge[0] for edge in roots],
-                                         targets if inputs is not None else None, accumulate)
+    dependencies, needed, ordered = _needed_nodes(
+        [edge[0] for edge in roots], targets if inputs is not None else None, accumulate)
     with grad_mode.set_grad_enabled(create_graph):
-        run.execute(roots, root_grads, dependencies, needed, retain_graph)
+        run.execute(roots, root_grads, dependencies, needed, ordered, retain_graph)
     if accumulate:
         return None
     return run.captured
@@ -92,12 +93,15 @@ def _needed_nodes(root_nodes, targets, accumulate):
                 useful.add(node)
                 if accumulate:
                     needed.add(node)
+    ordered = True  # every node has a sequence number: run them in PyTorch's order
     for node in useful:
         dependencies.setdefault(node, 0)
+        if node._seq is None:
+            ordered = False
         for child, _ in node.next_functions:
             if child is not None and child in useful:
                 dependencies[child] = dependencies.get(child, 0) + 1
-    return dependencies, needed
+    return dependencies, needed, ordered
 
 
 class _Run:
@@ -120,10 +124,10 @@ class _Run:
         self.shared.add(id(grad._data))
         return grad._data
 
-    def execute(self, roots, root_grads, dependencies, needed, retain_graph):
+    def execute(self, roots, root_grads, dependencies, needed, ordered, retain_graph):
         """Run the graph. Leaves' .grad and freed buffers change only once every node has run,
         so a backward that fails (a version check, a hook) leaves all state as it was."""
-        executed = self._execute(roots, root_grads, dependencies, needed)
+        executed = self._execute(roots, root_grads, dependencies, needed, ordered)
         for tensor, g in self.retained:
             self._store_retained(tensor, g)
         for variable, g, _ in self.pending:
@@ -139,16 +143,22 @@ class _Run:
             for node in executed:
                 node.release()
 
-    def _execute(self, roots, root_grads, dependencies, needed):
+    def _execute(self, roots, root_grads, dependencies, needed, ordered):
         buffers = {}
         executed = []
         for (node, nr), g in zip(roots, root_grads):
             self._add_to_buffer(buffers, node, nr, g)
-        ready = [node for node, _ in roots if dependencies.get(node, 0) == 0]
-        ready = list(dict.fromkeys(ready))
+        ready = []
+        if ordered:
+            push, pop = functools.partial(_heap_push, ready), functools.partial(_heap_pop, ready)
+        else:
+            push, pop = ready.append, ready.pop
+        for node in dict.fromkeys(node for node, _ in roots):
+            if dependencies.get(node) == 0:  # a root no target lies below is not run
+                push(node)
         targets = self.targets
         while ready:
-            node = ready.pop()
+            node = pop()
             grads = buffers.pop(node, None)
             if grads is None:
                 continue
@@ -178,7 +188,7 @@ class _Run:
                 remaining = dependencies[child] - 1
                 dependencies[child] = remaining
                 if remaining == 0:
-                    ready.append(child)
+                    push(child)
         return executed
 
     def _add_to_buffer(self, buffers, node, nr, g):
@@ -356,6 +366,47 @@ def _check_hook_tuple(fn, originals, results):
         if original is None:
             raise RuntimeError("can't replace a None gradient with a non-None value")
         _check_hook_result(fn, original, result)
+
+
+# PyTorch's ready queue is a std::priority_queue of nodes by sequence number (libstdc++'s binary
+# heap); ties (leaves' AccumulateGrad) come out in the order that heap gives, reproduced here.
+
+def _heap_push(heap, node):
+    key = node._seq
+    heap.append(None)
+    hole = len(heap) - 1
+    parent = (hole - 1) // 2
+    while hole > 0 and heap[parent][0] < key:
+        heap[hole] = heap[parent]
+        hole = parent
+        parent = (hole - 1) // 2
+    heap[hole] = (key, node)
+
+
+def _heap_pop(heap):
+    top = heap[0]
+    value = heap.pop()
+    n = len(heap)
+    if n:  # std::pop_heap: sift the hole at the top down, then push `value` up from it
+        hole = child = 0
+        while child < (n - 1) // 2:
+            child = 2 * (child + 1)
+            if heap[child][0] < heap[child - 1][0]:
+                child -= 1
+            heap[hole] = heap[child]
+            hole = child
+        if n % 2 == 0 and child == (n - 2) // 2:
+            child = 2 * (child + 1)
+            heap[hole] = heap[child - 1]
+            hole = child - 1
+        key = value[0]
+        parent = (hole - 1) // 2
+        while hole > 0 and heap[parent][0] < key:
+            heap[hole] = heap[parent]
+            hole = parent
+            parent = (hole - 1) // 2
+        heap[hole] = value
+    return top[1]
 
 
 def _sole_owner_of_base(view):

@@ -5,7 +5,7 @@ import functools
 import numpy as np
 
 from . import grad_mode
-from .graph import SavedTensor, FREED_MESSAGE, Node, grad_accumulator
+from .graph import SavedTensor, FREED_MESSAGE, Node, grad_accumulator, next_sequence_nr
 
 
 class FunctionCtx:
@@ -74,20 +74,23 @@ class BackwardFunctionNode(Node):
         results = self._function.backward(ctx, *as_tensors)
         if not isinstance(results, tuple):
             results = (results,)
-        n_inputs = len(self.next_functions)
+        positions = self._tensor_positions  # which forward arguments have an edge
+        n_inputs = self._n_inputs
         if len(results) > n_inputs and all(g is None for g in results[n_inputs:]):
             results = results[:n_inputs]  # extra Nones are allowed, as in PyTorch
         if len(results) != n_inputs:
             raise RuntimeError(f"function {type(self).__name__} returned an incorrect number of "
                                f"gradients (expected {n_inputs}, got {len(results)})")
-        out = []
-        for i, ((child, _), g) in enumerate(zip(self.next_functions, results)):
-            if g is not None and not isinstance(g, Tensor):
-                raise RuntimeError(f"expected Variable or None (got {type(g).__name__})")
-            if g is not None and not self._tensor_input[i]:
+        for i, g in enumerate(results):
+            if g is not None and i not in positions:
                 raise RuntimeError(f"function {type(self).__name__} returned a gradient different "
                                    f"than None at position {i + 1}, but the corresponding forward "
                                    f"input was not a Variable")
+        out = []
+        for (child, _), i in zip(self.next_functions, positions):
+            g = results[i]
+            if g is not None and not isinstance(g, Tensor):
+                raise RuntimeError(f"expected Variable or None (got {type(g).__name__})")
             if child is None or g is None:
                 out.append(None)
             elif create_graph:
@@ -190,12 +193,18 @@ def _record_function(cls, ctx, args, outputs):
 
     node_cls = _node_class(cls)
     node = node_cls.__new__(node_cls)
+    node._seq = next_sequence_nr()
     node._ctx = ctx
     node._function = cls
     ctx._node = node
-    edges, meta = [], []
-    for a in args:
-        if isinstance(a, Tensor) and a._requires_grad:
+    # As PyTorch: one edge per tensor argument (non-tensor arguments have none), while backward
+    # returns one gradient per argument.
+    edges, meta, positions = [], [], []
+    for i, a in enumerate(args):
+        if not isinstance(a, Tensor):
+            continue
+        positions.append(i)
+        if a._requires_grad:
             edges.append((a.grad_fn, a._output_nr) if a.grad_fn is not None
                          else (grad_accumulator(a), 0))
             meta.append((a._data.shape, a._data.dtype))
@@ -204,18 +213,21 @@ def _record_function(cls, ctx, args, outputs):
             meta.append(None)
     node.next_functions = tuple(edges)
     node._input_meta = meta
-    node._tensor_input = tuple(isinstance(a, Tensor) for a in args)
+    node._tensor_positions = tuple(positions)
+    node._n_inputs = len(args)
     node._n_outputs = len(outputs)
+    # Every tensor output gets a gradient in backward (zeros when materialized and none came,
+    # also for the non-differentiable ones); only floating-point, differentiable ones get history.
     node._output_meta = []
     for nr, out in enumerate(outputs):
-        if isinstance(out, Tensor) and id(out) not in ctx._non_differentiable \
-                and out._data.dtype.kind == "f":
+        if not isinstance(out, Tensor):
+            node._output_meta.append(None)
+            continue
+        node._output_meta.append((out._data.shape, out._data.dtype))
+        if id(out) not in ctx._non_differentiable and out._data.dtype.kind == "f":
             out._requires_grad = True
             out.grad_fn = node
             out._output_nr = nr
-            node._output_meta.append((out._data.shape, out._data.dtype))
-        else:
-            node._output_meta.append(None)
     to_save = getattr(ctx, "_to_save", None)
     if to_save is not None:
         ctx._saved = [None if t is None else

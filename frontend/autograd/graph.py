@@ -5,9 +5,16 @@ against their version counters when unpacked), the shapes and dtypes its inputs 
 `next_functions`: one `(node, output_nr)` edge per input, ending at `AccumulateGrad` for leaves.
 Node classes carry PyTorch's names (`MulBackward0`, ...), so `grad_fn` prints the same.
 """
+import itertools
 import weakref
 
 import numpy as np
+
+# PyTorch numbers nodes in creation order (sequence_nr); its engine runs, among the nodes ready,
+# the most recently created first, which fixes the order of hooks and of gradient sums. A node
+# recorder stamps `node._seq = next_sequence_nr()`; graphs whose nodes are all stamped are run
+# in PyTorch's order, others in last-ready-first order.
+next_sequence_nr = itertools.count().__next__
 
 
 
@@ -19,6 +26,7 @@ class Node:
     _pre_hooks = None  # [hook(grad_outputs)]
     _post_hooks = None  # [hook(grad_inputs, grad_outputs)]
     _metadata = None
+    _seq = None  # creation order, when the recorder stamps it (see next_sequence_nr)
 
     @property
     def metadata(self):
@@ -80,6 +88,8 @@ class _RemovableHandle:
 
 class AccumulateGrad(Node):
     """The sink for a leaf tensor: adds the incoming gradient to `variable.grad`."""
+
+    _seq = 1 << 64  # PyTorch: UINT64_MAX, so a ready leaf is handled before anything else
 
     def __init__(self, variable):
         self.variable = variable

@@ -3,6 +3,7 @@
 Every new tensor passes through `_make`, the one place tracing intercepts to turn a value built
 inside a compiled function into a graph constant.
 """
+import math
 import warnings
 
 import numpy as np
@@ -219,19 +220,78 @@ def arange(start, end=None, step=1, *, out=None, dtype=None, layout=None, device
         start, end = 0, start
     values = [v.item() if isinstance(v, Tensor) else v for v in (start, end, step)]
     start, end, step = values
-    if step == 0:
-        raise RuntimeError("step must be nonzero")
-    if (end - start) / step < 0:
-        raise RuntimeError("upper bound and larger bound inconsistent with step sign")
     dtype = _dtype(dtype)
     if dtype is None:
         is_float = any(isinstance(v, float) for v in values)
         dtype = dtypes.DEFAULT_FLOAT if is_float else dtypes.int64
-    n = int(np.ceil((end - start) / step))
-    # PyTorch computes start + i * step in double, then casts.
-    array = (start + np.arange(n, dtype=np.float64) * step) if dtype.kind == "f" \
-        else start + np.arange(n, dtype=np.int64) * step
+    if dtype.kind == "f":
+        _check_range(start, end, step)
+        n = int(math.ceil((end - start) / step))
+        array = _float_range(float(start), float(step), n, dtype.np)
+    else:
+        # An integer range works in integers: PyTorch truncates start, end and step first.
+        # (int64 sizes the range in integers too; narrower types size it from the arguments.)
+        xstart, xend, xstep = int(start), int(end), int(step)
+        if dtype is dtypes.int64:
+            if xstep == 0 and step != 0:
+                raise ValueError("step must be nonzero")  # (PyTorch's type for a step truncated to 0)
+            _check_range(xstart, xend, xstep)
+            sign = 1 if xstep > 0 else -1
+            n = _truncating_division(xend - xstart + xstep - sign, xstep)
+        else:
+            _check_range(start, end, step)
+            n = int(math.ceil((end - start) / step))
+        array = xstart + xstep * np.arange(max(n, 0), dtype=np.int64)
     return _make(array.astype(dtype.np), requires_grad)
+
+
+def _check_range(start, end, step):
+    if step == 0:
+        raise RuntimeError("step must be nonzero")
+    if not ((step > 0 and end >= start) or (step < 0 and end <= start)):
+        raise RuntimeError("upper bound and lower bound inconsistent with step sign")
+
+
+def _truncating_division(a, b):
+    quotient = abs(a) // abs(b)
+    return quotient if (a >= 0) == (b > 0) else -quotient
+
+
+# PyTorch's CPU range kernels are compiled with fused multiply-adds and fill 32-byte vectors
+# from a base rounded to the output type; reproducing that gives its values bit for bit.
+VECTOR_BYTES = 32
+
+
+def _float_range(start, step, n, np_dtype):
+    """start + i * step as PyTorch's arange computes it: in double, vector by vector."""
+    width = VECTOR_BYTES // np.dtype(np_dtype).itemsize
+    index = np.arange(n)
+    lane = index % width
+    vectorized = index < n - n % width
+    base = fma(step, (index - lane).astype(np.float64), start).astype(np_dtype)
+    in_vector = fma(lane.astype(np.float64), step, base.astype(np.float64))
+    alone = fma(step, index.astype(np.float64), start)
+    return np.where(vectorized, in_vector, alone)
+
+
+def fma(a, b, c):
+    """a * b + c in float64 with one rounding, as an FMA instruction computes it: the
+    product's rounding error recovered exactly (Dekker), the sum's by two-sum (Knuth)."""
+    a, b, c = (np.asarray(v, dtype=np.float64) for v in (a, b, c))
+    product = a * b
+    a_hi, a_lo = _split(a)
+    b_hi, b_lo = _split(b)
+    product_error = ((a_hi * b_hi - product) + a_hi * b_lo + a_lo * b_hi) + a_lo * b_lo
+    total = product + c
+    c_part = total - product
+    sum_error = (product - (total - c_part)) + (c - c_part)
+    return total + (sum_error + product_error)
+
+
+def _split(a):
+    t = a * 134217729.0  # 2**27 + 1: Veltkamp's split into two 26-bit halves
+    hi = t - (t - a)
+    return hi, a - hi
 
 
 def linspace(start, end, steps, *, out=None, dtype=None, layout=None, device=None,
@@ -242,17 +302,34 @@ def linspace(start, end, steps, *, out=None, dtype=None, layout=None, device=Non
         raise RuntimeError("number of steps must be non-negative")
     if steps == 1:
         return _make(np.full((1,), start, dtype=dtype.np), requires_grad)
-    # PyTorch's kernel: the first half counts up from start, the second half down from end,
-    # in the tensor's own precision; this keeps both endpoints exact.
-    t = dtype.np.type if dtype.kind == "f" else np.float64
-    start_v, end_v = t(start), t(end)
-    step = (end_v - start_v) / t(steps - 1)
+    # PyTorch's kernel: the first half counts up from start, the second half down from end
+    # (so both endpoints are exact), each element start + step * i with one fused rounding, in
+    # the tensor's precision (integers: in double, then truncated; half: operation by operation).
+    np_dtype = dtype.np
+    step_type = np_dtype.type if dtype.kind == "f" else np.float64
+    start_v, end_v = np_dtype.type(start), np_dtype.type(end)
+    step = step_type((step_type(end_v) - step_type(start_v)) / step_type(steps - 1))
     index = np.arange(steps)
-    halfway = steps // 2
-    up = start_v + step * index.astype(t)
-    down = end_v - step * (steps - index - 1).astype(t)
-    array = np.where(index < halfway, up, down)
-    return _make(array.astype(dtype.np), requires_grad)
+    up_count, down_count = index, steps - index - 1
+    if np_dtype == np.float16:
+        up = start_v + step * up_count.astype(np.float16)
+        down = end_v - step * down_count.astype(np.float16)
+    else:
+        up = _fma_in(step_type, step, up_count, start_v)
+        down = _fma_in(step_type, -step, down_count, end_v)
+    array = np.where(index < steps // 2, up, down)
+    if dtype.kind != "f":
+        array = np.trunc(array)
+    return _make(array.astype(np_dtype), requires_grad)
+
+
+def _fma_in(step_type, a, b, c):
+    """a * b + c rounded once to `step_type` (float32: the float64 product of two floats is
+    exact; the sum is taken in extended precision before the one rounding)."""
+    if step_type is np.float32:
+        exact = np.float64(a) * b.astype(np.float64)
+        return (exact.astype(np.longdouble) + np.longdouble(c)).astype(np.float32)
+    return fma(a, b.astype(np.float64), c)
 
 
 def logspace(start, end, steps, base=10.0, *, dtype=None, requires_grad=False):

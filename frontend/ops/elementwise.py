@@ -25,15 +25,65 @@ def _float_unary(node_name, prim):
     return fn
 
 
-def _same_type_unary(node_name, prim):
+def _same_type_unary(node_name, prim, bool_error=None):
+    """An op whose result keeps the input's type; `bool_error`: PyTorch refuses bool input."""
     op = primitive_op(node_name, prim)
 
     def fn(input):
+        if bool_error is not None and _is_bool(input):
+            raise bool_error
         return apply(op, (input,))
 
     fn.__name__ = prim.name
     fn.op = op
     return fn
+
+
+def _is_bool(value):
+    if isinstance(value, Tensor):
+        return value._data.dtype.kind == "b"
+    return isinstance(value, (bool, np.bool_))
+
+
+def _not_for_bool(kernel):
+    """PyTorch's error for a kernel it has no bool version of."""
+    return NotImplementedError(f'"{kernel}" not implemented for \'Bool\'')
+
+
+def _refuse_bool_result(kernel, input, other):
+    """PyTorch implements these arithmetic ops for no bool computation type."""
+    if _is_bool(input) and _is_bool(other):
+        raise _not_for_bool(kernel)
+
+
+def _check_integer_divisor(input, other):
+    """Integer division by zero raises in PyTorch (NumPy would quietly give 0)."""
+    from ..dispatch import result_type
+
+    if result_type(input, other).is_floating_point:
+        return
+    if isinstance(other, Tensor):
+        data = other._data
+        zero = type(data) is np.ndarray and not data.all()  # (a traced divisor is not checked)
+    else:
+        zero = other == 0
+    if zero:
+        raise RuntimeError("ZeroDivisionError")  # PyTorch's error, type and message
+
+
+NEG_BOOL = RuntimeError("Negation, the `-` operator, on a bool tensor is not supported. If you "
+                        "are trying to invert a mask, use the `~` or `logical_not()` operator "
+                        "instead.")
+
+
+def _check_sub_operands(input, other):
+    if _is_bool(input) and _is_bool(other):
+        raise RuntimeError("Subtraction, the `-` operator, with two bool tensors is not "
+                           "supported. Use the `^` or `logical_xor()` operator instead.")
+    if _is_bool(input) or _is_bool(other):
+        raise RuntimeError("Subtraction, the `-` operator, with a bool tensor is not supported. "
+                           "If you are trying to invert a mask, use the `~` or `logical_not()` "
+                           "operator instead.")
 
 
 exp = _float_unary("ExpBackward0", P.exp)
@@ -48,13 +98,13 @@ cos = _float_unary("CosBackward0", P.cos)
 tanh = _float_unary("TanhBackward0", P.tanh)
 sigmoid = _float_unary("SigmoidBackward0", P.sigmoid)
 erf = _float_unary("ErfBackward0", P.erf)
-neg = _same_type_unary("NegBackward0", P.neg)
-abs = _same_type_unary("AbsBackward0", P.abs_)  # noqa: A001 (torch.abs)
+neg = _same_type_unary("NegBackward0", P.neg, NEG_BOOL)
+abs = _same_type_unary("AbsBackward0", P.abs_, _not_for_bool("abs_cpu"))  # noqa: A001
 sign = _same_type_unary("SignBackward0", P.sign)
-floor = _same_type_unary("FloorBackward0", P.floor)
-ceil = _same_type_unary("CeilBackward0", P.ceil)
-round = _same_type_unary("RoundBackward0", P.round_)  # noqa: A001
-trunc = _same_type_unary("TruncBackward0", P.trunc)
+floor = _same_type_unary("FloorBackward0", P.floor, _not_for_bool("floor_vml_cpu"))
+ceil = _same_type_unary("CeilBackward0", P.ceil, _not_for_bool("ceil_vml_cpu"))
+round = _same_type_unary("RoundBackward0", P.round_, _not_for_bool("round_vml_cpu"))  # noqa: A001
+trunc = _same_type_unary("TruncBackward0", P.trunc, _not_for_bool("trunc_vml_cpu"))
 negative = neg
 absolute = abs
 
@@ -147,6 +197,7 @@ def add(input, other, *, alpha=1):
 
 
 def sub(input, other, *, alpha=1):
+    _check_sub_operands(input, other)
     if is_one(alpha):
         return apply(SUB, (input, other))
     if isinstance(alpha, Tensor):
@@ -156,6 +207,7 @@ def sub(input, other, *, alpha=1):
 
 def rsub(input, other, *, alpha=1):
     """other - alpha * input."""
+    _check_sub_operands(input, other)
     if isinstance(alpha, Tensor):
         input, alpha = mul(input, alpha), 1
     op = RSUB if isinstance(other, Tensor) else RSUB_SCALAR
@@ -190,6 +242,8 @@ def div(input, other, *, rounding_mode=None):
     if rounding_mode not in ("trunc", "floor"):
         raise ValueError(f"div expected rounding_mode to be one of None, 'trunc', or 'floor' but "
                          f"found '{rounding_mode}'")
+    _refuse_bool_result(f"div_{rounding_mode}_cpu", input, other)
+    _check_integer_divisor(input, other)
     return apply(DIV_ROUNDING, (input, other), {"rounding_mode": rounding_mode})
 
 
@@ -198,10 +252,14 @@ def true_divide(input, other):
 
 
 def floor_divide(input, other):
+    _refuse_bool_result("div_floor_cpu", input, other)
+    _check_integer_divisor(input, other)
     return apply(FLOOR_DIVIDE, (input, other))
 
 
 def remainder(input, other):
+    _refuse_bool_result("remainder_cpu", input, other)
+    _check_integer_divisor(input, other)
     return apply(REMAINDER if isinstance(other, Tensor) else REMAINDER_SCALAR, (input, other))
 
 
@@ -212,20 +270,32 @@ def pow(input, exponent):  # noqa: A001 (torch.pow)
         if input._data.dtype.kind in "iub" and isinstance(exponent, int) and exponent < 0:
             raise RuntimeError("Integers to negative integer powers are not allowed.")
         return apply(POW_SCALAR_EXPONENT, (input, exponent))
+    _refuse_bool_result("pow", input, exponent)
     if not isinstance(input, Tensor):
         return apply(POW_SCALAR_BASE, (input, exponent))
     return apply(POW_TENSOR, (input, exponent))
 
 
+def _tensors_only(name, input, other):
+    for arg, value in (("input", input), ("other", other)):
+        if not isinstance(value, Tensor):
+            raise TypeError(f"{name}(): argument '{arg}' must be Tensor, not "
+                            f"{type(value).__name__}")
+
+
 def maximum(input, other):
+    _tensors_only("maximum", input, other)
     return apply(MAXIMUM, (input, other))
 
 
 def minimum(input, other):
+    _tensors_only("minimum", input, other)
     return apply(MINIMUM, (input, other))
 
 
 def fmod(input, other):
+    _refuse_bool_result("fmod_cpu", input, other)
+    _check_integer_divisor(input, other)
     return apply(FMOD if isinstance(other, Tensor) else FMOD_SCALAR, (input, other))
 
 
@@ -248,32 +318,38 @@ def lerp(input, end, weight):
     return apply(LERP_TENSOR if isinstance(weight, Tensor) else LERP, (input, end, weight))
 
 
+def _scaled(t, value):
+    # `value` may be a tensor (a runtime scalar inside llgrad.compile): only a Python 1 is skipped.
+    return t if is_one(value) else t * value
+
+
 def _addcmul_forward(x, t1, t2, value):
-    return x + (t1 * value) * t2 if value != 1 else x + t1 * t2
+    return x + _scaled(t1, value) * t2  # PyTorch's kernel order: self + (value * t1) * t2
 
 
 def _addcdiv_forward(x, t1, t2, value):
-    return x + (t1 * value) / t2 if value != 1 else x + t1 / t2
+    return x + _scaled(t1, value) / t2
 
 
+# The value is an argument rather than a parameter, so it can be a tensor; it gets no gradient.
 ADDCMUL = Op("AddcmulBackward0", _addcmul_forward,
              (lambda g, out, x, t1, t2, value: g,
-              lambda g, out, x, t1, t2, value: g * (t2 * value),
-              lambda g, out, x, t1, t2, value: g * (t1 * value)),
-             saves=(1, 2), promote="common")
+              lambda g, out, x, t1, t2, value: g * _scaled(t2, value),
+              lambda g, out, x, t1, t2, value: g * _scaled(t1, value), None),
+             saves=(1, 2, 3), promote="common")
 ADDCDIV = Op("AddcdivBackward0", _addcdiv_forward,
              (lambda g, out, x, t1, t2, value: g,
               lambda g, out, x, t1, t2, value: g * (value / t2),
-              lambda g, out, x, t1, t2, value: -g * (t1 * value / (t2 * t2))),
-             saves=(1, 2), promote="common")
+              lambda g, out, x, t1, t2, value: -g * (_scaled(t1, value) / (t2 * t2)), None),
+             saves=(1, 2, 3), promote="common")
 
 
 def addcmul(input, tensor1, tensor2, *, value=1):
-    return apply(ADDCMUL, (input, tensor1, tensor2), {"value": value})
+    return apply(ADDCMUL, (input, tensor1, tensor2, value))
 
 
 def addcdiv(input, tensor1, tensor2, *, value=1):
-    return apply(ADDCDIV, (input, tensor1, tensor2), {"value": value})
+    return apply(ADDCDIV, (input, tensor1, tensor2, value))
 
 
 # ---- comparisons and logic (never differentiable) ----------------------------------------------
@@ -427,19 +503,27 @@ CLAMP_TENSOR = Op("ClampBackward0", _clamp_forward,
                   promote="common")
 
 
-def _float_for_bounds(input, *bounds):
-    """An integer tensor clamped to a float bound becomes float (PyTorch's result type)."""
-    if input._data.dtype.kind != "f" and any(isinstance(b, float) for b in bounds):
-        return input.float()
-    return input
+def _promoted_for_bounds(input, kernel, *bounds):
+    """The input in the result type of clamping it to number bounds (an integer tensor and a
+    float bound give float); PyTorch has no bool clamp."""
+    if input._data.dtype.kind == "f":
+        return input  # number bounds cannot change a float tensor's type
+    from ..dispatch import result_type
+
+    target = result_type(input, *(b for b in bounds if b is not None))
+    if target is dtypes.bool_:
+        raise _not_for_bool(kernel)
+    return input if target is input.dtype else input.to(target)
 
 
 def clamp(input, min=None, max=None):
+    if not isinstance(input, Tensor):
+        raise TypeError(f"clamp(): argument 'input' must be Tensor, not {type(input).__name__}")
     if min is None and max is None:
         raise RuntimeError("torch.clamp: At least one of 'min' or 'max' must not be None")
     if isinstance(min, Tensor) or isinstance(max, Tensor):
         return apply(CLAMP_TENSOR, (input, min, max))
-    input = _float_for_bounds(input, min, max)
+    input = _promoted_for_bounds(input, "clamp_scalar_cpu", min, max)
     return apply(CLAMP, (input,), {"min": min, "max": max})
 
 
@@ -449,13 +533,13 @@ clip = clamp
 def clamp_min(input, min):
     if isinstance(min, Tensor):
         return clamp(input, min=min)
-    return apply(CLAMP_MIN, (_float_for_bounds(input, min),), {"min": min})
+    return apply(CLAMP_MIN, (_promoted_for_bounds(input, "clamp_min_scalar_cpu", min),), {"min": min})
 
 
 def clamp_max(input, max):
     if isinstance(max, Tensor):
         return clamp(input, max=max)
-    return apply(CLAMP_MAX, (_float_for_bounds(input, max),), {"max": max})
+    return apply(CLAMP_MAX, (_promoted_for_bounds(input, "clamp_max_scalar_cpu", max),), {"max": max})
 
 
 # ---- activations -------------------------------------------------------------------------------
@@ -470,6 +554,8 @@ RELU = Op("ReluBackward0", _relu_forward, (lambda g, out, x: P.where(P.gt(out, 0
 
 
 def relu(input):
+    if _is_bool(input):
+        raise RuntimeError("Boolean inputs not supported for relu")
     return apply(RELU, (input,))
 
 

@@ -88,12 +88,11 @@ def _expand_ellipsis(index, ndim):
             consumed += 1
     if consumed > ndim:
         raise IndexError(f"too many indices for tensor of dimension {ndim}")
-    n_ellipsis = sum(1 for item in index if item is Ellipsis)
-    if n_ellipsis > 1:
-        raise IndexError("an index can only have a single ellipsis ('...')")
-    if n_ellipsis:
+    if any(item is Ellipsis for item in index):
+        # The first ellipsis stands for the unindexed dims; PyTorch lets later ones stand for none.
         at = next(i for i, item in enumerate(index) if item is Ellipsis)
-        index = index[:at] + (slice(None),) * (ndim - consumed) + index[at + 1:]
+        rest = tuple(item for item in index[at + 1:] if item is not Ellipsis)
+        index = index[:at] + (slice(None),) * (ndim - consumed) + rest
     return index
 
 

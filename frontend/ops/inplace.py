@@ -11,7 +11,9 @@ import numpy as np
 from .. import tracing
 from ..autograd.grad_mode import STATE
 from ..compiler import dtypes
-from ..dispatch import result_type
+from ..compiler import primitives as P
+from ..compiler.primitive import dtype_of, shape_of
+from ..dispatch import Op, apply, result_type
 from ..tensor import Tensor
 from . import elementwise as ew
 
@@ -45,9 +47,12 @@ def rebase_history(tensor, result):
         raise RuntimeError(
             "llgrad does not record in-place operations on views of tensors that take part in "
             "autograd; write it out of place (y = y * w) or run it under llgrad.no_grad().")
+    old_grad_fn, old_output_nr = tensor.grad_fn, tensor._output_nr
     tensor.grad_fn = result.grad_fn
     tensor._output_nr = result._output_nr
     tensor._requires_grad = True
+    if type(tensor._data) is np.ndarray:
+        tensor._rebased(old_grad_fn, old_output_nr)
 
 
 def _needs_autograd(tensor, others):
@@ -60,8 +65,10 @@ def _needs_autograd(tensor, others):
     return tensor._requires_grad or any(isinstance(o, Tensor) and o._requires_grad for o in others)
 
 
-def _check_castable(tensor, *others):
+def _check_castable(tensor, *others, to_float=False):
     target = result_type(tensor, *others)
+    if to_float and not target.is_floating_point:
+        target = dtypes.DEFAULT_FLOAT  # true division
     own = tensor.dtype
     if target.category > own.category:
         raise RuntimeError(f"result type {_type_word(target)} can't be cast to the desired output "
@@ -74,11 +81,11 @@ def _type_word(dtype):
     return _scalar_type_name(dtype)
 
 
-def _inplace_binary(fn, ufunc, saves_self):
+def _inplace_binary(fn, ufunc, saves_self, to_float=False):
     def method(self, other, *args, **kwargs):
         if type(self._data) is not np.ndarray or _needs_autograd(self, (other,)):
             return _recorded(self, fn, (other,) + args, kwargs, saves_self)
-        _check_castable(self, other)
+        _check_castable(self, other, to_float=to_float)
         value = other._data if isinstance(other, Tensor) else other
         alpha = kwargs.get("alpha", 1)
         if isinstance(alpha, Tensor):
@@ -96,19 +103,36 @@ def _recorded(self, fn, args, kwargs, saves_self):
     check_inplace(self)
     if tracing.ACTIVE is not None:
         tracing.ACTIVE.value_of(self)  # lift first: the update rebinds the lifted value
-    source = self.clone() if saves_self and self._requires_grad else self
+    source = _copy_in_place_of(self) if saves_self and self._requires_grad else self
     result = fn(source, *args, **kwargs)
     if result.dtype is not self.dtype:
+        if result.dtype.category > self.dtype.category:
+            raise RuntimeError(f"result type {_type_word(result.dtype)} can't be cast to the "
+                               f"desired output type {_type_word(self.dtype)}")
         result = result.to(self.dtype)
     write_data(self, result)
     rebase_history(self, result)
     return self
 
 
+def _copy_in_place_of(tensor):
+    """The tensor's value in new storage, standing at the tensor's place in the graph: the op
+    saves this copy, which the write into the tensor leaves intact. (PyTorch keeps the original
+    value out of sight too; a clone() would add a CloneBackward0 node to the graph.)"""
+    data = tensor._data
+    if type(data) is not np.ndarray:
+        return tensor  # a traced value is never overwritten: the update rebinds the tensor
+    source = Tensor._wrap(data.copy())
+    source._requires_grad = tensor._requires_grad
+    source.grad_fn = tensor.grad_fn
+    source._output_nr = tensor._output_nr
+    return source
+
+
 add_ = _inplace_binary(ew.add, np.add, saves_self=False)
 sub_ = _inplace_binary(ew.sub, np.subtract, saves_self=False)
 mul_ = _inplace_binary(ew.mul, np.multiply, saves_self=True)
-div_ = _inplace_binary(ew.div, np.true_divide, saves_self=True)
+div_ = _inplace_binary(ew.div, np.true_divide, saves_self=True, to_float=True)
 pow_ = _inplace_binary(ew.pow, np.power, saves_self=True)
 subtract_ = sub_
 multiply_ = mul_
@@ -139,18 +163,59 @@ round_ = _inplace_unary(ew.round, saves_self=False)
 sign_ = _inplace_unary(ew.sign, saves_self=False)
 
 
+def _records(self, *others):
+    return type(self._data) is not np.ndarray or _needs_autograd(self, others)
+
+
 def addcmul_(self, tensor1, tensor2, *, value=1):
+    if _records(self, tensor1, tensor2):  # one AddcmulBackward0 node, as in PyTorch
+        return _recorded(self, ew.addcmul, (tensor1, tensor2), {"value": value}, False)
     # PyTorch's kernel order, self + (value * t1) * t2, so float rounding matches
     return add_(self, ew.mul(ew.mul(tensor1, value), tensor2))
 
 
 def addcdiv_(self, tensor1, tensor2, *, value=1):
+    if _records(self, tensor1, tensor2):
+        return _recorded(self, ew.addcdiv, (tensor1, tensor2), {"value": value}, False)
     # PyTorch's kernel order, self + (value * t1) / t2, so float rounding matches
     return add_(self, ew.div(ew.mul(tensor1, value), tensor2))
 
 
 def lerp_(self, end, weight):
+    if _records(self, end, weight):  # (a tensor weight's rule reads self)
+        return _recorded(self, ew.lerp, (end, weight), {}, isinstance(weight, Tensor))
     return add_(self, ew.mul(ew.sub(end, self), weight))
+
+
+def _fill_forward(x, value):
+    if isinstance(value, (bool, int, float)):
+        return P.full_like(x, shape=shape_of(x), value=value)
+    return P.broadcast_to(P.cast(value, dtype=dtype_of(x)), shape=shape_of(x))
+
+
+def _overwritten(g, out, x, *_):
+    return g * 0  # the old contents are gone: a zero gradient, as PyTorch passes
+
+
+# What PyTorch records for the in-place fills and copies: fill_ with a number (FillBackward2) or
+# a 0-d tensor (FillBackward3, whose gradient is the sum), zero_, and copy_ from a tensor that
+# broadcasts (its gradient is summed back to its shape and type by the engine).
+FILL = Op("FillBackward2", _fill_forward, (_overwritten,))
+FILL_TENSOR = Op("FillBackward3", _fill_forward,
+                 (_overwritten, lambda g, out, x, value: P.reduce_sum(g, axes=None,
+                                                                      keepdims=False)))
+ZERO = Op("ZeroBackward0", lambda x: _fill_forward(x, 0), (_overwritten,))
+COPY = Op("CopyBackwards", _fill_forward, (_overwritten, lambda g, out, x, src: g))
+
+
+def _recorded_fill(self, op, args):
+    check_inplace(self)
+    if tracing.ACTIVE is not None:
+        tracing.ACTIVE.value_of(self)
+    result = apply(op, (self,) + args)
+    write_data(self, result)
+    rebase_history(self, result)
+    return self
 
 
 def fill_(self, value):
@@ -158,26 +223,30 @@ def fill_(self, value):
         if value.ndim != 0:
             raise RuntimeError(f"fill_ only supports 0-dimension value tensor but got tensor with "
                                f"{value.ndim} dimensions.")
+        if _records(self, value):
+            return _recorded_fill(self, FILL_TENSOR, (value,))
+    elif _records(self):
+        return _recorded_fill(self, FILL, (value,))
     return copy_(self, value)
 
 
 def zero_(self):
+    if _records(self):
+        return _recorded_fill(self, ZERO, ())
     return fill_(self, 0)
 
 
 def copy_(self, src, non_blocking=False):
     """Copy `src` (broadcast, cast) into this tensor's storage."""
-    if type(self._data) is not np.ndarray or _needs_autograd(self, (src,)):
-        from .shape import expand
+    if _records(self, src):
+        if isinstance(src, Tensor):
+            from ..compiler.primitive import broadcast_shapes
 
-        check_inplace(self)
-        value = src if isinstance(src, Tensor) else _scalar_tensor(src, self.dtype)
-        result = expand(value.to(self.dtype) if value.dtype is not self.dtype else value,
-                        self.shape)
-        result = _copy_node(self, result)
-        write_data(self, result)
-        rebase_history(self, result)
-        return self
+            if broadcast_shapes(tuple(src.shape), tuple(self.shape)) != tuple(self.shape):
+                raise RuntimeError(f"output with shape {list(self.shape)} doesn't match the "
+                                   f"broadcast shape {list(broadcast_shapes(tuple(src.shape), tuple(self.shape)))}")
+            return _recorded_fill(self, COPY, (src,))
+        return _recorded_fill(self, FILL, (src,))
     value = src._data if isinstance(src, Tensor) else src
     try:
         np.copyto(self._data, value, casting="unsafe")
@@ -187,19 +256,6 @@ def copy_(self, src, non_blocking=False):
                            f"at non-singleton dimension {max(self.ndim - 1, 0)}") from None
     self._bump_version()
     return self
-
-
-def _scalar_tensor(value, dtype):
-    from .creation import full
-
-    return full((), value, dtype=dtype)
-
-
-def _copy_node(self, value):
-    """The result of copy_ as an autograd node: gradient to `value`, none to the old contents."""
-    from .shape import clone
-
-    return clone(value)
 
 
 def masked_fill_(self, mask, value):

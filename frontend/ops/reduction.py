@@ -21,7 +21,8 @@ def _axes(input, dim):
         return tuple(range(ndim))
     if isinstance(dim, int):
         dim = (dim,)
-    return tuple(sorted({_wrap_dim(d, ndim) for d in dim}))
+    axes = tuple(sorted({_wrap_dim(d, ndim) for d in dim}))
+    return axes if ndim else ()  # a 0-d tensor accepts dim 0 (or -1): there is nothing to reduce
 
 
 def _count(shape, axes):
@@ -299,13 +300,20 @@ ARGMAX = primitive_op("argmax", P.argmax)
 ARGMIN = primitive_op("argmin", P.argmin)
 
 
+def _no_bool_arg(input, name):
+    if input._data.dtype.kind == "b":
+        raise RuntimeError(f"{name}(): does not support bool input")
+
+
 def argmax(input, dim=None, keepdim=False):
+    _no_bool_arg(input, "argmax")
     if dim is None:
         return apply(ARGMAX, (input.reshape(-1),), {"axis": 0, "keepdims": False})
     return apply(ARGMAX, (input,), {"axis": _wrap_dim(dim, input.ndim), "keepdims": keepdim})
 
 
 def argmin(input, dim=None, keepdim=False):
+    _no_bool_arg(input, "argmin")
     if dim is None:
         return apply(ARGMIN, (input.reshape(-1),), {"axis": 0, "keepdims": False})
     return apply(ARGMIN, (input,), {"axis": _wrap_dim(dim, input.ndim), "keepdims": keepdim})
@@ -500,11 +508,14 @@ def _scan_sum(x, axis, reverse=False):
 
 
 def _cumsum_forward(x, axis):
-    return _scan_sum(x, axis)
+    return _scan_sum(x, axis) if shape_of(x) else P.copy(x)
 
 
-CUMSUM = Op("CumsumBackward0", _cumsum_forward,
-            (lambda g, out, x, axis: _scan_sum(g, axis, reverse=True),))
+def _cumsum_vjp(g, out, x, axis):
+    return _scan_sum(g, axis, reverse=True) if shape_of(x) else g
+
+
+CUMSUM = Op("CumsumBackward0", _cumsum_forward, (_cumsum_vjp,))
 
 
 def cumsum(input, dim, *, dtype=None):
@@ -512,8 +523,6 @@ def cumsum(input, dim, *, dtype=None):
         input = input.to(dtype)
     elif input._data.dtype.kind in "iub":
         input = input.to(dtypes.int64)
-    if input.ndim == 0:
-        return apply(CUMSUM, (input.reshape(1),), {"axis": 0}).reshape(())
     return apply(CUMSUM, (input,), {"axis": _wrap_dim(dim, input.ndim)})
 
 

@@ -525,6 +525,13 @@ def narrow(input, dim, start, length):
     from .indexing import getitem
 
     axis = _wrap_dim(dim, input.ndim)
+    size = input.shape[axis]
+    if not -size <= start <= size:
+        raise IndexError(f"start out of range (expected to be in range of [{-size}, {size}], "
+                         f"but got {start})")
+    start = start % size if start < 0 else start
+    if length < 0 or start + length > size:
+        raise RuntimeError(f"start ({start}) + length ({length}) exceeds dimension size ({size}).")
     return getitem(input, (slice(None),) * axis + (slice(start, start + length),))
 
 
@@ -634,7 +641,8 @@ def _triangle_mask(shape, diagonal, upper):
 
 
 def _triangle_forward(x, diagonal, upper):
-    return P.where(_triangle_mask(shape_of(x), diagonal, upper), x, 0)
+    zero = P.full_like(x, shape=(), value=0)  # of x's type (a bare 0 would make bools int64)
+    return P.where(_triangle_mask(shape_of(x), diagonal, upper), x, zero)
 
 
 def _triangle_vjp(g, out, x, diagonal, upper):

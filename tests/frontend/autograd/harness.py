@@ -4,8 +4,8 @@ A scenario is a function of the library module (`torch` or `llgrad`) that prints
 observes. `transcript` runs it and records its stdout, the warnings it raised and the exception
 that ended it; `assert_same_as_torch` checks that llgrad's transcript is torch's, with memory
 addresses and the `torch.` prefix (dtype names, `torch.autograd...` in messages, module paths in
-node reprs) normalized. Nothing here imports torch: comparison tests get it from
-`pytest.importorskip("torch")`.
+node reprs) normalized. Nothing here imports torch: comparison tests get it from the `torch`
+fixture (conftest.py), which skips them where PyTorch is not installed.
 """
 import contextlib
 import io

@@ -286,7 +286,7 @@ def requires_grad_propagates(torch):
     a = torch.tensor([1.0, 2.0])
     b = torch.tensor([1.0, 2.0], requires_grad=True)
     print((a + a).requires_grad, (a + b).requires_grad, (a.exp() * b).grad_fn.name())
-    print((b > 1).requires_grad, b.argmax().requires_grad, b.long().requires_grad)
+    print((b > 1).requires_grad, b.argmax().requires_grad, (b * 2).floor().requires_grad)
     print(b.sum().item(), b.tolist())
 
 
@@ -437,6 +437,7 @@ def test_accumulation_is_in_place_and_zero_grad_keeps_the_tensor():
     assert x.grad is g and g.tolist() == [5.0]
 
 
+@pytest.mark.filterwarnings("ignore:Using backward\\(\\) with create_graph=True")
 def test_retain_graph_and_create_graph():
     x = llgrad.tensor([2.0], requires_grad=True)
     y = x ** 3
@@ -461,6 +462,19 @@ def test_create_graph_backward_warns_once_per_process():
         (x * x).sum().backward(create_graph=True)
         llgrad.autograd.grad((x * x).sum(), x, create_graph=True)
     assert [str(w.message) for w in caught] == [autograd.CREATE_GRAPH_WARNING]
+
+
+def test_float_of_a_tensor_requiring_grad_warns_once_per_process():
+    from llgrad import autograd
+    from llgrad.tensor import FLOAT_OF_REQUIRES_GRAD_WARNING
+
+    autograd._warned.discard(FLOAT_OF_REQUIRES_GRAD_WARNING)
+    x = llgrad.tensor([1.5], requires_grad=True)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert float(x) == 1.5 and float(x * 2) == 3.0 and x.item() == 1.5
+        assert float(x.detach()) == 1.5
+    assert [str(w.message) for w in caught] == [FLOAT_OF_REQUIRES_GRAD_WARNING]
 
 
 def test_inputs_argument_limits_accumulation():
@@ -502,3 +516,17 @@ def test_detach_and_data():
     assert x.tolist() == [3.0, 4.0] and x._version == 1
     with pytest.raises(RuntimeError, match="Can't detach views in-place"):
         (x * 1)[0:1].detach_()
+
+
+def test_integer_result_of_a_cast_does_not_require_grad():
+    b = llgrad.tensor([1.0, 2.0], requires_grad=True)
+    assert not b.long().requires_grad
+
+
+def test_retain_grad_follows_the_tensor_through_an_in_place_op():
+    x = llgrad.tensor([1.0, 2.0], requires_grad=True)
+    y = x * 2
+    y.retain_grad()
+    y.mul_(3)
+    (y * y).sum().backward()
+    assert y.grad.tolist() == [12.0, 24.0]  # PyTorch: the gradient of the new y

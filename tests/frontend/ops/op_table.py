@@ -552,8 +552,6 @@ op("softmax", _R, _method("softmax"), fixed(
 op("log_softmax", _R, _method("log_softmax"), fixed(
     lambda rng: Sample((uniform(rng, (3, 4)), 1)),
     lambda rng: Sample((uniform(rng, (2, 3, 4)), 1))), gradgrad=True, create_graph_names=False)
-op("var_0d", _R, lambda lib, x: (x.var(), x.std(), x.var(correction=0)),
-   fixed(lambda rng: Sample((uniform(rng, ()),))), differentiable=False)
 op("softmax_functional", _R, _f("softmax"), fixed(
     lambda rng: Sample((uniform(rng, (3, 4)),), {"dim": -1})))
 op("prod", _R, _method("prod"), fixed(

@@ -5,3 +5,42 @@ from .harness import OpTests
 
 class TestLinalgOps(OpTests):
     family = "linalg"
+
+
+# ---- beyond the table: errors and integer products ---------------------------------------------
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+import llgrad  # noqa: E402
+
+LINALG_ERRORS = ["a @ b", "lib.mm(a, a)", "lib.mm(v, a)", "lib.bmm(a, a)", "lib.dot(v, a)",
+                 "lib.dot(v, w)", "lib.mv(a, w)", "a @ lib.zeros(2)", "v @ lib.zeros(())",
+                 "a @ a.double()", "lib.mm(a, a.t().double())", "v @ v.double()",
+                 "lib.zeros(2, 2, 3) @ lib.zeros(3, 2, 3)", "lib.addmm(lib.zeros(2), a, a)"]
+
+
+@pytest.mark.parametrize("expr", LINALG_ERRORS)
+def test_linalg_errors_match_torch(expr):
+    torch = pytest.importorskip("torch")
+    outcomes = []
+    for lib in (llgrad, torch):
+        env = {"lib": lib, "a": lib.ones(2, 3), "b": lib.ones(2, 3), "v": lib.ones(3),
+               "w": lib.ones(4)}
+        try:
+            outcomes.append(tuple(eval(expr, env).shape))
+        except (RuntimeError, TypeError, ValueError) as error:
+            outcomes.append(type(error).__name__)
+    assert outcomes[0] == outcomes[1], outcomes
+
+
+@pytest.mark.parametrize("shapes", [((2, 3), (3, 4)), ((3,), (3,)), ((2, 2, 3), (3,)),
+                                    ((2, 3), (2, 3, 2))])
+def test_integer_matmul_matches_torch(shapes):
+    torch = pytest.importorskip("torch")
+    a = np.arange(np.prod(shapes[0])).reshape(shapes[0]) - 3
+    b = np.arange(np.prod(shapes[1])).reshape(shapes[1]) % 4
+    ours = llgrad.tensor(a) @ llgrad.tensor(b)
+    theirs = torch.tensor(a) @ torch.tensor(b)
+    assert str(ours.dtype).split(".")[-1] == str(theirs.dtype).split(".")[-1]
+    np.testing.assert_array_equal(ours.numpy(), theirs.numpy())

@@ -40,7 +40,7 @@ def dtype_name(dtype):
 @pytest.mark.parametrize("a, b, expected", [
     (("nd", "int32"), ("nd", "int64"), "int64"),
     (("nd", "int32"), ("0d", "int64"), "int32"),  # a 0-d tensor cannot raise a dimensioned one
-    (("nd", "int32"), ("0d", "float64"), "float32"),  # ... except into a higher category
+    (("nd", "int32"), ("0d", "float64"), "float64"),  # ... except into a higher category
     (("nd", "uint8"), ("nd", "int8"), "int16"),
     (("nd", "bool"), ("py", 2), "int64"),
     (("nd", "int8"), ("py", 2), "int8"),  # a Python int keeps the tensor's integer type
