@@ -13,4 +13,4 @@ from .matmul import matmul, transpose_last2
 from .movement import (
     broadcast_to, concat, copy, full_like, gather, index_add, pad, permute, reshape, scatter_add,
     slice_, sum_to, take)
-from .reduce import argmax, argmin, expand_back, reduce_max, reduce_min, reduce_sum
+from .reduce import argmax, argmin, argsort, expand_back, reduce_max, reduce_min, reduce_sum

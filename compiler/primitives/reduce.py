@@ -76,3 +76,14 @@ def _argmin_impl(x, axis, keepdims):
 
 
 argmin = define("argmin", _argmin_impl, _argmax_abstract, family="reduce")
+
+
+def _argsort_impl(x, axis, descending):
+    keys = -x if descending and x.dtype.kind != "b" else x
+    order = np.argsort(keys, axis=axis, kind="stable")
+    return order if not (descending and x.dtype.kind == "b") else np.flip(order, axis)
+
+
+# The permutation that sorts along `axis` (stable: ties keep their order), as int64 indices.
+argsort = define("argsort", _argsort_impl,
+                 lambda x, axis, descending: Aval(shape_of(x), dtypes.int64), family="reduce")

@@ -8,7 +8,8 @@ import builtins
 import numpy as _np  # (underscored: `from .ops import *` feeds llgrad.*)
 
 from ..tensor import Tensor
-from . import creation, elementwise, indexing, inplace, linalg, reduction, shape
+from . import creation, elementwise, indexing, inplace, linalg, reduction, shape, sorting
+from .sorting import argsort, kthvalue, msort, sort, topk
 from .creation import *  # noqa: F401,F403 (re-exported as llgrad.*)
 from .elementwise import *  # noqa: F401,F403
 from .indexing import (argwhere, gather, index_select, masked_fill, masked_select, nonzero,
@@ -77,6 +78,9 @@ METHODS = {
     # linear algebra
     "matmul": linalg.matmul, "mm": linalg.mm, "bmm": linalg.bmm, "dot": linalg.dot,
     "mv": linalg.mv, "outer": linalg.outer, "addmm": linalg.addmm,
+    # sorting
+    "sort": sorting.sort, "argsort": sorting.argsort, "topk": sorting.topk,
+    "kthvalue": sorting.kthvalue, "msort": sorting.msort,
     # in place
     "add_": inplace.add_, "sub_": inplace.sub_, "subtract_": inplace.sub_, "mul_": inplace.mul_,
     "multiply_": inplace.mul_, "div_": inplace.div_, "divide_": inplace.div_,

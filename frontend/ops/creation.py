@@ -18,6 +18,9 @@ def _make(array, requires_grad=False, dtype=None):
         array = array.astype(dtype.np)
     t = Tensor._wrap(array)
     if requires_grad:
+        if array.dtype.kind != "f":
+            raise RuntimeError("Only Tensors of floating point and complex dtype can require "
+                               "gradients")
         t.requires_grad_(True)
     from .. import tracing
 

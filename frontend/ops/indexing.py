@@ -327,6 +327,10 @@ def setitem(x, index, value):
     needs_grad = STATE.enabled and (x._requires_grad or (isinstance(value, Tensor)
                                                          and value._requires_grad))
     if type(data) is not np.ndarray or needs_grad or tracing.ACTIVE is not None:
+        if STATE.enabled and x.grad_fn is None and x._requires_grad:
+            # x[i] = v writes through a view of x, which is how PyTorch words the error
+            raise RuntimeError("a view of a leaf Variable that requires grad is being used in an "
+                               "in-place operation.")
         check_inplace(x)
         with tracing.outside_trace():
             positions = _positions(tuple(x.shape), index)

@@ -411,10 +411,8 @@ def test_warnings_do_not_leak_between_tests():
         (x * 2).sum().backward()
 
 
-# ---- reported to the owners of llgrad.ops (strict xfails: they start passing when fixed) --------
+# ---- errors raised by llgrad.ops ----------------------------------------------------------------
 
-@pytest.mark.xfail(strict=True, reason="ops/indexing.setitem checks the leaf itself; PyTorch "
-                   "writes through a view and says 'a view of a leaf Variable'")
 def test_setitem_on_a_leaf_that_requires_grad():
     x = llgrad.tensor([1.0, 2.0], requires_grad=True)
     with pytest.raises(RuntimeError) as error:
@@ -423,8 +421,6 @@ def test_setitem_on_a_leaf_that_requires_grad():
                                 "in-place operation.")
 
 
-@pytest.mark.xfail(strict=True, reason="ops/creation raises requires_grad_'s message; PyTorch's "
-                   "factories say 'Only Tensors of floating point and complex dtype ...'")
 def test_integer_factory_with_requires_grad():
     with pytest.raises(RuntimeError) as error:
         llgrad.tensor([1, 2], requires_grad=True)

@@ -1,0 +1,73 @@
+"""Sorting: sort, argsort, topk, kthvalue. Values are gathered by the sorting permutation, so
+their gradient flows back to the positions they came from (scattered by the same indices)."""
+from collections import namedtuple
+
+from ..compiler import primitives as P
+from ..compiler.primitive import shape_of
+from ..dispatch import Op, apply
+from ..tensor import _wrap_dim
+
+
+class _Named(namedtuple("values_indices", ["values", "indices"])):
+    __slots__ = ()
+
+    def __repr__(self):
+        return f"{self._kind}(\nvalues={self.values!r},\nindices={self.indices!r})"
+
+
+def _return_type(kind):
+    return type(kind, (_Named,), {"__slots__": (), "_kind": f"llgrad.return_types.{kind}"})
+
+
+sort_return, topk_return, kthvalue_return = (_return_type(k) for k in ("sort", "topk", "kthvalue"))
+
+
+def _take_sorted(x, axis, descending, k):
+    order = P.argsort(x, axis=axis, descending=descending)
+    if k is not None:
+        shape = shape_of(x)
+        stops = tuple(k if d == axis else n for d, n in enumerate(shape))
+        order = P.slice_(order, starts=(0,) * len(shape), stops=stops, steps=(1,) * len(shape))
+    return P.gather(x, order, axis=axis), order
+
+
+def _scatter_back(g, out, x, axis, descending, k):
+    return P.scatter_add(P.full_like(g[0], shape=shape_of(x), value=0), out[1], g[0], axis=axis)
+
+
+SORT = Op("SortBackward0", _take_sorted, (_scatter_back,), saves_out=True, n_outputs=2)
+TOPK = Op("TopkBackward0", _take_sorted, (_scatter_back,), saves_out=True, n_outputs=2)
+
+
+def sort(input, dim=-1, descending=False, stable=False):
+    axis = _wrap_dim(dim, input.ndim)
+    if input.ndim == 0:
+        return sort_return(input, input.new_zeros(()).long())
+    values, indices = apply(SORT, (input,), {"axis": axis, "descending": descending, "k": None})
+    return sort_return(values, indices)
+
+
+def argsort(input, dim=-1, descending=False, stable=False):
+    return sort(input, dim, descending, stable).indices
+
+
+def topk(input, k, dim=-1, largest=True, sorted=True):  # noqa: A002 (torch's name)
+    axis = _wrap_dim(dim, input.ndim)
+    n = input.shape[axis] if input.ndim else 1
+    if not 0 <= k <= n:
+        raise RuntimeError("selected index k out of range")
+    values, indices = apply(TOPK, (input,), {"axis": axis, "descending": largest, "k": k})
+    return topk_return(values, indices)
+
+
+def kthvalue(input, k, dim=-1, keepdim=False):
+    axis = _wrap_dim(dim, input.ndim)
+    values, indices = sort(input, axis)
+    value, index = values.select(axis, k - 1), indices.select(axis, k - 1)
+    if keepdim:
+        value, index = value.unsqueeze(axis), index.unsqueeze(axis)
+    return kthvalue_return(value, index)
+
+
+def msort(input):
+    return sort(input, 0).values
