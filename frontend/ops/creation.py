@@ -237,7 +237,8 @@ def arange(start, end=None, step=1, *, out=None, dtype=None, layout=None, device
         xstart, xend, xstep = int(start), int(end), int(step)
         if dtype is dtypes.int64:
             if xstep == 0 and step != 0:
-                raise ValueError("step must be nonzero")  # (PyTorch's type for a step truncated to 0)
+                # (a step truncated to 0: PyTorch raises ValueError here)
+                raise ValueError("step must be nonzero")
             _check_range(xstart, xend, xstep)
             sign = 1 if xstep > 0 else -1
             n = _truncating_division(xend - xstart + xstep - sign, xstep)

@@ -303,7 +303,8 @@ def _lerp_forward(x, end, weight):
     # PyTorch's kernel: from whichever end is nearer, so lerp(a, b, 1) is exactly b.
     diff = end - x
     if isinstance(weight, (int, float)):
-        return x + diff * weight if abs(weight) < 0.5 else end - diff * (1 - weight)
+        # (-0.5 < w < 0.5: this module's abs is the tensor op)
+        return x + diff * weight if -0.5 < weight < 0.5 else end - diff * (1 - weight)
     return P.where(P.lt(P.abs_(weight), 0.5), x + diff * weight, end - diff * (1 - weight))
 
 
@@ -533,13 +534,15 @@ clip = clamp
 def clamp_min(input, min):
     if isinstance(min, Tensor):
         return clamp(input, min=min)
-    return apply(CLAMP_MIN, (_promoted_for_bounds(input, "clamp_min_scalar_cpu", min),), {"min": min})
+    input = _promoted_for_bounds(input, "clamp_min_scalar_cpu", min)
+    return apply(CLAMP_MIN, (input,), {"min": min})
 
 
 def clamp_max(input, max):
     if isinstance(max, Tensor):
         return clamp(input, max=max)
-    return apply(CLAMP_MAX, (_promoted_for_bounds(input, "clamp_max_scalar_cpu", max),), {"max": max})
+    input = _promoted_for_bounds(input, "clamp_max_scalar_cpu", max)
+    return apply(CLAMP_MAX, (input,), {"max": max})
 
 
 # ---- activations -------------------------------------------------------------------------------

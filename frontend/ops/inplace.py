@@ -242,9 +242,10 @@ def copy_(self, src, non_blocking=False):
         if isinstance(src, Tensor):
             from ..compiler.primitive import broadcast_shapes
 
-            if broadcast_shapes(tuple(src.shape), tuple(self.shape)) != tuple(self.shape):
+            shape = broadcast_shapes(tuple(src.shape), tuple(self.shape))
+            if shape != tuple(self.shape):
                 raise RuntimeError(f"output with shape {list(self.shape)} doesn't match the "
-                                   f"broadcast shape {list(broadcast_shapes(tuple(src.shape), tuple(self.shape)))}")
+                                   f"broadcast shape {list(shape)}")
             return _recorded_fill(self, COPY, (src,))
         return _recorded_fill(self, FILL, (src,))
     value = src._data if isinstance(src, Tensor) else src

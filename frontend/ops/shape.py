@@ -268,8 +268,8 @@ def clone(input, *, memory_format=None):
 
 
 def contiguous(input, memory_format=None):
-    if input.is_contiguous():
-        return input
+    if type(input._data) is not np.ndarray or input._data.flags.c_contiguous:
+        return input  # (a traced value has no layout to fix)
     return clone(input)
 
 

@@ -36,14 +36,17 @@ def _scatter_back(g, out, x, axis, descending, k):
 
 
 SORT = Op("SortBackward0", _take_sorted, (_scatter_back,), saves_out=True, n_outputs=2)
+SORT_STABLE = Op("SortBackward1", _take_sorted, (_scatter_back,), saves_out=True, n_outputs=2)
 TOPK = Op("TopkBackward0", _take_sorted, (_scatter_back,), saves_out=True, n_outputs=2)
 
 
-def sort(input, dim=-1, descending=False, stable=False):
+def sort(input, dim=-1, descending=False, stable=None):
     axis = _wrap_dim(dim, input.ndim)
     if input.ndim == 0:
         return sort_return(input, input.new_zeros(()).long())
-    values, indices = apply(SORT, (input,), {"axis": axis, "descending": descending, "k": None})
+    # Passing `stable` selects PyTorch's sort.stable overload (SortBackward1).
+    op = SORT if stable is None else SORT_STABLE
+    values, indices = apply(op, (input,), {"axis": axis, "descending": descending, "k": None})
     return sort_return(values, indices)
 
 
@@ -60,12 +63,33 @@ def topk(input, k, dim=-1, largest=True, sorted=True):  # noqa: A002 (torch's na
     return topk_return(values, indices)
 
 
+def _kth_forward(x, axis, k, keepdims):
+    values, order = _take_sorted(x, axis, False, None)
+    shape = shape_of(x)
+    starts = tuple(k - 1 if d == axis else 0 for d in range(len(shape)))
+    stops = tuple(k if d == axis else n for d, n in enumerate(shape))
+    picked = [P.slice_(v, starts=starts, stops=stops, steps=(1,) * len(shape))
+              for v in (values, order)]
+    if not keepdims:
+        picked = [P.reshape(v, shape=shape[:axis] + shape[axis + 1:]) for v in picked]
+    return tuple(picked)
+
+
+def _kth_vjp(g, out, x, axis, k, keepdims):
+    from .reduction import _scatter_along
+
+    return _scatter_along(g[0], out[1], shape_of(x), axis, keepdims)
+
+
+KTHVALUE = Op("KthvalueBackward0", _kth_forward, (_kth_vjp,), saves_out=True, n_outputs=2)
+
+
 def kthvalue(input, k, dim=-1, keepdim=False):
     axis = _wrap_dim(dim, input.ndim)
-    values, indices = sort(input, axis)
-    value, index = values.select(axis, k - 1), indices.select(axis, k - 1)
-    if keepdim:
-        value, index = value.unsqueeze(axis), index.unsqueeze(axis)
+    n = input.shape[axis] if input.ndim else 1
+    if not 1 <= k <= n:
+        raise IndexError(f"kthvalue(): selected number k out of range for dimension {axis}")
+    value, index = apply(KTHVALUE, (input,), {"axis": axis, "k": k, "keepdims": keepdim})
     return kthvalue_return(value, index)
 
 

@@ -250,6 +250,40 @@ def compare_second_derivatives_with_torch(torch, op, sample, dtype="float64"):
             assert_same_array(v, tv, rtol, atol, f"{where}: second derivative {i}")
 
 
+def compare_compiled_with_eager(op, sample, dtype="float64"):
+    """The op inside llgrad.compile (forward and backward traced into one graph, run by the
+    compiler's backend) gives eager's values and gradients."""
+    eager = Inputs(llgrad, sample, dtype, requires_grad=op.differentiable)
+    compiled = Inputs(llgrad, sample, dtype, requires_grad=op.differentiable)
+    if not compiled.leaves:
+        return
+    outs = outputs(llgrad, eager.call(op))
+    diff = [o for o in outs if o.requires_grad]
+    seeds = [llgrad.tensor(s) for s in upstream([(tuple(o.shape), to_numpy(o).dtype)
+                                                 for o in diff])]
+    if diff:
+        llgrad.autograd.backward(diff, seeds)
+
+    def step(*leaves):
+        results = outputs(llgrad, compiled.call_with(op, leaves))
+        differentiable = [o for o in results if o.requires_grad]
+        if differentiable:
+            llgrad.autograd.backward(differentiable, seeds)
+        return tuple(o.detach() for o in results)
+
+    got = llgrad.compile(step)(*compiled.leaves)
+    where = f"{op.name} {sample} compiled"
+    rtol, atol = tolerance(op, dtype)
+    for k, (a, b) in enumerate(zip(got, outs)):
+        assert_same_array(to_numpy(a), to_numpy(b), rtol, atol, f"{where}: output {k}")
+    for i, (a, b) in enumerate(zip(compiled.leaves, eager.leaves)):
+        if b.grad is None:
+            assert a.grad is None or not to_numpy(a.grad).any(), f"{where}: gradient {i}"
+        else:
+            assert_same_array(to_numpy(a.grad), to_numpy(b.grad), rtol, atol,
+                              f"{where}: gradient {i}")
+
+
 # ---- the standard tests every family runs ------------------------------------------------------
 
 def selects(predicate):
@@ -292,6 +326,11 @@ class OpTests:
         for layout in LAYOUTS:
             for sample in op.sample_list():
                 compare_with_torch(torch, op, sample, op.dtypes[0], layout)
+
+    @selects(lambda op: op.differentiable and op.traceable)
+    def test_compiled_matches_eager(self, op):
+        for sample in op.sample_list():
+            compare_compiled_with_eager(op, sample)
 
     @selects(lambda op: op.gradgrad)
     def test_gradgradcheck(self, op):

@@ -1,5 +1,5 @@
-"""The one table of ops that drives the op tests: gradcheck, comparison with PyTorch, and (later)
-compiled-vs-eager.
+"""The one table of ops that drives the op tests: gradcheck, comparison with PyTorch, and
+compiled-vs-eager (llgrad.compile's graph against eager, on the same rows and samples).
 
 A row (`OpInfo`) says
 
@@ -20,7 +20,6 @@ Argument kinds inside a Sample:
 The checks that read the table live in `harness.py`; this module imports neither llgrad nor torch.
 """
 import dataclasses
-import math
 import zlib
 from typing import Callable
 
@@ -86,6 +85,8 @@ class OpInfo:
     # where PyTorch records a fused double-backward node (TanhBackwardBackward0, ...) and
     # llgrad records the primitives its VJP rule is written in.
     create_graph_names: bool = True
+    # False: llgrad.compile cannot trace the op (indexing with tensors needs their values).
+    traceable: bool = True
     # Binary ops for the property tests: input domains, a NumPy reference and its VJP.
     domains: tuple = None
     np_ref: Callable = None
@@ -380,12 +381,14 @@ op("div_trunc", "elementwise", _fn("div", rounding_mode="trunc"), quotient_sampl
 op("div_floor", "elementwise", _fn("div", rounding_mode="floor"), quotient_samples(False))
 op("rsub", "elementwise", _fn("rsub"), binary_samples(scalar_right=_SCALAR))
 op("pow_scalar_exponent", "elementwise", lambda lib, x, e: x ** e,
-   fixed(lambda rng: Sample((uniform(rng, (3, 4)), 2)), lambda rng: Sample((uniform(rng, (3, 4)), 3)),
+   fixed(lambda rng: Sample((uniform(rng, (3, 4)), 2)),
+         lambda rng: Sample((uniform(rng, (3, 4)), 3)),
          lambda rng: Sample((positive(rng, (3, 4)), 0.5)),
          lambda rng: Sample((nonzero(rng, (3, 4)), -1)), lambda rng: Sample((uniform(rng, ()), 3))),
    gradgrad=True)
 op("pow_scalar_base", "elementwise", lambda lib, b, x: b ** x,
-   fixed(lambda rng: Sample((2.0, uniform(rng, (3, 4)))), lambda rng: Sample((3, uniform(rng, ())))),
+   fixed(lambda rng: Sample((2.0, uniform(rng, (3, 4)))),
+         lambda rng: Sample((3, uniform(rng, ())))),
    gradgrad=True)
 op("pow_fn", "elementwise", _fn("pow"), binary_samples(dx=positive, scalar_right=_SCALAR))
 op("remainder", "elementwise", lambda lib, x, y: x % y, quotient_samples())
@@ -570,6 +573,20 @@ op("cumsum", _R, _method("cumsum"), fixed(
     lambda rng: Sample((uniform(rng, (2, 7, 3)), -2)), lambda rng: Sample((uniform(rng, ()), 0))),
    gradgrad=True)
 op("cumsum_fn", _R, _fn("cumsum"), fixed(lambda rng: Sample((uniform(rng, (9,)),), {"dim": 0})))
+op("sort", _R, _method("sort"), fixed(
+    lambda rng: Sample((distinct(rng, (3, 5)),)),
+    lambda rng: Sample((distinct(rng, (3, 5)), 0), {"descending": True}),
+    lambda rng: Sample((distinct(rng, (6,)),), {"stable": True})))
+op("argsort", _R, _method("argsort"), fixed(
+    lambda rng: Sample((distinct(rng, (3, 5)),)),
+    lambda rng: Sample((Const(np.array([3, 1, 3, 2, 1])),), {"stable": True})),
+   differentiable=False)
+op("topk", _R, _method("topk"), fixed(
+    lambda rng: Sample((distinct(rng, (3, 5)), 2)),
+    lambda rng: Sample((distinct(rng, (4, 3)), 3, 0), {"largest": False})))
+op("kthvalue", _R, _method("kthvalue"), fixed(
+    lambda rng: Sample((distinct(rng, (3, 5)), 2)),
+    lambda rng: Sample((distinct(rng, (4, 3)), 1, 0), {"keepdim": True})))
 op("reductions_forward", _R,
    lambda lib, x: (x.all(), x.any(), x.all(1), x.any(0), x.count_nonzero(), x.count_nonzero(1),
                    (x > 0).sum(), (x > 0).sum(1), (x > 0).long().prod(1), x.bool().all(),
@@ -593,8 +610,8 @@ op("reshape", _S, _method("reshape"), fixed(_on((3, 4), 2, 6), _on((3, 4), (-1,)
                                             _on((2, 3, 4), (4, -1)), _on((), (1, 1))),
    gradgrad=True)
 op("view", _S, _method("view"), fixed(_on((3, 4), 12), _on((2, 3, 4), -1, 4)), noncontiguous=False)
-op("view_as", _S, lambda lib, x, y: x.view_as(y), fixed(lambda rng: Sample((uniform(rng, (3, 4)),
-                                                                            Const(np.zeros((2, 6)))))),
+op("view_as", _S, lambda lib, x, y: x.view_as(y),
+   fixed(lambda rng: Sample((uniform(rng, (3, 4)), Const(np.zeros((2, 6)))))),
    noncontiguous=False)
 op("flatten", _S, _method("flatten"), fixed(_on((2, 3, 4)), _on((2, 3, 4), 1), _on((2, 3, 4), 0, 1),
                                             _on(())))
@@ -704,7 +721,8 @@ _GETITEM = {
 for _name, _read in _GETITEM.items():
     op(f"getitem_{_name}", _I, _read,
        fixed(lambda rng: Sample((uniform(rng, (3, 4, 5)),))),
-       gradgrad=_name in ("slice_step", "two_tensors", "mask"))
+       gradgrad=_name in ("slice_step", "two_tensors", "mask"),
+       traceable=not any(word in _name for word in ("tensor", "mask", "separated")))
 
 
 def _setitem(index_fn):
@@ -737,11 +755,12 @@ _SETITEM = {
 }
 for _name, (_where, _vshape) in _SETITEM.items():
     op(f"setitem_{_name}", _I, _setitem(_where),
-       fixed(lambda rng, _vshape=_vshape: Sample((uniform(rng, (3, 4, 5)), uniform(rng, _vshape)))))
+       fixed(lambda rng, _vshape=_vshape: Sample((uniform(rng, (3, 4, 5)), uniform(rng, _vshape)))),
+       traceable=not any(word in _name for word in ("tensor", "mask")))
 op("setitem_scalar", _I, lambda lib, x: _setitem(lambda lib, x: (1, slice(None, 2)))(lib, x, 2.5),
    fixed(lambda rng: Sample((uniform(rng, (3, 4, 5)),))))
 op("setitem_mask_scalar", _I, lambda lib, x: _setitem(lambda lib, x: x > 0)(lib, x, 0.0),
-   fixed(lambda rng: Sample((uniform(rng, (3, 4, 5)),))))
+   fixed(lambda rng: Sample((uniform(rng, (3, 4, 5)),))), traceable=False)
 op("gather", _I, _fn("gather"), fixed(
     lambda rng: Sample((uniform(rng, (3, 4)), 1, _idx([0, 3], [1, 1], [2, 0]))),
     lambda rng: Sample((uniform(rng, (3, 4)), 0, _idx([0, 2, 1, 0], [2, 2, 0, 1]))),
