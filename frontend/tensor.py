@@ -143,7 +143,8 @@ class Tensor:
         return strides if dim is None else strides[_wrap_dim(dim, self._data.ndim)]
 
     def is_contiguous(self, memory_format=None):
-        return self._data.ndim < 2 or bool(self._data.flags.c_contiguous)
+        data = self._data
+        return type(data) is not np.ndarray or bool(data.flags.c_contiguous)
 
     @property
     def is_floating_point_type(self):

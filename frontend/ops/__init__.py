@@ -10,8 +10,6 @@ import numpy as _np  # (underscored: `from .ops import *` feeds llgrad.*)
 from ..tensor import Tensor
 from . import creation, elementwise, indexing, inplace, linalg, reduction, shape, sorting
 from .sorting import argsort, kthvalue, msort, sort, topk
-from .creation import *  # noqa: F401,F403 (re-exported as llgrad.*)
-from .elementwise import *  # noqa: F401,F403
 from .indexing import (argwhere, gather, index_select, masked_fill, masked_select, nonzero,
                        scatter_add, take_along_dim)
 from .linalg import addmm, bmm, dot, inner, linear, matmul, mm, mv, outer, vdot
@@ -194,3 +192,27 @@ def _bind():
 
 
 _bind()
+
+
+def _public_functions(module):
+    """The functions a family module defines (not what it imports), for `llgrad.*`."""
+    return {name: value for name, value in vars(module).items()
+            if not name.startswith("_") and callable(value) and not isinstance(value, type)
+            and getattr(value, "__module__", None) == module.__name__}
+
+
+globals().update(_public_functions(creation))
+globals().update(_public_functions(elementwise))
+_EXPLICIT = ["argsort", "kthvalue", "msort", "sort", "topk", "argwhere", "gather", "index_select",
+             "masked_fill", "masked_select", "nonzero", "scatter_add", "take_along_dim", "addmm",
+             "bmm", "dot", "inner", "linear", "matmul", "mm", "mv", "outer", "vdot", "all", "amax",
+             "amin", "any", "argmax", "argmin", "count_nonzero", "cumsum", "log_softmax",
+             "logsumexp", "max", "mean", "min", "norm", "prod", "softmax", "std", "std_mean", "sum",
+             "var", "var_mean", "broadcast_tensors", "broadcast_to", "cat", "chunk", "clone",
+             "concat", "concatenate", "contiguous", "diag", "expand", "expand_as", "flatten",
+             "flip", "hstack", "moveaxis", "movedim", "narrow", "permute", "repeat_interleave",
+             "reshape", "select", "split", "squeeze", "stack", "swapaxes", "swapdims", "t",
+             "tensor_split", "tile", "transpose", "tril", "triu", "unbind", "unflatten",
+             "unsqueeze", "view", "vstack"]
+__all__ = sorted(set(_EXPLICIT) | set(_public_functions(creation)) |
+                 set(_public_functions(elementwise)))

@@ -20,7 +20,7 @@ def _float_unary(node_name, prim):
     def fn(input):
         return apply(op, (input,))
 
-    fn.__name__ = prim.name
+    fn.__name__ = fn.__qualname__ = prim.name
     fn.op = op
     return fn
 
@@ -34,7 +34,7 @@ def _same_type_unary(node_name, prim, bool_error=None):
             raise bool_error
         return apply(op, (input,))
 
-    fn.__name__ = prim.name
+    fn.__name__ = fn.__qualname__ = prim.name
     fn.op = op
     return fn
 
@@ -361,7 +361,7 @@ def _comparison(prim):
     def fn(input, other):
         return apply(op, (input, other))
 
-    fn.__name__ = prim.name
+    fn.__name__ = fn.__qualname__ = prim.name
     return fn
 
 

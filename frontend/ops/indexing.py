@@ -99,7 +99,8 @@ def _expand_ellipsis(index, ndim):
 def _is_int_scalar(item):
     """An int, or a 0-d integer tensor: PyTorch selects with both (SelectBackward0)."""
     if isinstance(item, Tensor):
-        return item.ndim == 0 and item.dtype.kind in "iu"
+        # A traced 0-d index has no value to select with yet: it takes the tensor-index path.
+        return item.ndim == 0 and item.dtype.kind in "iu" and type(item._data) is np.ndarray
     return isinstance(item, (int, np.integer)) and not isinstance(item, bool)
 
 
@@ -161,6 +162,8 @@ def _as_index_array(item):
 
 def _advanced_index(x, advanced):
     """Apply tensor indices (at their dims of x) as a single take on a flattened view."""
+    if tracing.ACTIVE is not None:
+        return _traced_advanced_index(x, advanced)
     dims, arrays = [], []
     shape = tuple(x.shape)
     for dim, item in advanced:
@@ -200,6 +203,42 @@ def _advanced_index(x, advanced):
         else np.zeros(arrays[0].shape, dtype=np.int64)
     params = {"axis": first, "n_dims": len(dims), "perm": perm}
     return apply(INDEX, (x, Tensor._wrap(np.asarray(linear, dtype=np.int64))), params)
+
+
+def _traced_advanced_index(x, advanced):
+    """Integer tensor indices inside llgrad.compile: the linear index is computed by graph ops
+    (wrapping negatives like eager), since the index values are only known at run time. Boolean
+    masks select a data-dependent number of elements, which a compiled graph cannot have."""
+    from ..compiler.primitive import broadcast_shapes
+    from .creation import from_numpy
+
+    shape = tuple(x.shape)
+    dims, indices = [], []
+    for dim, item in advanced:
+        t = item if isinstance(item, Tensor) else from_numpy(np.asarray(item))
+        if t.dtype is dtypes.bool_:
+            raise tracing.TracingError(
+                "indexing with a boolean mask selects a data-dependent number of elements, which "
+                "llgrad.compile cannot trace; use llgrad.where(mask, x, 0) or x.masked_fill(...) "
+                "to keep the shape fixed")
+        if t.dtype.kind not in "iu":
+            raise IndexError("tensors used as indices must be long, int, byte or bool tensors")
+        dims.append(dim)
+        indices.append(t.long() % shape[dim])
+    common = broadcast_shapes(*(tuple(t.shape) for t in indices))
+    indices = [t.expand(common) for t in indices]
+    perm = None
+    if dims != list(range(dims[0], dims[0] + len(dims))):
+        perm = tuple(dims) + tuple(d for d in range(len(shape)) if d not in dims)
+        shape = tuple(shape[p] for p in perm)
+        dims = list(range(len(dims)))
+    linear, stride = None, 1
+    for d, t in zip(reversed(dims), reversed(indices)):
+        term = t * stride if stride != 1 else t
+        linear = term if linear is None else linear + term
+        stride *= shape[d]
+    params = {"axis": dims[0], "n_dims": len(dims), "perm": perm}
+    return apply(INDEX, (x, linear), params)
 
 
 def _merged_shape(shape, axis, n_dims):
