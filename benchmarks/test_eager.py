@@ -33,14 +33,14 @@ def scalar_chain(lib):
     return x.grad
 
 
-@pytest.mark.benchmark(group="scalar-chain-100-ops")
+@pytest.mark.benchmark(group="scalar-chain-100-ops", warmup=True, warmup_iterations=50)
 def test_chain_llgrad(benchmark):
     grad = benchmark(scalar_chain, llgrad)
     assert np.isfinite(grad.item())
 
 
 @needs_torch
-@pytest.mark.benchmark(group="scalar-chain-100-ops")
+@pytest.mark.benchmark(group="scalar-chain-100-ops", warmup=True, warmup_iterations=50)
 def test_chain_torch(benchmark):
     torch.set_num_threads(2)
     grad = benchmark(scalar_chain, torch)
@@ -65,7 +65,7 @@ def numpy_chain():
     return g
 
 
-@pytest.mark.benchmark(group="scalar-chain-100-ops")
+@pytest.mark.benchmark(group="scalar-chain-100-ops", warmup=True, warmup_iterations=50)
 def test_chain_numpy(benchmark):
     assert np.isfinite(benchmark(numpy_chain))
 
@@ -102,7 +102,7 @@ def mlp_step_factory(lib):
     return step
 
 
-@pytest.mark.benchmark(group="mlp-step-128x784-512-512-10")
+@pytest.mark.benchmark(group="mlp-step-128x784-512-512-10", warmup=True, warmup_iterations=20)
 def test_mlp_step_llgrad(benchmark):
     step = mlp_step_factory(llgrad)
     for _ in range(3):
@@ -111,7 +111,7 @@ def test_mlp_step_llgrad(benchmark):
 
 
 @needs_torch
-@pytest.mark.benchmark(group="mlp-step-128x784-512-512-10")
+@pytest.mark.benchmark(group="mlp-step-128x784-512-512-10", warmup=True, warmup_iterations=20)
 def test_mlp_step_torch(benchmark):
     torch.set_num_threads(2)
     step = mlp_step_factory(torch)
@@ -157,7 +157,7 @@ class NumpyMLP:
         return loss
 
 
-@pytest.mark.benchmark(group="mlp-step-128x784-512-512-10")
+@pytest.mark.benchmark(group="mlp-step-128x784-512-512-10", warmup=True, warmup_iterations=20)
 def test_mlp_step_numpy(benchmark):
     mlp = NumpyMLP()
     assert np.isfinite(benchmark(mlp.step))
