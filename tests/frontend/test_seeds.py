@@ -898,7 +898,7 @@ def _params():
         yield pytest.param(name, id=name, marks=marks)
 
 
-@pytest.mark.parametrize("name", _params())
+@pytest.mark.parametrize("name", list(_params()))
 def test_seed_example_matches_pytorch(name):
     example = SNIPPETS[name]
     ours = run_example(example, "llgrad")
