@@ -10,7 +10,7 @@ import itertools
 import numpy as np
 
 from . import dtypes
-from .primitive import REGISTRY, Aval, Primitive, define, register_handler, shape_of
+from .primitive import REGISTRY, Aval, Primitive, define, numel, register_handler, shape_of
 
 
 class Value:
@@ -40,10 +40,7 @@ class Value:
     @property
     def size(self):
         """Number of elements, like ndarray.size (frontend code asks either kind of storage)."""
-        n = 1
-        for d in self.aval.shape:
-            n *= d
-        return n
+        return numel(self.aval.shape)
 
     def __repr__(self):
         return f"%{self.name}:{self.aval}"

@@ -87,6 +87,14 @@ def shape_of(v):
     return () if shape is None else tuple(shape)
 
 
+def numel(shape):
+    """Number of elements of a shape (1 for a scalar)."""
+    n = 1
+    for d in shape:
+        n *= d
+    return n
+
+
 def dtype_of(v):
     """The DType of any value kind: graph values and Tensors carry one, arrays a NumPy dtype."""
     dtype = v.dtype

@@ -7,15 +7,8 @@ tensors under `create_graph=True`, and on graph values in the compiler. A rule r
 arrays (or tensors) the op saved; inputs it does not save arrive as shape-and-dtype stand-ins.
 """
 from ..compiler import primitives as P
-from ..compiler.primitive import dtype_of, shape_of
+from ..compiler.primitive import dtype_of, numel as _numel, shape_of
 from ..dispatch import Op
-
-
-def _numel(shape):
-    n = 1
-    for d in shape:
-        n *= d
-    return n
 
 
 def _all_axes(x):

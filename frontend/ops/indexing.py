@@ -9,7 +9,7 @@ import numpy as np
 
 from ..compiler import dtypes
 from ..compiler import primitives as P
-from ..compiler.primitive import shape_of
+from ..compiler.primitive import numel as _numel, shape_of
 from ..compiler.primitives.movement import inverse_permutation
 from ..dispatch import Op, apply, primitive_op
 from ..tensor import Tensor, _wrap_dim
@@ -275,13 +275,6 @@ def _positions(shape, index):
     """The flat positions `x[index]` selects, as an int64 array shaped like the selection."""
     grid = Tensor._wrap(np.arange(int(np.prod(shape)), dtype=np.int64).reshape(shape))
     return getitem(grid, index)._data
-
-
-def _numel(shape):
-    n = 1
-    for d in shape:
-        n *= d
-    return n
 
 
 def _flat(x):

@@ -16,9 +16,12 @@ from ..tensor import Tensor, _wrap_dim
 
 
 def as_view(result, base):
-    """Mark `result` as a view of `base` when NumPy gave a view (not a copy)."""
+    """Mark `result` as a view of `base` when NumPy gave a view (not a copy). A traced result
+    is always marked: an in-place update through it must not silently miss its base."""
     data = result._data
-    if type(data) is np.ndarray and data.base is not None:
+    if type(data) is not np.ndarray:
+        result._base = base if base._base is None else base._base
+    elif data.base is not None:
         result._vbox = base._version_box()
         result._base = base if base._base is None else base._base
     return result

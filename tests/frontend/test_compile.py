@@ -595,3 +595,15 @@ def test_dropout_inside_compiled_step_draws_like_eager():
     llgrad.manual_seed(9)
     got = [compiled(llgrad.ones(3, 8)).item() for _ in range(3)]
     np.testing.assert_allclose(got, eager, rtol=1e-6)
+
+
+def test_in_place_update_through_a_view_is_a_clear_error_when_compiled():
+    (w,) = make_params(13, shapes=((2, 3),))
+
+    @llgrad.compile
+    def step():
+        with llgrad.no_grad():
+            w.view(-1).add_(1)
+
+    with pytest.raises(TracingError, match="in-place update of a view"):
+        step()

@@ -1,9 +1,8 @@
 """The neural-network examples of the seed documents (/work/shared/seeds), run as written with
 `import torch` and again with `import llgrad as torch`; the printed text must be identical.
 
-The examples are copied from the documents (004 lost its line breaks in extraction; they are
-restored here). 000's example has no seed in the document, so both runs get manual_seed(0);
-004 draws its data with randn_like, so both runs seed it the same way.
+Each example runs in a fresh interpreter (no state shared with other tests) and, where it draws
+random numbers, under several seeds; the snippets themselves are test_seeds.py's.
 """
 import subprocess
 import sys
@@ -13,73 +12,18 @@ import pytest
 
 pytest.importorskip("torch")
 
-# 000, section 5: 神经网络中的自动求导（实战场景）
-SEED_000_SIMPLENET = """
-import torch
-import torch.nn as nn
-torch.manual_seed(0)
+from test_seeds import S000_SIMPLE_NET, S004_EXAMPLE_2  # the documents' text, kept once
 
-# 定义简单神经网络
-class SimpleNet(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.linear = nn.Linear(1, 1)  # 线性层：y = wx + b
 
-    def forward(self, x):
-        return self.linear(x)
+def seeded(source, seed):
+    """`source` with `torch.manual_seed(seed)` right after its imports."""
+    lines = source.splitlines(keepends=True)
+    last_import = max(i for i, line in enumerate(lines) if line.startswith("import "))
+    return "".join(lines[:last_import + 1] + [f"torch.manual_seed({seed})\n"] +
+                   lines[last_import + 1:])
 
-# 初始化模型、损失函数、优化器
-model = SimpleNet()
-criterion = nn.MSELoss()  # 均方误差损失
-optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
 
-# 模拟数据
-x = torch.tensor([[1.0], [2.0], [3.0]], requires_grad=False)
-y_true = torch.tensor([[2.0], [4.0], [6.0]], requires_grad=False)
-
-# 前向传播
-y_pred = model(x)
-loss = criterion(y_pred, y_true)
-
-# 反向传播+优化
-optimizer.zero_grad()  # 优化器梯度清零
-loss.backward()  # 计算损失对模型参数的梯度
-optimizer.step()  # 更新参数（使用梯度）
-
-# 查看参数梯度
-print("线性层权重梯度：", model.linear.weight.grad)
-print("线性层偏置梯度：", model.linear.bias.grad)
-"""
-
-# 004, 示例 2: 神经网络训练一个回归任务 (y = 2x + 3)
-SEED_004_REGRESSION = """
-import torch
-import torch.nn as nn
-import torch.optim as optim
-torch.manual_seed({seed})
-
-# 构造数据
-x = torch.linspace(-5, 5, 100).unsqueeze(1)  # shape [100,1]
-y = 2 * x + 3 + 0.1 * torch.randn_like(x)    # 加点噪声
-
-# 定义网络
-model = nn.Sequential(nn.Linear(1, 10),nn.ReLU(),nn.Linear(10, 1)
-)
-
-# 损失函数 + 优化器
-criterion = nn.MSELoss()
-optimizer = optim.SGD(model.parameters(), lr=0.01)
-
-# 训练
-for epoch in range(200):
-    optimizer.zero_grad()          # 清空梯度
-    y_pred = model(x)              # 前向
-    loss = criterion(y_pred, y)    # 计算loss
-    loss.backward()                # 🔹 反向传播,计算梯度
-    optimizer.step()                # 更新参数
-    if epoch % 50 == 0:
-        print(f"Epoch {{epoch}}, Loss = {{loss.item():.4f}}")
-"""
+SEED_000_SIMPLENET = seeded(S000_SIMPLE_NET, 0)
 
 # 001, 8.1 梯度累加和清零 (with the document's w, b, x, y_true)
 SEED_001_ZERO_GRAD = """
@@ -136,7 +80,7 @@ def test_seed_000_simplenet_mse_sgd():
 
 @pytest.mark.parametrize("seed", [0, 1, 42])
 def test_seed_004_sequential_regression(seed):
-    out = assert_same_output(SEED_004_REGRESSION.format(seed=seed))
+    out = assert_same_output(seeded(S004_EXAMPLE_2, seed))
     assert out.count("Epoch") == 4
 
 
