@@ -152,7 +152,7 @@ def unflatten(structure, leaves):
 def tensor_guard(t, with_grad_slot=True):
     data = t._data
     grad_none = (t._grad is None) if with_grad_slot else "not guarded"
-    return (tuple(data.shape), str(data.dtype), t._requires_grad, grad_none)
+    return (data.shape, data.dtype, t._requires_grad, grad_none)
 
 
 def arg_guard(x):
@@ -172,7 +172,7 @@ class Guards:
         self.lifted = [(r.tensor, id(r.tensor) in grad_dependent) for r in lifted
                        if r.grad_owner is None]
         self.lifted = [(t, dep, tensor_guard(t, dep)) for t, dep in self.lifted]
-        self.grad_slots = [(r.grad_owner, tuple(r.array.shape), str(r.array.dtype))
+        self.grad_slots = [(r.grad_owner, r.array.shape, r.array.dtype)
                            for r in lifted if r.grad_owner is not None]
         self.modules = [(m, m.training) for m in modules]
         self.grad_mode = grad_mode
@@ -188,7 +188,7 @@ class Guards:
                 return False
         for owner, shape, dtype in self.grad_slots:
             g = owner._grad
-            if g is None or tuple(g._data.shape) != shape or str(g._data.dtype) != dtype:
+            if g is None or g._data.shape != shape or g._data.dtype != dtype:
                 return False
         if not all(m.training == training for m, training in self.modules):
             return False
