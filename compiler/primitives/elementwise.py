@@ -12,6 +12,7 @@ import numpy as np
 
 from .. import dtypes
 from ..primitive import Aval, broadcast_shapes, define, shape_of
+from . import special
 
 SQRT_2_OVER_PI = 2.0 / math.sqrt(math.pi)
 
@@ -36,14 +37,6 @@ def boolean_result(*args, **_):
 
 # ---- unary -------------------------------------------------------------------------------------
 
-def _erf(x):
-    if isinstance(x, np.ndarray):
-        # np.array, not .astype: the object ufunc gives a Python float for a 0-d input.
-        return np.array(_ERF_UFUNC(x), dtype=x.dtype)
-    return x.dtype.type(math.erf(x))
-
-
-_ERF_UFUNC = np.frompyfunc(math.erf, 1, 1)
 
 
 def _sigmoid(x):
@@ -73,7 +66,7 @@ cos = unary("cos", np.cos, lambda g, out, x: g * -sin(x), saves=(0,))
 tanh = unary("tanh", np.tanh, lambda g, out, x: g * (1 - out * out), saves_out=True)
 sigmoid = unary("sigmoid", _sigmoid, lambda g, out, x: g * (out * (1 - out)), saves_out=True)
 abs_ = unary("abs", np.abs, lambda g, out, x: g * sign(x), saves=(0,))
-erf = unary("erf", _erf, lambda g, out, x: g * (exp(-(x * x)) * SQRT_2_OVER_PI), saves=(0,))
+erf = unary("erf", special.erf, lambda g, out, x: g * (exp(-(x * x)) * SQRT_2_OVER_PI), saves=(0,))
 # Piecewise-constant functions: PyTorch gives them a zero gradient rather than none.
 def _sign(x):
     return np.sign(x) if x.dtype.kind != "b" else np.array(x, copy=True)  # a bool is its sign
