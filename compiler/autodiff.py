@@ -15,7 +15,7 @@ def vjp(graph, outputs, cotangents, wrt):
     Returns one Value per entry of `wrt`, or None where no path connects it to the outputs.
     """
     nodes = list(graph.nodes)  # the backward nodes appended below are not revisited
-    depends = _values_depending_on(nodes, wrt)
+    depends = values_depending_on(nodes, wrt)
     cts = {}
     for out, ct in zip(outputs, cotangents):
         _accumulate(cts, out, ct)
@@ -32,13 +32,14 @@ def vjp(graph, outputs, cotangents, wrt):
     return [cts.get(w) for w in wrt]
 
 
-def _values_depending_on(nodes, wrt):
+def values_depending_on(nodes, wrt):
     """Values with a differentiable path from some value of `wrt`."""
     depends = set(wrt)
     for node in nodes:
         differentiable = node.prim.vjp is not None or node.prim is CUSTOM_VJP
         if differentiable and any(v in depends for v in node.inputs):
-            depends.update(node.outputs)
+            # Integer and boolean values carry no gradient (x.long().float() cuts the path).
+            depends.update(v for v in node.outputs if v.dtype.is_floating_point)
     return depends
 
 

@@ -17,14 +17,15 @@ def _depends_on(graph, sources):
 
 
 def split_joint(joint, forward_outputs, cotangents, backward_outputs):
-    """Returns (forward, backward, n_residuals).
+    """Returns (forward, backward).
 
     forward: joint's inputs except the cotangents -> forward_outputs + residuals.
     backward: residuals + cotangents -> backward_outputs (None entries become absent).
     """
     tainted = _depends_on(joint, cotangents)
     backward_nodes = [n for n in joint.nodes if any(v in tainted for v in n.outputs)]
-    forward_nodes = [n for n in joint.nodes if n not in set(backward_nodes)]
+    in_backward = set(backward_nodes)
+    forward_nodes = [n for n in joint.nodes if n not in in_backward]
     residuals = []
     seen = set()
     for node in backward_nodes:
@@ -36,11 +37,12 @@ def split_joint(joint, forward_outputs, cotangents, backward_outputs):
         if v is not None and v not in tainted and v not in seen:
             seen.add(v)  # a gradient that does not depend on the cotangent (rare: constants)
             residuals.append(v)
-    forward = _copy_nodes(joint, [v for v in joint.inputs if v not in set(cotangents)],
+    cotangent_set = set(cotangents)
+    forward = _copy_nodes(joint, [v for v in joint.inputs if v not in cotangent_set],
                           forward_nodes, list(forward_outputs) + residuals, "forward")
     backward = _copy_nodes(joint, residuals + list(cotangents), backward_nodes,
                            [v for v in backward_outputs if v is not None], "backward")
-    return forward, backward, len(residuals)
+    return forward, backward
 
 
 def _copy_nodes(joint, inputs, nodes, outputs, name):

@@ -76,4 +76,4 @@ def get_num_threads():
 
 from . import nn, optim  # noqa: E402
 from .serialization import load, save  # noqa: E402
-from .compile import compile  # noqa: E402,A001
+from .compiled import compile  # noqa: E402,A001

@@ -32,7 +32,7 @@ class Op:
     """
 
     __slots__ = ("name", "node_cls", "forward", "vjp", "saves", "saves_out", "primitive",
-                 "n_outputs", "diff_index", "promote")
+                 "n_outputs", "diff_index", "promote", "rule_reads")
 
     def __init__(self, node_name, forward, vjp, saves=(), saves_out=False, primitive=None,
                  n_outputs=1, promote=None):
@@ -54,6 +54,9 @@ class Op:
             self.diff_index = None  # every input, however many
         else:
             self.diff_index = tuple(i for i, rule in enumerate(vjp) if rule is not None)
+        # What each input's rule reads, so a node saves only what the rules of the inputs that
+        # require grad need (PyTorch's rule too: `w * x` with x not requiring grad saves x only).
+        self.rule_reads = tuple(map(rule_reads, vjp)) if isinstance(vjp, tuple) else None
 
     def __repr__(self):
         return f"<Op {self.name}>"
@@ -130,7 +133,7 @@ def _record(op, args, params, outputs):
             meta.append(None)
     node.next_functions = tuple(edges)
     node._input_meta = meta
-    saves = op.saves
+    saves, saves_out = _needed_saves(op, diff_index, edges)
     saved = []
     for i, a in enumerate(args):
         if isinstance(a, Tensor):
@@ -149,14 +152,59 @@ def _record(op, args, params, outputs):
             out._requires_grad = True
             out.grad_fn = node
             out._output_nr = nr
-    if not op.saves_out:
+    if not saves_out:
         node._saved_out = None
     elif n_outputs == 1:
         node._saved_out = SavedTensor(outputs[0], is_output=True)
     else:
         node._saved_out = SavedOutputs(node, outputs)
-    node._has_saved = bool(saves) or op.saves_out
+    node._has_saved = bool(saves) or saves_out
     return node
+
+
+def _needed_saves(op, diff_index, edges):
+    """The inputs (and whether the output) this node must keep: those read by the rules of the
+    inputs that require grad."""
+    reads = op.rule_reads
+    if reads is None or all(edge[0] is not None for edge in edges):
+        return op.saves, op.saves_out
+    inputs, out = set(), False
+    for i, edge in zip(diff_index, edges):
+        if edge[0] is not None:
+            inputs |= reads[i][0]
+            out = out or reads[i][1]
+    return op.saves & inputs, op.saves_out and out
+
+
+_RULE_READS = {}
+
+
+def rule_reads(rule):
+    """(input positions, reads the output) that a VJP rule `rule(g, out, *inputs, **params)`
+    reads, from its bytecode; anything it cannot see through counts as read."""
+    if rule is None:
+        return frozenset(), False
+    found = _RULE_READS.get(rule)
+    if found is None:
+        found = _RULE_READS[rule] = _scan_rule(rule)
+    return found
+
+
+def _scan_rule(rule):
+    import dis
+
+    code = getattr(rule, "__code__", None)
+    everything = frozenset(range(64)), True
+    if code is None or code.co_flags & 0x04 or code.co_cellvars:  # *args, or nested closures
+        return everything
+    names = code.co_varnames[:code.co_argcount]
+    used = set()
+    for instruction in dis.get_instructions(code):
+        if instruction.opname.startswith("LOAD_FAST"):
+            value = instruction.argval
+            used.update(value if isinstance(value, tuple) else (value,))
+    inputs = frozenset(k - 2 for k, name in enumerate(names) if k >= 2 and name in used)
+    return inputs, len(names) > 1 and names[1] in used
 
 
 _NO_EDGE = (None, 0)
@@ -249,8 +297,16 @@ def result_type(*args):
     """The dtype PyTorch gives an op over `args`: tensors with dimensions first, then 0-dim
     tensors, then Python scalars, each lower group only able to raise the category."""
     dim = zero_dim = scalar = None
+    only_weak = True
     for a in args:
+        if isinstance(a, Tensor) and a._weak:
+            # A traced stand-in for a Python number (a runtime learning rate) promotes like
+            # one; among such numbers only, arithmetic stays in double precision, as Python's.
+            d = dtypes.default_for_category(a.dtype.category)
+            scalar = d if scalar is None else dtypes.promote(scalar, d)
+            continue
         if isinstance(a, Tensor):
+            only_weak = False
             d = a.dtype
             if a._data.ndim:
                 dim = d if dim is None else dtypes.promote(dim, d)
@@ -262,6 +318,8 @@ def result_type(*args):
                 raise TypeError(f"unsupported operand type: {type(a).__name__}")
             d = dtypes.default_for_category(category)
             scalar = d if scalar is None else dtypes.promote(scalar, d)
+    if only_weak and any(isinstance(a, Tensor) for a in args):
+        return dtypes.float64 if scalar.is_floating_point else scalar
     return _combine(dim, _combine(zero_dim, scalar))
 
 

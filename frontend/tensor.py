@@ -74,6 +74,8 @@ class Tensor:
     _post_accumulate_hooks = None
     _retains_grad = False
     _base = None
+    _view_source = None  # while tracing: the base's value a view was taken from
+    _weak = False  # while tracing: a runtime Python number (promotes like one)
     _is_param = False
 
     __array_ufunc__ = None  # NumPy defers `ndarray * tensor` to our reflected operators
@@ -309,10 +311,7 @@ class Tensor:
         """A tensor sharing this one's storage and version counter, cut from the graph."""
         t = _new(Tensor)
         if tracing.ACTIVE is not None:
-            from .compiler.primitives import stop_gradient
-
-            t._data = stop_gradient(tracing.ACTIVE.value_of(self))
-            return t
+            return tracing.ACTIVE.alias(self, t, detached=True)
         t._data = self._data
         t._vbox = self._version_box()
         return t
@@ -334,11 +333,8 @@ class Tensor:
         """The storage without autograd; in-place changes through it are invisible to autograd
         (it has its own version counter), which is what optimizers rely on."""
         t = _new(Tensor)
-        if tracing.ACTIVE is not None:
-            from .compiler.primitives import stop_gradient
-
-            # An alias of the lifted value: in-place updates through it rebind the tensor too.
-            tracing.ACTIVE.value_of(self)
+        if tracing.ACTIVE is not None:  # in-place updates through it must reach the tensor
+            return tracing.ACTIVE.alias(self, t, detached=False)
         t._data = self._data
         return t
 

@@ -4,33 +4,36 @@ While a `Tracer` is active, every op goes to it (`dispatch.apply` checks `ACTIVE
 function touches that existed before the trace (its arguments, module parameters, optimizer
 state, `.grad` slots) are *lifted*: for the duration of the trace their storage is swapped for a
 graph input, so every path that reads them, however indirect, sees the symbolic value; in-place
-updates rebind it. When the function returns, the tracer notes what changed (the state writes and
-`.grad` assignments to replay on every call) and puts every lifted tensor back as it was.
+updates rebind it (and every alias of it). When the function returns, the tracer's record says
+what changed (the state writes and `.grad` assignments to replay on every call), and every lifted
+tensor is put back as it was.
 
 Backward inside the traced function runs the compiler's autodiff pass on the recorded graph.
 """
+import os
 import traceback
-import weakref
 
 import numpy as np
 
 from .compiler import autodiff, dtypes
-from .compiler.ir import Graph, custom_vjp
-from .compiler.primitive import Aval
 from .compiler import primitives as P
+from .compiler.ir import Graph, Value, custom_vjp
+from .compiler.primitive import Aval
 
 ACTIVE = None  # the Tracer while a function is being traced
 
+_PACKAGE_DIRS = tuple(os.path.dirname(os.path.abspath(p)) + os.sep for p in (
+    __file__, autodiff.__file__))
+
 
 class TracingError(RuntimeError):
-    """A traced function did something that needs concrete values."""
+    """A traced function did something that needs concrete values, or that a graph cannot hold."""
 
 
 def _user_location():
     """The innermost stack frame outside llgrad: where in the user's code something happened."""
     for frame in reversed(traceback.extract_stack()[:-2]):
-        if "/llgrad/" not in frame.filename and "/frontend/" not in frame.filename \
-                and "/compiler/" not in frame.filename:
+        if not os.path.abspath(frame.filename).startswith(_PACKAGE_DIRS):
             return f"{frame.filename}:{frame.lineno} ({frame.line})"
     return "<unknown>"
 
@@ -81,12 +84,16 @@ def random_tensor(draw, shape, dtype):
     return ACTIVE.runtime_tensor(draw, Aval(shape, dtype))
 
 
-def runtime_scalar(getter, dtype=dtypes.float32):
-    """A Python number read at every call (a learning rate): a 0-d tensor while tracing, the
-    number itself in eager mode."""
+def runtime_scalar(getter, dtype=dtypes.float64):
+    """A Python number read at every call (a learning rate): the number itself in eager mode; a
+    0-d tensor inside a trace. That tensor is *weak* like the Python number it stands for: it
+    does not raise the dtype of the tensors it meets, and arithmetic among such numbers stays in
+    double precision, so compiled updates round exactly as eager ones."""
     if ACTIVE is None:
         return getter()
-    return ACTIVE.runtime_tensor(lambda: np.asarray(getter(), dtype=dtype.np), Aval((), dtype))
+    t = ACTIVE.runtime_tensor(lambda: np.asarray(getter(), dtype=dtype.np), Aval((), dtype))
+    t._weak = True
+    return t
 
 
 def guard(description, getter):
@@ -96,6 +103,13 @@ def guard(description, getter):
     if ACTIVE is not None:
         ACTIVE.guard(description, getter, value)
     return value
+
+
+def undo_if_trace_fails(undo):
+    """Register `undo()` to run if the current trace fails (state created for it, e.g. an
+    optimizer's buffers, must not outlive a trace that never ran)."""
+    if ACTIVE is not None:
+        ACTIVE.undo.append(undo)
 
 
 class outside_trace:
@@ -141,9 +155,9 @@ class Lifted:
     """A tensor that existed before the trace, with what it held when the trace began."""
 
     __slots__ = ("tensor", "array", "value", "grad", "requires_grad", "grad_fn", "output_nr",
-                 "grad_owner", "index")
+                 "grad_owner", "writes")
 
-    def __init__(self, tensor, value, index, grad_owner=None):
+    def __init__(self, tensor, value, grad_owner=None):
         self.tensor = tensor
         self.array = tensor._data
         self.value = value
@@ -152,7 +166,7 @@ class Lifted:
         self.grad_fn = tensor.grad_fn
         self.output_nr = tensor._output_nr
         self.grad_owner = grad_owner  # the tensor whose `.grad` this is, if read as `p.grad`
-        self.index = index
+        self.writes = 0  # in-place updates during the trace: the version counter's steps
 
 
 class RuntimeInput:
@@ -169,57 +183,82 @@ class Tracer:
         self.graph = Graph("step")
         self.lifted = {}  # id(tensor) -> Lifted
         self.lifted_order = []
+        self.arg_ids = {}  # id(tensor) -> position among the flattened arguments
         self.runtime_inputs = []
         self.leaves = []  # traced tensors that became leaves requiring grad inside the trace
-        self.modules = {}  # id(module) -> module whose train/eval mode the graph depends on
+        self.modules = {}  # id(module) -> (module, train mode it ran in)
         self.backward_marks = []  # graph sizes when backward ran: forward/backward boundaries
-        self._buffers = {}  # storage identity -> lifted tensor sharing it (aliases)
+        # Tensor objects that share one storage (p, p.data, p.detach(), aliases lifted
+        # separately): id(tensor) -> the group's member list of [tensor, detached].
+        self.aliases = {}
+        self._buffers = {}  # storage identity of a lifted array -> its Lifted record
+        self._roots = {}  # id of the array a lifted array views -> Lifted records over it
         # .grad slots whose incoming state the trace depends on (read before written): only
         # those are guarded, so a step that starts with zero_grad() is traced once.
         self.grad_dependent = set()
         self.grad_overwritten = set()
         self.value_guards = []  # (description, getter, value seen while tracing)
         self.value_node = {}  # graph value -> TracedNode of the op that produced it
+        self.undo = []  # run if the trace fails
 
     # ---- values of tensors ------------------------------------------------------------------
 
     def lift(self, tensor, grad_owner=None):
         """Make a pre-existing concrete tensor a graph input (for the rest of the trace)."""
-        record = self.lifted.get(id(tensor))
-        if record is not None:
+        if id(tensor) in self.lifted:
             return tensor._data
         array = tensor._data
         key = _storage_key(array)
         alias = self._buffers.get(key)
         if alias is not None:  # another tensor object over the same storage (p and p.data)
-            value, current = alias.value, alias.tensor._data
+            value = alias.value
+            self._join(alias.tensor, tensor, detached=False)
+            current = alias.tensor._data
         else:
-            _check_not_partial_view(array, self._buffers)
+            self._check_not_partial_view(array)
             aval = Aval(array.shape, dtypes.from_numpy(array.dtype))
             value = current = self.graph.add_input(aval, name=f"in{len(self.graph.inputs)}")
-        record = Lifted(tensor, value, len(self.lifted_order), grad_owner)
+        record = Lifted(tensor, value, grad_owner)
         self.lifted[id(tensor)] = record
         self.lifted_order.append(record)
         if alias is None:
             self._buffers[key] = record
+            self._roots.setdefault(_root_id(array), []).append(record)
         tensor._data = current
         return current
 
     def value_of(self, a):
         from .tensor import Tensor
 
-        if isinstance(a, Tensor):
-            if type(a._data) is np.ndarray:
-                self.lift(a)
-            return a._data
-        return a
+        if not isinstance(a, Tensor):
+            return a
+        if type(a._data) is np.ndarray:
+            self.lift(a)
+        elif a._base is not None and a._view_source is not None \
+                and a._base._data is not a._view_source:
+            raise TracingError(
+                f"a view (slice, reshape, transpose) was read after its base tensor was updated "
+                f"in place, inside llgrad.compile at {_user_location()}; take the view again "
+                f"after the update")
+        return a._data
+
+    def alias(self, source, alias, detached):
+        """`alias` shares `source`'s storage (`.data`, `.detach()`): in-place updates of either
+        reach both."""
+        self.value_of(source)
+        alias._data = P.stop_gradient(source._data) if detached else source._data
+        self._join(source, alias, detached)
+        return alias
+
+    def _join(self, source, member, detached):
+        group = self.aliases.get(id(source))
+        if group is None:
+            group = self.aliases[id(source)] = [[source, False]]
+        group.append([member, detached])
+        self.aliases[id(member)] = group
 
     def constant(self, tensor):
-        array = tensor._data
-        requires_grad = tensor._requires_grad
-        tensor._data = self.graph.constant(array)
-        if requires_grad:
-            self.note_leaf(tensor)
+        tensor._data = self.graph.constant(tensor._data)
         return tensor
 
     def runtime_tensor(self, produce, aval):
@@ -259,7 +298,8 @@ class Tracer:
         from .tensor import Tensor
 
         values = [self.value_of(a) for a in args]
-        requires_grad = any(isinstance(a, Tensor) and a._requires_grad for a in args)
+        tensors = [a for a in args if isinstance(a, Tensor)]
+        requires_grad = any(t._requires_grad for t in tensors)
         if op.promote is not None:
             values = self._promote(args, values, op.promote == "float")
         record = requires_grad and STATE.enabled and op.vjp is not None
@@ -274,15 +314,17 @@ class Tracer:
         if requires_grad and not record:
             outs = tuple(P.stop_gradient(v) for v in outs)  # no_grad: the path is cut here
         node = TracedNode(op.name, bool(op.saves) or op.saves_out) if record else None
+        weak = bool(tensors) and all(t._weak for t in tensors)
         results = []
         for nr, value in enumerate(outs):
-            if node is not None:
-                self.value_node[value] = node
             t = Tensor._wrap(value)
-            if record and value.dtype.is_floating_point:
+            if node is not None and value.dtype.is_floating_point:
+                self.value_node[value] = node
                 t._requires_grad = True
                 t.grad_fn = node
                 t._output_nr = nr
+            if weak:
+                t._weak = True
             results.append(t)
         return results[0] if single else tuple(results)
 
@@ -292,22 +334,17 @@ class Tracer:
         target = result_type(*args)
         if to_float and not target.is_floating_point:
             target = dtypes.DEFAULT_FLOAT
-        out = []
-        for v in values:
-            if hasattr(v, "aval") and v.dtype is not target:
-                v = P.cast(v, dtype=target)
-            out.append(v)
-        return out
+        return [P.cast(v, dtype=target) if isinstance(v, Value) and v.dtype is not target else v
+                for v in values]
 
     def _custom_vjp(self, op, values, outs, params):
-        """Wrap a composite op's outputs so autodiff uses the op's own VJP rules."""
-        from .compiler.ir import Value
-
+        """Wrap a composite op's outputs so autodiff uses the op's own VJP rules. Non-tensor
+        arguments (Python scalars) are not graph inputs of the region: the rules get them back
+        in their places."""
         slots = tuple(None if isinstance(v, Value) else ("literal", v) for v in values)
         inputs = [v for v in values if isinstance(v, Value)]
         outs_tuple = outs if isinstance(outs, tuple) else (outs,)
-        rule = _RuleWithLiterals(op.vjp, slots)
-        wrapped = custom_vjp(inputs, outs_tuple, rule, params)
+        wrapped = custom_vjp(inputs, outs_tuple, _bind_literals(op.vjp, slots), params)
         return wrapped if isinstance(outs, tuple) else wrapped[0]
 
     def apply_function(self, function_cls, args, kwargs):
@@ -315,7 +352,6 @@ class Tracer:
         of a custom_vjp region, run on traced tensors when the autodiff pass reaches it."""
         from .autograd.function import FunctionCtx
         from .autograd.grad_mode import STATE, no_grad
-        from .compiler.ir import Value
         from .tensor import Tensor
 
         ctx = FunctionCtx()
@@ -326,6 +362,10 @@ class Tracer:
             self.value_of(a)
         with no_grad():
             outputs = function_cls.forward(ctx, *args, **kwargs)
+        if ctx._dirty:
+            raise TracingError(f"{function_cls.__name__}: ctx.mark_dirty (a Function that "
+                               f"modifies its inputs in place) is not supported inside "
+                               f"llgrad.compile")
         single = not isinstance(outputs, tuple)
         outputs = (outputs,) if single else outputs
         if not record:
@@ -335,7 +375,11 @@ class Tracer:
 
         def rule(g, out, *input_values):
             grads = g if isinstance(g, tuple) else (g,)
-            wrapped = [None if v is None else Tensor._wrap(v) for v in grads]
+            wrapped = []
+            for v, o in zip(grads, out_values):
+                if v is None and ctx.materialize_grads:
+                    v = P.full_like(o, shape=o.shape, value=0)  # as eager, zeros for unused
+                wrapped.append(None if v is None else Tensor._wrap(v))
             results = function_cls.backward(ctx, *wrapped)
             results = results if isinstance(results, tuple) else (results,)
             per_tensor = [r for a, r in zip(args, results) if isinstance(a, Tensor)]
@@ -346,15 +390,16 @@ class Tracer:
         node = TracedNode(f"{function_cls.__name__}Backward", bool(getattr(ctx, "_to_save", ())))
         results = []
         for nr, (o, value) in enumerate(zip(outputs, new_values)):
-            self.value_node[value] = node
             t = Tensor._wrap(value)
             if value.dtype.is_floating_point and id(o) not in ctx._non_differentiable:
+                self.value_node[value] = node
                 t._requires_grad, t.grad_fn, t._output_nr = True, node, nr
             results.append(t)
         return results[0] if single else tuple(results)
 
     def rebind(self, tensor, result):
-        """An in-place update of a traced tensor: it (and its aliases) now hold `result`."""
+        """An in-place update of a traced tensor: it, and every tensor sharing its storage, now
+        hold `result`."""
         if type(tensor._data) is np.ndarray:
             self.lift(tensor)
         if tensor._base is not None:
@@ -362,17 +407,17 @@ class Tracer:
                 f"in-place update of a view (a slice, reshape or transpose of another tensor) is "
                 f"not supported inside llgrad.compile, at {_user_location()}; update the base "
                 f"tensor itself, or use an out-of-place op")
-        old = tensor._data
-        for record in self.lifted_order:
-            if record.tensor._data is old:
-                record.tensor._data = result._data
-        tensor._data = result._data
+        new = result._data
+        for member, detached in self.aliases.get(id(tensor), [[tensor, False]]):
+            member._data = P.stop_gradient(new) if detached else new
+            record = self.lifted.get(id(member))
+            if record is not None:
+                record.writes += 1
 
     # ---- autodiff -----------------------------------------------------------------------------
 
     def _leaf_tensors(self):
-        leaves = [r.tensor for r in self.lifted_order
-                  if r.tensor._requires_grad and r.tensor.grad_fn is None]
+        leaves = [r.tensor for r in self.lifted_order if r.tensor._requires_grad]
         leaves += [t for t in self.leaves if t._requires_grad and t.grad_fn is None]
         unique, seen = [], set()
         for t in leaves:
@@ -420,21 +465,40 @@ class Tracer:
         for leaf, ct in zip(wrt, cts):
             if ct is None:
                 continue
-            if not create_graph:
-                ct = P.stop_gradient(ct)
-            g = Tensor._wrap(ct)
+            self._check_gradient_target(leaf)
+            g = Tensor._wrap(ct if create_graph else P.stop_gradient(ct))
             if create_graph:
-                g._requires_grad = True
-                g.grad_fn = TracedNode("AccumulateGrad")
-            if leaf._hooks:
-                for hook in leaf._hooks:
-                    replaced = hook(g)
-                    if replaced is not None:
-                        g = replaced
+                self._mark_differentiable(g, ct)
+            for hook in leaf._hooks or ():
+                replaced = hook(g)
+                if replaced is not None:
+                    g = replaced
             self._accumulate(leaf, g, create_graph)
         return True
 
+    def _check_gradient_target(self, leaf):
+        record = self.lifted.get(id(leaf))
+        if record is not None and record.grad_fn is not None:
+            raise TracingError(
+                "backward inside llgrad.compile reached a tensor that was computed by eager "
+                "autograd before the call; its history cannot be continued from compiled code. "
+                "Compute it inside the compiled function, or pass it in detached.")
+        if leaf._post_accumulate_hooks:
+            raise TracingError("post-accumulate-grad hooks are not supported inside "
+                               "llgrad.compile; run the hook's work after the compiled call")
+
+    def _mark_differentiable(self, g, value):
+        from .dispatch import _node_name
+
+        producer = value.node
+        name = _node_name(producer.prim) if producer is not None else "AccumulateGrad"
+        g._requires_grad = True
+        g.grad_fn = TracedNode(name)
+        self.value_node[value] = g.grad_fn
+
     def _accumulate(self, leaf, g, create_graph):
+        from .tensor import Tensor
+
         if id(leaf) not in self.grad_overwritten:
             self.grad_dependent.add(id(leaf))
         current = leaf._grad
@@ -444,12 +508,11 @@ class Tracer:
         if type(current._data) is np.ndarray:
             self.lift(current, grad_owner=leaf)
         total = current._data + g._data
-        if create_graph:
-            from .tensor import Tensor
-
+        if create_graph:  # out of place, and itself differentiable, as in eager
             leaf._grad = Tensor._wrap(total)
+            self._mark_differentiable(leaf._grad, total)
         else:
-            self.rebind(current, _wrapped(total))
+            self.rebind(current, Tensor._wrap(total))
 
     def grad(self, outputs, inputs, grads, retain_graph, create_graph):
         from .tensor import Tensor
@@ -462,54 +525,52 @@ class Tracer:
                 continue
             g = Tensor._wrap(ct if create_graph else P.stop_gradient(ct))
             if create_graph:
-                g._requires_grad = True
-                g.grad_fn = TracedNode("MulBackward0")
+                self._mark_differentiable(g, ct)
             result.append(g)
         return result
 
+    # ---- storage identity ---------------------------------------------------------------------
 
-def _wrapped(value):
-    from .tensor import Tensor
+    def _check_not_partial_view(self, array):
+        for record in self._roots.get(_root_id(array), ()):
+            if np.shares_memory(record.array, array):
+                raise TracingError(
+                    "two different views of the same storage are used inside llgrad.compile "
+                    "(for example a parameter and a slice of it kept from before); llgrad cannot "
+                    "keep in-place updates consistent between them. Use the tensor itself, or "
+                    ".clone() the view before compiling.")
 
-    return Tensor._wrap(value)
 
+def _bind_literals(vjp, slots):
+    """A composite op's VJP rules over its graph-value inputs only: the Python scalars among its
+    arguments (not graph inputs of the custom_vjp region) are put back in their places."""
 
-class _RuleWithLiterals:
-    """A composite op's VJP rules, re-inserting the non-tensor arguments (Python scalars) that
-    are not graph inputs of its custom_vjp node."""
-
-    def __init__(self, vjp, slots):
-        self.vjp, self.slots = vjp, slots
-
-    def __call__(self, g, out, *inputs, **params):
-        full = self._full_inputs(inputs)
-        from .compiler.primitive import vjp_cotangents
-
-        needed = [slot is None for slot in self.slots]
-        cts = vjp_cotangents(self.vjp, g, out, full, params, needed)
-        return tuple(ct for ct, slot in zip(cts, self.slots) if slot is None)
-
-    def _full_inputs(self, inputs):
+    def full(inputs):
         it = iter(inputs)
-        return [next(it) if slot is None else slot[1] for slot in self.slots]
+        return [next(it) if slot is None else slot[1] for slot in slots]
+
+    if callable(vjp):
+        def all_at_once(g, out, *inputs, **params):
+            cts = vjp(g, out, *full(inputs), **params)
+            return tuple(ct for ct, slot in zip(cts, slots) if slot is None)
+
+        return all_at_once
+
+    def one(rule):
+        if rule is None:
+            return None
+        return lambda g, out, *inputs, **params: rule(g, out, *full(inputs), **params)
+
+    return tuple(one(rule) for rule, slot in zip(vjp, slots) if slot is None)
+
+
+def _root_id(array):
+    root = array
+    while isinstance(root.base, np.ndarray):
+        root = root.base
+    return id(root)
 
 
 def _storage_key(array):
     """Identity of the memory an array views: arrays with the same key alias exactly."""
-    root = array
-    while root.base is not None and isinstance(root.base, np.ndarray):
-        root = root.base
-    return (id(root), array.__array_interface__["data"][0], array.shape, array.strides)
-
-
-def _check_not_partial_view(array, buffers):
-    root = array
-    while isinstance(root.base, np.ndarray):
-        root = root.base
-    for key, record in buffers.items():
-        if key[0] == id(root) and np.shares_memory(record.array, array):
-            raise TracingError(
-                "two different views of the same storage are used inside llgrad.compile (for "
-                "example a parameter and a slice of it kept from before); llgrad cannot keep "
-                "in-place updates consistent between them. Use the tensor itself, or .clone() "
-                "the view before compiling.")
+    return (_root_id(array), array.__array_interface__["data"][0], array.shape, array.strides)

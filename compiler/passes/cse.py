@@ -6,6 +6,8 @@ from .rewrite import keep, rewrite
 
 
 def _param_key(value):
+    if isinstance(value, float):
+        return ("float", value.hex())  # 0.0 and -0.0 differ; a NaN equals itself
     if isinstance(value, np.ndarray):
         return ("array", value.dtype.str, value.shape, value.tobytes())
     if isinstance(value, dict):

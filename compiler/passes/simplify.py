@@ -18,6 +18,13 @@ def _is_scalar_constant(value, number):
     return c is not None and c.size >= 1 and bool(np.all(c == number))
 
 
+def _is_additive_identity(value, out):
+    c = constant_value(value)
+    if c is None or c.size < 1 or not bool(np.all(c == 0)):
+        return False
+    return not out.dtype.is_floating_point or bool(np.all(np.signbit(c)))
+
+
 def _same_aval(a, b):
     return a.shape == b.shape and a.dtype is b.dtype
 
@@ -26,10 +33,9 @@ def _simplify_node(new_graph, node, inputs):
     """Replacement outputs for `node`, or None to keep it."""
     name = node.prim.name
     out = node.outputs[0] if node.outputs else None
-    if node.prim is CUSTOM_VJP:
-        return list(inputs[node.params["n_inputs"]:])
-    if name == "stop_gradient":
-        return [inputs[0]]
+    marker = _strip_marker(node, inputs)
+    if marker is not None:
+        return marker
     if name in ("reshape", "broadcast_to") and tuple(inputs[0].shape) == tuple(out.shape):
         return [inputs[0]]
     if name == "cast" and inputs[0].dtype is node.params["dtype"]:
@@ -84,9 +90,12 @@ def _unbroadcast_scalar(value):
 
 def _simplify_arith(name, inputs, out):
     x, y = inputs
-    if name in ("add", "sub") and _is_scalar_constant(y, 0) and _same_aval(x, out):
+    # x - 0 and x + (-0.0) are x exactly; x + 0.0 is not (-0.0 + 0.0 is +0.0) for floats.
+    if name == "sub" and _is_scalar_constant(y, 0) and _same_aval(x, out):
         return [x]
-    if name == "add" and _is_scalar_constant(x, 0) and _same_aval(y, out):
+    if name == "add" and _is_additive_identity(y, out) and _same_aval(x, out):
+        return [x]
+    if name == "add" and _is_additive_identity(x, out) and _same_aval(y, out):
         return [y]
     if name in ("mul", "div") and _is_scalar_constant(y, 1) and _same_aval(x, out):
         return [x]
@@ -109,14 +118,20 @@ def simplify(graph):
     return rewrite(graph, visit)
 
 
+def _strip_marker(node, inputs):
+    """custom_vjp and stop_gradient only steer differentiation: afterwards they are identities."""
+    if node.prim is CUSTOM_VJP:
+        return list(inputs[node.params["n_inputs"]:])
+    if node.prim.name == "stop_gradient":
+        return [inputs[0]]
+    return None
+
+
 def strip_autodiff_markers(graph):
     """Only the custom_vjp and stop_gradient rewrites: what must go before execution."""
 
     def visit(new_graph, node, inputs):
-        if node.prim is CUSTOM_VJP:
-            return list(inputs[node.params["n_inputs"]:])
-        if node.prim.name == "stop_gradient":
-            return [inputs[0]]
-        return keep(new_graph, node, inputs)
+        marker = _strip_marker(node, inputs)
+        return marker if marker is not None else keep(new_graph, node, inputs)
 
     return rewrite(graph, visit)

@@ -16,16 +16,16 @@ from ..tensor import Tensor
 def _make(array, requires_grad=False, dtype=None):
     if dtype is not None and array.dtype != dtype.np:
         array = array.astype(dtype.np)
-    t = Tensor._wrap(array)
-    if requires_grad:
-        if array.dtype.kind != "f":
-            raise RuntimeError("Only Tensors of floating point and complex dtype can require "
-                               "gradients")
-        t.requires_grad_(True)
     from .. import tracing
 
-    if tracing.ACTIVE:
-        return tracing.constant(t)
+    if requires_grad and array.dtype.kind != "f":
+        raise RuntimeError("Only Tensors of floating point and complex dtype can require "
+                           "gradients")
+    t = Tensor._wrap(array)
+    if tracing.ACTIVE is not None:
+        t = tracing.constant(t)  # made constant first: a requires_grad leaf of the trace
+    if requires_grad:
+        t.requires_grad_(True)
     return t
 
 
@@ -344,6 +344,14 @@ def logspace(start, end, steps, base=10.0, *, dtype=None, requires_grad=False):
 # ---- random ------------------------------------------------------------------------------------
 
 def manual_seed(seed):
+    from .. import tracing
+
+    if tracing.ACTIVE is not None:
+        # Inside a compiled function the reseed happens at every call, in order with the draws
+        # (both are runtime inputs, produced in the order the function made them).
+        tracing.ACTIVE.runtime_tensor(lambda: (rng.manual_seed(seed), np.zeros(()))[1],
+                                      tracing.Aval((), dtypes.float64))
+        return rng.default_generator
     return rng.manual_seed(seed)
 
 

@@ -103,7 +103,9 @@ def _recorded(self, fn, args, kwargs, saves_self):
     check_inplace(self)
     if tracing.ACTIVE is not None:
         tracing.ACTIVE.value_of(self)  # lift first: the update rebinds the lifted value
-    source = _copy_in_place_of(self) if saves_self and self._requires_grad else self
+    records = STATE.enabled and (self._requires_grad or any(
+        isinstance(a, Tensor) and a._requires_grad for a in args))
+    source = _copy_in_place_of(self) if saves_self and records else self
     result = fn(source, *args, **kwargs)
     if result.dtype is not self.dtype:
         if result.dtype.category > self.dtype.category:

@@ -21,6 +21,7 @@ def as_view(result, base):
     data = result._data
     if type(data) is not np.ndarray:
         result._base = base if base._base is None else base._base
+        result._view_source = result._base._data
     elif data.base is not None:
         result._vbox = base._version_box()
         result._base = base if base._base is None else base._base

@@ -68,6 +68,7 @@ class Adam(Optimizer):
                     state["exp_avg_sq"] = creation.zeros_like(p)
                     if amsgrad:
                         state["max_exp_avg_sq"] = creation.zeros_like(p)
+                tracing.undo_if_trace_fails(state.clear)
             exp_avgs.append(state["exp_avg"])
             exp_avg_sqs.append(state["exp_avg_sq"])
             if amsgrad:

@@ -59,6 +59,10 @@ def _with_step_hooks(step):
                 else:
                     raise RuntimeError(f"{step} must return None or a tuple of (new_args, "
                                        f"new_kwargs), but got {result}.")
+        # Under llgrad.compile the trace covers these parameters: adding a group, or a
+        # parameter to one, must trace again.
+        tracing.guard("the optimizer's parameter groups",
+                      lambda: tuple(tuple(map(id, g["params"])) for g in self.param_groups))
         out = step(*args, **kwargs)
         for post_hook in chain(self._optimizer_step_post_hooks.values(),
                                _global_optimizer_post_hooks.values()):

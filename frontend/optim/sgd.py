@@ -73,6 +73,7 @@ class SGD(Optimizer):
         if state.get("momentum_buffer") is None:
             with tracing.outside_trace():
                 state["momentum_buffer"] = creation.zeros_like(p)
+            tracing.undo_if_trace_fails(lambda: state.pop("momentum_buffer", None))
         return state["momentum_buffer"], first
 
 

@@ -69,7 +69,9 @@ def test_constant_folding_leaves_large_results_alone():
 
 
 @pytest.mark.parametrize("build,expected", [
-    (lambda x: x + 0.0, []),
+    (lambda x: x + 0.0, ["add"]),  # not an identity: -0.0 + 0.0 is +0.0
+    (lambda x: x + (-0.0), []),
+    (lambda x: x - 0.0, []),
     (lambda x: 1.0 * x, []),
     (lambda x: x / 1.0, []),
     (lambda x: -(-x), []),
@@ -87,7 +89,9 @@ def test_simplify_identities(build, expected):
     g.outputs = [build(x)]
     out = dce(simplify(dce(constant_fold(g))))
     assert [n for n in prim_names(out) if n != "constant"] == expected
-    same_results(g, out, [np.array([1.0, -2.0, 3.0], dtype=np.float32)])
+    same_results(g, out, [np.array([1.0, -2.0, -0.0], dtype=np.float32)])
+    np.testing.assert_array_equal(np.signbit(run(g, [np.array([-0.0] * 3, np.float32)])[0]),
+                                  np.signbit(run(out, [np.array([-0.0] * 3, np.float32)])[0]))
 
 
 def test_broadcast_of_a_scalar_feeding_elementwise_is_folded_away():

@@ -324,7 +324,8 @@ class Module:
 
     def __call__(self, *args, **kwargs):
         if tracing.ACTIVE is not None:
-            tracing.ACTIVE.modules[id(self)] = self  # its train/eval mode becomes a guard
+            # The mode it ran in becomes a guard (the mode when first called, not at the end).
+            tracing.ACTIVE.modules.setdefault(id(self), (self, self.training))
         if not (self._forward_hooks or self._forward_pre_hooks or _global_forward_hooks
                 or _global_forward_pre_hooks):
             return self.forward(*args, **kwargs)

@@ -530,3 +530,19 @@ def test_retain_grad_follows_the_tensor_through_an_in_place_op():
     y.mul_(3)
     (y * y).sum().backward()
     assert y.grad.tolist() == [12.0, 24.0]  # PyTorch: the gradient of the new y
+
+
+def test_nodes_save_only_what_the_inputs_requiring_grad_need():
+    """PyTorch's MulBackward0 for w * x with x not requiring grad saves x only, so changing w
+    in place afterwards is fine; changing x is not."""
+    w = llgrad.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    x = llgrad.tensor([1.0, 1.0, 1.0])
+    y = (w * x).sum()
+    with llgrad.no_grad():
+        w.mul_(10)
+    y.backward()
+    assert w.grad.tolist() == [1.0, 1.0, 1.0]
+    z = (w * x).sum()
+    x.add_(1)
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        z.backward()

@@ -1,0 +1,111 @@
+"""`llgrad.compile`: trace a step once, derive its backward symbolically, optimize, and replay it.
+
+A call checks the guards of the specializations traced so far (see guards.py); on a match it
+feeds the current values (arguments, lifted state read fresh, random draws, hyperparameters) to
+the compiled graph and replays the recorded effects (state writes, `.grad` assignments); on a
+miss it traces again and can say which guard changed. Nothing falls back to eager execution: a
+function that cannot be traced raises, naming what to change.
+"""
+import functools
+import os
+import warnings
+
+from ..compiler.interpreter import Interpreter
+from ..compiler.printer import to_dot
+from .pytree import flatten
+from .specialization import trace_specialization
+
+DEFAULT_MAX_SPECIALIZATIONS = 8
+
+# name -> class built from an optimized graph, called with the input arrays, returning outputs.
+BACKENDS = {"interp": Interpreter}
+
+
+def compile(fn=None, *, backend="interp", max_specializations=DEFAULT_MAX_SPECIALIZATIONS,  # noqa: A001
+            verify=False):
+    """Compile `fn` (a function or an nn.Module); usable as `@llgrad.compile` or
+    `@llgrad.compile(backend="interp")`. `verify=True` checks every graph between passes."""
+    if fn is None:
+        return functools.partial(compile, backend=backend,
+                                 max_specializations=max_specializations, verify=verify)
+    return CompiledFunction(fn, backend, max_specializations, verify)
+
+
+def _debug(flag):
+    return flag in os.environ.get("LLGRAD_DEBUG", "").split(",")
+
+
+class CompiledFunction:
+    def __init__(self, fn, backend="interp", max_specializations=DEFAULT_MAX_SPECIALIZATIONS,
+                 verify=False):
+        if backend not in BACKENDS:
+            raise ValueError(f"unknown llgrad.compile backend {backend!r}; choose one of "
+                             f"{sorted(BACKENDS)}")
+        self.fn = fn
+        self.backend = backend
+        self.max_specializations = max_specializations
+        self.verify = verify
+        self.stats = {"traces": 0, "compiles": 0, "disk_hits": 0, "calls": 0}
+        self.specializations = []
+        self.last_retrace = None
+        self._warned_limit = False
+        self.__name__ = getattr(fn, "__name__", type(fn).__name__)
+        functools.update_wrapper(self, fn, updated=())
+
+    def __call__(self, *args, **kwargs):
+        self.stats["calls"] += 1
+        flat_args, structure = flatten((args, kwargs))
+        spec = self._find(flat_args, structure)
+        if spec is None:
+            spec = self._specialize(args, kwargs, flat_args, structure)
+        return spec.run(flat_args)
+
+    def _find(self, flat_args, structure):
+        for spec in self.specializations:
+            if spec.guards.check(flat_args, structure):
+                return spec
+        return None
+
+    def _specialize(self, args, kwargs, flat_args, structure):
+        if self.specializations:
+            misses = min((s.guards.misses(flat_args, structure) for s in self.specializations),
+                         key=len)
+            self.last_retrace = misses[0] if misses else "no guard changed"
+            if _debug("retrace"):
+                print(f"llgrad.compile: retracing {self.__name__}: {self.last_retrace}")
+        if len(self.specializations) >= self.max_specializations and not self._warned_limit:
+            self._warned_limit = True
+            warnings.warn(f"llgrad.compile: {self.__name__} has been specialized "
+                          f"{len(self.specializations)} times (limit {self.max_specializations}); "
+                          f"the guard that keeps changing: {self.last_retrace}. Each new "
+                          f"specialization is traced and compiled again.", UserWarning,
+                          stacklevel=3)
+        spec = trace_specialization(self.fn, args, kwargs, flat_args, structure, self.backend,
+                                    self.verify)
+        self.stats["traces"] += 1
+        self.specializations.append(spec)
+        if _debug("graphs"):
+            print(spec.explanation())
+        return spec
+
+    def explain(self, *args, dot=None, **kwargs):
+        """Print and return the forward, backward and optimized graphs for these arguments (no
+        step is run); `dot=path` also writes the optimized graph as Graphviz DOT."""
+        flat_args, structure = flatten((args, kwargs))
+        spec = self._find(flat_args, structure) or self._specialize(args, kwargs, flat_args,
+                                                                    structure)
+        text = spec.explanation()
+        print(text)
+        if dot is not None:
+            with open(dot, "w") as f:
+                f.write(to_dot(spec.graph))
+        return text
+
+    def explain_retrace(self):
+        """Why the last retrace happened: which guard changed, from what to what."""
+        text = self.last_retrace or "no retrace has happened"
+        print(text)
+        return text
+
+    def reset(self):
+        self.specializations.clear()

@@ -1,0 +1,326 @@
+"""One specialization of a compiled function: traced once, replayed at every matching call.
+
+Tracing records the joint graph and a plan of what each call must do besides computing it: which
+array feeds each graph input, which results are returned, which state tensors are written back
+(and how many version steps that is), which `.grad` slots are set, and, for outputs that require
+grad, the backward. Replaying runs the optimized graph and carries out the plan.
+"""
+import numpy as np
+
+from .. import tracing
+from ..compiler import passes
+from ..compiler.partition import split_joint
+from ..compiler.printer import format_graph, node_line
+from ..tensor import Tensor
+from .backward import CompiledFunctionBackward, plan_backward
+from .guards import Guards
+from .pytree import flatten, unflatten
+from .refs import make_refs
+
+
+def trace_specialization(fn, args, kwargs, flat_args, structure, backend, verify):
+    if tracing.ACTIVE is not None:
+        raise tracing.TracingError("llgrad.compile functions cannot be nested")
+    tracer = tracing.Tracer()
+    tracing.ACTIVE = tracer
+    ok = False
+    try:
+        _lift_args(tracer, flat_args)
+        out_leaves, out_structure = flatten(fn(*args, **kwargs))
+        outputs = _plan_outputs(tracer, out_leaves)
+        effects = _plan_effects(tracer)
+        backward = plan_backward(tracer, outputs)
+        ok = True
+    finally:
+        tracing.ACTIVE = None
+        _restore(tracer)
+        if not ok:
+            for undo in reversed(tracer.undo):
+                undo()
+    return Specialization(tracer, flat_args, structure, outputs, out_structure, effects, backward,
+                          backend, verify)
+
+
+def _lift_args(tracer, flat_args):
+    """Arguments become the first graph inputs, in order; each call feeds them positionally."""
+    for i, x in enumerate(flat_args):
+        if isinstance(x, Tensor) and id(x) not in tracer.lifted:  # the same tensor twice is
+            if type(x._data) is not np.ndarray:                      # one input
+                raise tracing.TracingError("a traced tensor was passed to a compiled function")
+            tracer.lift(x)
+            tracer.arg_ids[id(x)] = i
+
+
+def _plan_outputs(tracer, leaves):
+    """How to rebuild each returned leaf at every call:
+    ("value", graph output index, requires_grad) | ("tensor", lifted record) | ("const", x)."""
+    plan = []
+    for x in leaves:
+        if isinstance(x, Tensor):
+            record = tracer.lifted.get(id(x))
+            if record is not None:
+                plan.append(("tensor", record, None))
+            elif type(x._data) is np.ndarray:
+                plan.append(("const", x, None))
+            else:
+                plan.append(("value", _add_output(tracer, x._data), x._requires_grad))
+        else:
+            plan.append(("const", x, None))
+    return plan
+
+
+def _add_output(tracer, value):
+    tracer.graph.outputs.append(value)
+    return len(tracer.graph.outputs) - 1
+
+
+class Effects:
+    """What every call does besides returning results."""
+
+    def __init__(self):
+        self.state_writes = []  # (Lifted, output index, version steps)
+        self.grad_sets = []  # (owner Lifted, ("none",) | ("tensor", Lifted) | ("value", index))
+        self.flag_sets = []  # (Lifted, requires_grad)
+
+
+def _plan_effects(tracer):
+    effects = Effects()
+    written = set()
+    for record in tracer.lifted_order:
+        t = record.tensor
+        if t.grad_fn is not record.grad_fn and t.grad_fn is not None:
+            raise tracing.TracingError(
+                "an in-place operation inside llgrad.compile gave a tensor that existed before "
+                "the call autograd history (for example x.add_(w) where w requires grad); "
+                "compute a new tensor instead (y = x + w) and return it")
+        current = t._data
+        if current is not record.value and record.value not in written:
+            written.add(record.value)
+            effects.state_writes.append((record, _add_output(tracer, current),
+                                         max(record.writes, 1)))
+        if record.grad_owner is None and t._grad is not record.grad:
+            effects.grad_sets.append((record, _grad_effect(tracer, t._grad)))
+        if t._requires_grad != record.requires_grad:
+            effects.flag_sets.append((record, t._requires_grad))
+    return effects
+
+
+def _grad_effect(tracer, grad):
+    if grad is None:
+        return ("none",)
+    record = tracer.lifted.get(id(grad))
+    if record is not None:
+        return ("tensor", record)
+    if type(grad._data) is np.ndarray:
+        raise tracing.TracingError("a .grad was set to a tensor created inside the compiled "
+                                   "function from concrete data; compute it with tensor ops")
+    return ("value", _add_output(tracer, grad._data))
+
+
+def _restore(tracer):
+    for record in tracer.lifted_order:
+        t = record.tensor
+        t._data = record.array
+        t._grad = record.grad
+        t._requires_grad = record.requires_grad
+        t.grad_fn = record.grad_fn
+        t._output_nr = record.output_nr
+
+
+def _state_names(tracer):
+    """Readable names for state tensors, from the modules the function called."""
+    names = {}
+    for module, _ in tracer.modules.values():
+        for name, p in module.named_parameters():
+            names.setdefault(id(p), f"{type(module).__name__} parameter {name!r}")
+        for name, b in module.named_buffers():
+            names.setdefault(id(b), f"{type(module).__name__} buffer {name!r}")
+    return names
+
+
+class Specialization:
+    def __init__(self, tracer, flat_args, structure, outputs, out_structure, effects, backward,
+                 backend, verify):
+        from . import BACKENDS
+
+        refs = make_refs(tracer, _state_names(tracer))
+        state_records = [r for r in tracer.lifted_order
+                         if r.grad_owner is None and id(r.tensor) not in tracer.arg_ids]
+        self.guards = Guards(tracer, flat_args, structure, refs, state_records)
+        self.joint = tracer.graph
+        self.backward_marks = list(tracer.backward_marks)
+        self.out_structure = out_structure
+        self.outputs = [_resolve_output(item, refs) for item in outputs]
+        self.state_writes = [(refs[id(r)], index, steps)
+                             for r, index, steps in effects.state_writes]
+        self.grad_sets = [(refs[id(r)], _resolve_effect(effect, refs))
+                          for r, effect in effects.grad_sets]
+        self.flag_sets = [(refs[id(r)], flag) for r, flag in effects.flag_sets]
+        self.n_results = len(self.joint.outputs)
+        self.backward = backward
+        forward, backward_graph = self.joint, None
+        cotangents = set(backward.cotangents) if backward is not None else set()
+        forward_inputs = [v for v in self.joint.inputs if v not in cotangents]
+        if backward is not None and backward.cotangents:
+            forward, backward_graph = split_joint(self.joint, self.joint.outputs,
+                                                  backward.cotangents, backward.grads)
+            self.wrt = [refs[id(r)] for r in backward.wrt]
+        self.feeds = _feeds(tracer, refs, forward_inputs)
+        # Residuals that are inputs themselves (a weight) are saved as they are, not copied: the
+        # backward checks their tensors were not modified in place meanwhile, as eager does.
+        self.saved_input_refs = [self.feeds[pos].ref for k, pos in
+                                 _results_that_are_inputs(forward).items()
+                                 if k >= self.n_results and self.feeds[pos].ref is not None]
+        self.pass_log = []
+        self.graph = passes.run_pipeline(forward, verify=verify, log=self.pass_log)
+        self.executable = BACKENDS[backend](self.graph)
+        self.backward_graph = None
+        if backward_graph is not None:
+            self.backward_graph = passes.run_pipeline(backward_graph, verify=verify)
+            self.backward_executable = BACKENDS[backend](self.backward_graph)
+
+    # ---- a call ---------------------------------------------------------------------------------
+
+    def run(self, flat_args):
+        inputs = [feed(flat_args) for feed in self.feeds]
+        everything = self.executable(inputs)
+        results = _owned(everything[:self.n_results], inputs)
+        residuals = everything[self.n_results:]
+        self._apply_effects(results, flat_args)
+        leaves = [self._output(item, results, flat_args) for item in self.outputs]
+        if self.backward is not None:
+            self._attach_backward(leaves, residuals, flat_args)
+        return unflatten(self.out_structure, leaves)
+
+    def _output(self, item, results, flat_args):
+        kind, what = item
+        if kind == "value":
+            return Tensor._wrap(results[what])
+        if kind == "tensor":
+            return what(flat_args)
+        return what
+
+    def _apply_effects(self, results, flat_args):
+        for ref, index, steps in self.state_writes:
+            tensor = ref(flat_args)
+            np.copyto(tensor._data, results[index], casting="unsafe")
+            tensor._version_box()[0] += steps
+        for ref, (kind, what) in self.grad_sets:
+            owner = ref(flat_args)
+            if kind == "none":
+                owner._grad = None
+            elif kind == "tensor":
+                owner._grad = what(flat_args)
+            else:
+                owner._grad = Tensor._wrap(results[what])
+        for ref, flag in self.flag_sets:
+            ref(flat_args)._requires_grad = flag
+
+    def _attach_backward(self, leaves, residuals, flat_args):
+        plan = self.backward
+        node = consumed = None
+        if any(plan.consumed):
+            consumed = CompiledFunctionBackward.consumed(len(plan.diff_outputs))
+        if plan.cotangents:
+            saved = [(t, t._version) for t in (ref(flat_args) for ref in self.saved_input_refs)]
+            node = CompiledFunctionBackward(self.backward_executable, residuals, saved,
+                                            [ref(flat_args) for ref in self.wrt], plan)
+        for nr, (k, was_consumed) in enumerate(zip(plan.diff_outputs, plan.consumed)):
+            t = leaves[k]
+            t._requires_grad = True
+            t.grad_fn = consumed if was_consumed else node
+            t._output_nr = nr
+
+    # ---- explanation ----------------------------------------------------------------------------
+
+    def explanation(self):
+        forward_end = self.backward_marks[0] if self.backward_marks else len(self.joint.nodes)
+        nodes = self.joint.nodes
+        lines = [f"== forward graph ({forward_end} nodes)"]
+        lines += [node_line(n) for n in nodes[:forward_end]]
+        lines.append(f"== backward and update graph ({len(nodes) - forward_end} nodes)")
+        lines += [node_line(n) for n in nodes[forward_end:]]
+        optimized = len(self.graph.nodes)
+        if self.backward_graph is not None:
+            optimized += len(self.backward_graph.nodes)
+        lines.append(f"== optimized graph ({len(nodes)} -> {optimized} nodes; "
+                     + ", ".join(f"{name}: {b}->{a}" for name, b, a in self.pass_log) + ")")
+        lines.append(format_graph(self.graph))
+        if self.backward_graph is not None:
+            lines.append("== optimized backward graph, run when autograd reaches the outputs")
+            lines.append(format_graph(self.backward_graph))
+        return "\n".join(lines)
+
+
+def _resolve_output(item, refs):
+    kind, what, _ = item
+    if kind == "tensor":
+        return ("tensor", refs[id(what)])
+    return (kind, what)
+
+
+def _resolve_effect(effect, refs):
+    if effect[0] == "tensor":
+        return ("tensor", refs[id(effect[1])])
+    return effect
+
+
+def _results_that_are_inputs(graph):
+    """{output index: input position} for outputs that are graph inputs unchanged."""
+    position = {v: i for i, v in enumerate(graph.inputs)}
+    return {k: position[v] for k, v in enumerate(graph.outputs) if v in position}
+
+
+def _owned(results, inputs):
+    """Results a new tensor or a state write may own: a result that is (or views) an input
+    array, or shares memory with an earlier result, is copied. Otherwise writing state back
+    could overwrite an input another result still reads (a swap), or a returned tensor could
+    alias the caller's argument."""
+    seen = {_root(a) for a in inputs if type(a) is np.ndarray}
+    owned = []
+    for r in results:
+        root = _root(r)
+        if root in seen or not r.flags.writeable:
+            r = np.array(r, copy=True)
+            root = id(r)
+        seen.add(root)
+        owned.append(r)
+    return owned
+
+
+def _root(array):
+    while isinstance(array.base, np.ndarray):
+        array = array.base
+    return id(array)
+
+
+def _feeds(tracer, refs, inputs):
+    """One function per graph input giving its array for the current call; also records which
+    tensor each input came from (for the backward's version checks)."""
+    by_value = {}
+    for record in tracer.lifted_order:
+        by_value.setdefault(record.value, record)
+    runtime = {r.value: r.produce for r in tracer.runtime_inputs}
+    feeds = []
+    for value in inputs:
+        if value in runtime:
+            feeds.append(_runtime_feed(runtime[value]))
+        else:
+            feeds.append(_tensor_feed(refs[id(by_value[value])]))
+    return feeds
+
+
+def _runtime_feed(produce):
+    def feed(flat_args):
+        return produce()
+
+    feed.ref = None
+    return feed
+
+
+def _tensor_feed(ref):
+    def feed(flat_args):
+        return ref(flat_args)._data
+
+    feed.ref = ref
+    return feed
