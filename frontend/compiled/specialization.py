@@ -165,6 +165,7 @@ class Specialization:
             forward, backward_graph = split_joint(self.joint, self.joint.outputs,
                                                   backward.cotangents, backward.grads)
             self.wrt = [refs[id(r)] for r in backward.wrt]
+            backward.wrt = None  # the records hold trace-time arguments: keep only the refs
         self.feeds = _feeds(tracer, refs, forward_inputs)
         # Residuals that are inputs themselves (a weight) are saved as they are, not copied: the
         # backward checks their tensors were not modified in place meanwhile, as eager does.
