@@ -88,7 +88,10 @@ def apply(op, args, params=EMPTY):
             datas.append(a)
     if op.promote is not None:
         datas = promoted_operands(args, datas, op.promote == "float")
-    out = op.forward(*datas, **params)
+    try:
+        out = op.forward(*datas, **params)
+    except ValueError as error:
+        raise _as_torch_error(error, datas) from None
     record = requires_grad and STATE.enabled and op.vjp is not None
     if op.n_outputs == 1:
         result = _new(Tensor)
@@ -103,6 +106,15 @@ def apply(op, args, params=EMPTY):
 
 
 _new = object.__new__
+
+
+def _as_torch_error(error, datas):
+    """NumPy's broadcasting ValueError as PyTorch's RuntimeError (same wording as PyTorch)."""
+    from .compiler.primitive import broadcast_shapes
+
+    if "broadcast" in str(error):
+        broadcast_shapes(*(d.shape for d in datas if type(d) is np.ndarray))  # raises
+    return error
 
 
 def python_scalars(args):

@@ -379,7 +379,9 @@ class Tensor:
 
     def __array__(self, dtype=None, copy=None):
         data = self._concrete("np.asarray(tensor)")
-        return data if dtype is None else data.astype(dtype)
+        if dtype is not None and np.dtype(dtype) != data.dtype:
+            return data.astype(dtype)
+        return data.copy() if copy else data  # NumPy 2: copy=True must give a fresh array
 
     def __bool__(self):
         data = self._concrete("bool(tensor)")
@@ -416,7 +418,9 @@ class Tensor:
     def __iter__(self):
         if self._data.ndim == 0:
             raise TypeError("iteration over a 0-d tensor")
-        return (self[i] for i in range(self._data.shape[0]))
+        from .ops import shape as shape_ops
+
+        return iter(shape_ops.unbind(self, 0))
 
     def __reversed__(self):
         from .ops import shape as shape_ops
@@ -439,7 +443,8 @@ class Tensor:
             suffix.append(f"grad_fn=<{type(self.grad_fn).__name__}>")
         elif self._requires_grad:
             suffix.append("requires_grad=True")
-        return tensor_repr(data, self.dtype.name, suffix)
+        return tensor_repr(data, self.dtype.name, suffix,
+                           default_float_dtype=dtypes.DEFAULT_FLOAT.name)
 
     def _autograd_suffix(self):
         if self.grad_fn is not None:

@@ -79,9 +79,13 @@ argmin = define("argmin", _argmin_impl, _argmax_abstract, family="reduce")
 
 
 def _argsort_impl(x, axis, descending):
-    keys = -x if descending and x.dtype.kind != "b" else x
-    order = np.argsort(keys, axis=axis, kind="stable")
-    return order if not (descending and x.dtype.kind == "b") else np.flip(order, axis)
+    if not descending:
+        return np.argsort(x, axis=axis, kind="stable")
+    # Stable descending without negating (uint8 wraps, NaN must come first): sort the
+    # reversed array ascending, reverse the result, and map positions back.
+    n = x.shape[axis]
+    order = np.flip(np.argsort(np.flip(x, axis), axis=axis, kind="stable"), axis)
+    return (n - 1) - order
 
 
 # The permutation that sorts along `axis` (stable: ties keep their order), as int64 indices.

@@ -222,12 +222,18 @@ class _Run:
 
     def _call_hooks(self, fns, g):
         value = self._as_tensor(g)
+        replaced_any = False
         for fn in tuple(fns):
             replaced = fn(value)
             if replaced is not None:
                 _check_hook_result(fn, value, replaced)
                 value = replaced
-        return value if self.create_graph else value._data
+                replaced_any = True
+        if self.create_graph:
+            return value
+        if replaced_any:
+            self.shared.add(id(value._data))  # the hook's result is the caller's: never steal it
+        return value._data
 
     def _call_tuple_hooks(self, fns, grads, call):
         values = tuple(None if g is None else self._as_tensor(g) for g in grads)

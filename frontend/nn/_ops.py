@@ -64,7 +64,8 @@ def _mse_vjp_target(g, out, x, y, reduction):
     return (y - x) * scale * g
 
 
-MSE_LOSS = Op("MseLossBackward0", _mse_forward, (_mse_vjp_input, _mse_vjp_target), saves=(0, 1))
+MSE_LOSS = Op("MseLossBackward0", _mse_forward, (_mse_vjp_input, _mse_vjp_target), saves=(0, 1),
+             promote="common")
 
 
 # ---- negative log likelihood -------------------------------------------------------------------

@@ -4,6 +4,7 @@ Each op is written once, as a function whose first argument is the tensor; the t
 the same function `llgrad.exp(x)` and `x.exp()`, and wire Python's operators.
 """
 import builtins
+import functools
 
 import numpy as _np  # (underscored: `from .ops import *` feeds llgrad.*)
 
@@ -111,7 +112,9 @@ def _reflected(fn):
 
 def _binary_operator(fn):
     def method(self, other):
-        if not isinstance(other, (Tensor, int, float, bool, _np.number, _np.bool_)):
+        if isinstance(other, _np.ndarray):  # PyTorch: the array as a tensor (its dtype kept)
+            other = creation.as_tensor(other)
+        elif not isinstance(other, (Tensor, int, float, bool, _np.number, _np.bool_)):
             return NotImplemented
         return fn(self, other)
 
@@ -152,6 +155,11 @@ OPERATORS = {
     "__pow__": _binary_operator(elementwise.pow),
     "__rpow__": _binary_operator(_rpow),
     "__ipow__": inplace.pow_,
+    "__ifloordiv__": inplace.floor_divide_,
+    "__imod__": inplace.remainder_,
+    "__iand__": inplace.bitwise_and_,
+    "__ior__": inplace.bitwise_or_,
+    "__ixor__": inplace.bitwise_xor_,
     "__matmul__": linalg.matmul,
     "__rmatmul__": _reflected(linalg.matmul),
     "__neg__": elementwise.neg,
@@ -175,6 +183,35 @@ OPERATORS = {
 }
 
 PROPERTIES = {"T": shape.T, "mT": shape.mT}
+
+
+_NUMPY_SPELLINGS = {"axis": "dim", "keepdims": "keepdim"}
+_TAKES_DIM = ("sum", "mean", "var", "std", "max", "min", "amax", "amin", "argmax", "argmin",
+              "logsumexp", "prod", "all", "any", "norm", "cumsum", "softmax", "log_softmax", "cat",
+              "stack", "squeeze", "unsqueeze", "flip")
+
+
+def _numpy_kwargs(fn):
+    """PyTorch's argument parser accepts NumPy's spellings axis= and keepdims=; so do we."""
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        for alias, name in _NUMPY_SPELLINGS.items():
+            if alias in kwargs:
+                kwargs[name] = kwargs.pop(alias)
+        return fn(*args, **kwargs)
+
+    return wrapper
+
+
+def _accept_numpy_spellings():
+    for name in _TAKES_DIM:
+        if name in METHODS:
+            METHODS[name] = _numpy_kwargs(METHODS[name])
+        if name in globals():
+            globals()[name] = _numpy_kwargs(globals()[name])
+
+
+_accept_numpy_spellings()
 
 
 def _bind():

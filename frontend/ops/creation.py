@@ -459,8 +459,18 @@ def bernoulli(input, p=None, *, generator=None):
 
 
 def multinomial(input, num_samples, replacement=False, *, generator=None):
-    probs = input.numpy(force=True).astype(np.float64)
     gen = _generator(generator)
+    if not replacement or num_samples == 1:
+        # PyTorch's path: q ~ Exp(1) drawn for every element (row-major, from float64 uniforms),
+        # then the indices of the largest p / q (argmax for one sample, topk for more).
+        probs = input.numpy(force=True)
+        u = gen.uniform(probs.shape, 0.0, 1.0, dtype=np.float64)
+        keys = probs / (-np.log1p(-u)).astype(probs.dtype)
+        if num_samples == 1:
+            return _make(np.argmax(keys, axis=-1, keepdims=True).astype(np.int64))
+        order = np.argsort(-keys, axis=-1, kind="stable")[..., :num_samples]
+        return _make(order.astype(np.int64))
+    probs = input.numpy(force=True).astype(np.float64)
     rows = probs.reshape(-1, probs.shape[-1])
     out = []
     for row in rows:

@@ -453,6 +453,9 @@ def where(condition, input=None, other=None):
                            f"with dtype {condition.dtype.name.capitalize()}")
     dtype = result_type(input, other)
     input, other = _as_dtype(input, dtype), _as_dtype(other, dtype)
+    if not isinstance(input, Tensor) and not isinstance(other, Tensor):
+        from .creation import full
+        input = full((), input, dtype=dtype)
     return apply(WHERE, (condition, input, other))
 
 

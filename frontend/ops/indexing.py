@@ -65,7 +65,7 @@ def _slice(x, axis, sl):
 
 
 def _is_advanced(item):
-    return isinstance(item, (Tensor, list, np.ndarray)) or (
+    return isinstance(item, (Tensor, list, np.ndarray, range)) or (
         isinstance(item, bool))
 
 
@@ -80,7 +80,7 @@ def _expand_ellipsis(index, ndim):
     for item in index:
         if item is None or item is Ellipsis:
             continue
-        if isinstance(item, Tensor) and item.dtype is dtypes.bool_:
+        if isinstance(item, (Tensor, np.ndarray)) and item.dtype in (dtypes.bool_, np.bool_):
             consumed += max(item.ndim, 1)
         elif isinstance(item, bool):
             continue
@@ -106,7 +106,7 @@ def _is_int_scalar(item):
 
 def getitem(x, index):
     index = _normalize_index(index)
-    if index in ((), (Ellipsis,)):
+    if not index or (len(index) == 1 and index[0] is Ellipsis):
         return as_view(apply(SLICE_ALIAS, (x,)), x)  # x[...]: an alias (AliasBackward0)
     index = _expand_ellipsis(index, x.ndim)
     if all(isinstance(i, slice) and i == slice(None) for i in index):
@@ -142,7 +142,7 @@ SLICE_ALIAS = Op("AliasBackward0", lambda x: P.reshape(x, shape=shape_of(x)), (l
 
 
 def _index_ndim_consumed(item):
-    if isinstance(item, Tensor) and item.dtype is dtypes.bool_:
+    if isinstance(item, (Tensor, np.ndarray)) and item.dtype in (dtypes.bool_, np.bool_):
         return max(item.ndim, 1)
     if isinstance(item, bool):
         return 0

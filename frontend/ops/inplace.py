@@ -66,6 +66,10 @@ def _needs_autograd(tensor, others):
 
 
 def _check_castable(tensor, *others, to_float=False):
+    if tensor._data.dtype.kind == "f" and all(
+            type(o) in (float, int, bool) or (isinstance(o, Tensor) and o._data.dtype.kind == "f")
+            for o in others):
+        return  # nothing can raise a float tensor's category
     target = result_type(tensor, *others)
     if to_float and not target.is_floating_point:
         target = dtypes.DEFAULT_FLOAT  # true division
@@ -136,6 +140,11 @@ sub_ = _inplace_binary(ew.sub, np.subtract, saves_self=False)
 mul_ = _inplace_binary(ew.mul, np.multiply, saves_self=True)
 div_ = _inplace_binary(ew.div, np.true_divide, saves_self=True, to_float=True)
 pow_ = _inplace_binary(ew.pow, np.power, saves_self=True)
+floor_divide_ = _inplace_binary(ew.floor_divide, np.floor_divide, saves_self=False)
+remainder_ = _inplace_binary(ew.remainder, np.remainder, saves_self=False)
+bitwise_and_ = _inplace_binary(ew.bitwise_and, np.bitwise_and, saves_self=False)
+bitwise_or_ = _inplace_binary(ew.bitwise_or, np.bitwise_or, saves_self=False)
+bitwise_xor_ = _inplace_binary(ew.bitwise_xor, np.bitwise_xor, saves_self=False)
 subtract_ = sub_
 multiply_ = mul_
 divide_ = div_
