@@ -10,6 +10,8 @@ runs an op:
 * on traced tensors (inside `llgrad.compile`) it hands the op to the tracer, which records the
   primitives into the graph.
 """
+from types import MappingProxyType
+
 import numpy as np
 
 from .autograd.grad_mode import STATE
@@ -20,7 +22,7 @@ from .compiler.primitive import numpy_result, shape_of
 from . import tracing
 from .tensor import Tensor
 
-EMPTY = {}
+EMPTY = MappingProxyType({})  # the params of ops without any; read-only because shared
 
 
 class Op:
