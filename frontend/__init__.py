@@ -4,6 +4,8 @@ native vectorized code through LLVM.
 `import llgrad as torch` runs ordinary autograd code; `llgrad.compile(step)` makes a training
 step one native call.
 """
+import math as _math
+
 import numpy as _np
 
 # PyTorch never warns on inf/nan arithmetic (log(0), 0/0); NumPy would, from every kernel.
@@ -15,6 +17,9 @@ _tune_allocator()
 
 from .compiler import dtypes as _dtypes  # noqa: E402
 from .tensor import Size, Tensor  # noqa: E402
+from .tensor import LEGACY_TYPES as _LEGACY_TYPES  # noqa: E402
+from ._device import device  # noqa: E402
+from ._typeinfo import finfo, iinfo  # noqa: E402
 from . import dispatch as _dispatch  # noqa: E402,F401
 from .ops import *  # noqa: E402,F401,F403
 from .ops import creation as _creation  # noqa: E402
@@ -60,10 +65,11 @@ def numel(t):
     return t.numel()
 
 
-def device(name="cpu"):
-    if str(name).split(":")[0] != "cpu":
-        raise RuntimeError(f"llgrad runs on the CPU only; got device {name!r}")
-    return "cpu"
+inf = _math.inf
+nan = _math.nan
+pi = _math.pi
+e = _math.e
+newaxis = None
 
 
 def set_num_threads(n):
@@ -74,6 +80,9 @@ def get_num_threads():
     return 1
 
 
-from . import nn, optim  # noqa: E402
+# FloatTensor, LongTensor, ...: legacy constructors, and isinstance checks by dtype.
+globals().update(_LEGACY_TYPES)
+
+from . import backends, cuda, nn, optim, utils  # noqa: E402
 from .serialization import load, save  # noqa: E402
 from .compiled import compile  # noqa: E402,A001

@@ -568,6 +568,23 @@ class Generator:
         offsets = draws % np.uint64(span) + np.uint64(low & _U64_MASK)
         return offsets.view(np.int64).astype(dtype).reshape(shape)
 
+    def random_full(self, shape, dtype=np.int64):
+        """tensor.random_() without bounds: uniform_int_distribution<scalar_t>, 64-bit draws for
+        int64 and float64 and 32-bit ones otherwise, each reduced modulo the type's range
+        (max + 1 for integers, 2**digits + 1 for floats, the low bit for bool)."""
+        shape, dtype = _shape_tuple(shape), np.dtype(dtype)
+        count = _numel(shape)
+        wide = dtype in (np.dtype(np.int64), np.dtype(np.float64))
+        draws = self._engine.words64(count) if wide else \
+            self._engine.words(count).astype(np.uint64)
+        if dtype.kind == "b":
+            values = (draws & np.uint64(1)).astype(np.bool_)
+        elif dtype.kind == "f":
+            values = draws % np.uint64((1 << (np.finfo(dtype).nmant + 1)) + 1)
+        else:
+            values = draws % np.uint64(int(np.iinfo(dtype).max) + 1)
+        return values.astype(dtype).reshape(shape)
+
     def randperm(self, n, dtype=np.int64):
         """torch.randperm(n, dtype=dtype)."""
         n = int(n)

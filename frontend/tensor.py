@@ -9,6 +9,7 @@ import warnings
 import numpy as np
 
 from . import tracing
+from ._device import CPU
 from .autograd.grad_mode import STATE
 from .compiler import dtypes
 
@@ -81,8 +82,20 @@ class Tensor:
     __array_ufunc__ = None  # NumPy defers `ndarray * tensor` to our reflected operators
     __hash__ = object.__hash__
 
+    def __new__(cls, *args, **kwargs):
+        """PyTorch's legacy constructor: `Tensor(2, 3)` (uninitialized, of the default float
+        type), `Tensor([1, 2])` (data as the default float type), `Tensor(tensor)` (an alias).
+        A subclass without a constructor of its own gets the same tensor as an instance of
+        itself (nn.Parameter has its own)."""
+        t = legacy_new(None, args, kwargs)
+        if cls is Tensor:
+            return t
+        sub = _new(cls)
+        sub._data = t._data
+        return sub
+
     def __init__(self, *args, **kwargs):
-        raise TypeError("create tensors with llgrad.tensor(data), llgrad.zeros(shape), ...")
+        pass  # everything happens in __new__
 
     def __init_subclass__(cls, **kwargs):
         # Primitives find their handler by exact type, so each subclass (nn.Parameter) registers
@@ -157,7 +170,10 @@ class Tensor:
 
     @property
     def device(self):
-        return "cpu"
+        return CPU
+
+    def get_device(self):
+        return -1  # PyTorch's answer for a CPU tensor
 
     @property
     def is_cuda(self):
@@ -458,6 +474,26 @@ class Tensor:
             return self.item().__format__(spec)
         return object.__format__(self, spec)
 
+    def type(self, dtype=None, non_blocking=False, **kwargs):
+        """The type's name (`'llgrad.FloatTensor'`) or, given a dtype, a type name or a tensor
+        type, the tensor converted to it."""
+        if dtype is None:
+            return torch_type_name(self.dtype.np)
+        if isinstance(dtype, str):
+            dtype = dtype_of_type_name(dtype)
+        elif isinstance(dtype, _LegacyTensorType):
+            dtype = dtype.dtype
+        return self.to(dtype)
+
+    def __copy__(self):
+        """copy.copy: a new leaf sharing this one's storage, with its requires_grad but no
+        history, .grad or version counter of its own, as PyTorch rebuilds a tensor from its
+        storage."""
+        t = _new(type(self))
+        t._data = self._data
+        t._requires_grad = self._requires_grad
+        return t
+
     def __reduce_ex__(self, protocol):
         raise TypeError("use llgrad.save(obj, path) to store tensors; pickling is not supported "
                         "because loading a pickle can run arbitrary code")
@@ -480,6 +516,81 @@ class Tensor:
         t._data = source._data
         t._requires_grad = requires_grad
         return t
+
+
+Tensor.__module__ = "llgrad"  # type(t) prints <class 'llgrad.Tensor'>, as torch.Tensor does
+
+
+# ---- legacy constructors: Tensor(...), FloatTensor(...), LongTensor(...) -----------------------
+
+def dtype_of_type_name(name):
+    """'torch.LongTensor' / 'llgrad.LongTensor' / 'LongTensor' -> int64."""
+    short = name.rsplit(".", 1)[-1]
+    for dtype_name, type_name in _TORCH_TYPE_NAMES.items():
+        if type_name == short:
+            return dtypes.from_name(dtype_name)
+    raise ValueError(f"invalid type: '{name}'")
+
+
+def legacy_new(dtype, args, kwargs):
+    """`Tensor(*sizes)`, `Tensor(size)`, `Tensor(data)`, `Tensor(tensor)`, `Tensor()` of `dtype`
+    (None: the default float type), as PyTorch's legacy constructors."""
+    from ._device import check_device
+    from .ops import creation
+
+    device = kwargs.pop("device", None)
+    if kwargs:
+        raise TypeError(f"new() received an invalid combination of arguments - got an "
+                        f"unexpected keyword argument '{next(iter(kwargs))}'")
+    check_device(device)
+    target = dtype or dtypes.DEFAULT_FLOAT
+    if not args:
+        return creation.empty(0, dtype=target)
+    if len(args) == 1:
+        data = args[0]
+        if isinstance(data, Tensor):
+            if dtype is not None and data.dtype is not dtype:
+                raise TypeError(f"expected {_CPP_TYPE_NAMES[dtype.name]} tensor (got "
+                                f"{_CPP_TYPE_NAMES[data.dtype.name]} tensor)")
+            return data.detach()
+        if isinstance(data, Size):
+            return creation.empty(tuple(data), dtype=target)
+        if isinstance(data, (list, tuple, range, np.ndarray)):
+            return creation.tensor(data, dtype=target)
+        if isinstance(data, (float, bool, complex)) or not _is_int(data):
+            raise TypeError(f"new(): data must be a sequence (got {type(data).__name__})")
+    if all(_is_int(a) for a in args):
+        return creation.empty(tuple(int(a) for a in args), dtype=target)
+    raise TypeError("new() received an invalid combination of arguments - got "
+                    f"({', '.join(type(a).__name__ for a in args)})")
+
+
+def _is_int(value):
+    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+
+
+class _LegacyTensorType(type):
+    """The metaclass of FloatTensor, LongTensor, ...: calling one builds a tensor of its dtype,
+    and isinstance(t, FloatTensor) asks whether t is a float32 tensor, as in PyTorch."""
+
+    def __call__(cls, *args, **kwargs):
+        return legacy_new(cls.dtype, args, kwargs)
+
+    def __instancecheck__(cls, instance):
+        return isinstance(instance, Tensor) and instance.dtype is cls.dtype
+
+    def __repr__(cls):
+        return f"<class 'llgrad.{cls.__name__}'>"
+
+
+def _legacy_type(dtype_name):
+    name = _TORCH_TYPE_NAMES[dtype_name]
+    cls = _LegacyTensorType(name, (), {"dtype": dtypes.from_name(dtype_name),
+                                       "__module__": "llgrad", "__qualname__": name})
+    return cls
+
+
+LEGACY_TYPES = {name: _legacy_type(dtype_name) for dtype_name, name in _TORCH_TYPE_NAMES.items()}
 
 
 def _dispatch_like_tensor(prim, args, params):

@@ -361,7 +361,7 @@ class Tracer:
         for a in args:
             self.value_of(a)
         with no_grad():
-            outputs = function_cls.forward(ctx, *args, **kwargs)
+            outputs = function_cls._run_forward(ctx, args, kwargs)
         if ctx._dirty:
             raise TracingError(f"{function_cls.__name__}: ctx.mark_dirty (a Function that "
                                f"modifies its inputs in place) is not supported inside "

@@ -63,6 +63,12 @@ rsqrt = unary("rsqrt", _rsqrt, lambda g, out, x: g * (out * out * out) * -0.5, s
 reciprocal = unary("reciprocal", np.reciprocal, lambda g, out, x: -g * (out * out), saves_out=True)
 sin = unary("sin", np.sin, lambda g, out, x: g * cos(x), saves=(0,))
 cos = unary("cos", np.cos, lambda g, out, x: g * -sin(x), saves=(0,))
+tan = unary("tan", np.tan, lambda g, out, x: g * (1 + out * out), saves_out=True)
+sinh = unary("sinh", np.sinh, lambda g, out, x: g * cosh(x), saves=(0,))
+cosh = unary("cosh", np.cosh, lambda g, out, x: g * sinh(x), saves=(0,))
+asin = unary("asin", np.arcsin, lambda g, out, x: g * rsqrt(-(x * x) + 1), saves=(0,))
+acos = unary("acos", np.arccos, lambda g, out, x: -g * rsqrt(-(x * x) + 1), saves=(0,))
+atan = unary("atan", np.arctan, lambda g, out, x: g / (x * x + 1), saves=(0,))
 tanh = unary("tanh", np.tanh, lambda g, out, x: g * (1 - out * out), saves_out=True)
 sigmoid = unary("sigmoid", _sigmoid, lambda g, out, x: g * (out * (1 - out)), saves_out=True)
 abs_ = unary("abs", np.abs, lambda g, out, x: g * sign(x), saves=(0,))
@@ -135,6 +141,8 @@ maximum = binary("maximum", np.maximum, lambda g, out, x, y: _select_grad(g, gt(
                  lambda g, out, x, y: _select_grad(g, lt(x, y), eq(x, y)), saves=(0, 1))
 minimum = binary("minimum", np.minimum, lambda g, out, x, y: _select_grad(g, lt(x, y), eq(x, y)),
                  lambda g, out, x, y: _select_grad(g, gt(x, y), eq(x, y)), saves=(0, 1))
+atan2 = binary("atan2", np.arctan2, lambda g, out, y, x: g * x * reciprocal(y * y + x * x),
+               lambda g, out, y, x: g * -y * reciprocal(y * y + x * x), saves=(0, 1))
 remainder = binary("remainder", np.remainder, lambda g, out, x, y: g,
                    lambda g, out, x, y: -g * floor(x / y), saves=(0, 1))
 fmod = binary("fmod", np.fmod, lambda g, out, x, y: g, lambda g, out, x, y: -g * trunc(x / y),

@@ -229,3 +229,27 @@ scatter_add = define("scatter_add", _scatter_add_impl,
                      lambda base, idx, src, axis: Aval(shape_of(base), base.dtype),
                      (lambda g, out, base, idx, src, axis: g, None, _scatter_add_vjp_src),
                      saves=(1,), family="movement")
+
+
+def _scatter_impl(base, idx, src, axis):
+    """torch.scatter: base with src (its leading idx-shaped corner, or a number) written at idx
+    along axis; where idx repeats a position, the last write wins, as in PyTorch's CPU kernel."""
+    out = np.array(base, copy=True)
+    if np.ndim(src):
+        src = src[tuple(slice(0, d) for d in idx.shape)]
+    out[_along(idx, axis)] = src
+    return out
+
+
+def _scatter_vjp_src(g, out, base, idx, src, axis):
+    picked = gather(g, idx, axis=axis)
+    if shape_of(idx) == shape_of(src):
+        return picked
+    return pad(picked, config=tuple((0, s - i, 0) for s, i in zip(shape_of(src), shape_of(idx))))
+
+
+scatter = define("scatter", _scatter_impl,
+                 lambda base, idx, src, axis: Aval(shape_of(base), base.dtype),
+                 (lambda g, out, base, idx, src, axis: scatter(g, idx, 0, axis=axis), None,
+                  _scatter_vjp_src),
+                 saves=(1,), family="movement")

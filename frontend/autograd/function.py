@@ -1,6 +1,8 @@
-"""Custom differentiable operations: `llgrad.autograd.Function` with `forward(ctx, ...)` and
-`backward(ctx, *grads)`, as in PyTorch."""
+"""Custom differentiable operations: `llgrad.autograd.Function` with `forward(ctx, ...)` (or
+`forward(...)` and `setup_context(ctx, inputs, output)`) and `backward(ctx, *grads)`, as in
+PyTorch."""
 import functools
+import inspect
 
 import numpy as np
 
@@ -132,11 +134,37 @@ class Function:
 
     vjp = backward
 
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        """PyTorch 2 style: `forward(*args)` takes no ctx, and this fills ctx from the inputs
+        (a tuple of forward's arguments, defaults included) and the output."""
+        raise NotImplementedError("setup_context is not implemented.")
+
+    @classmethod
+    def _bind_arguments(cls, args, kwargs):
+        """With a separate setup_context, keyword and default arguments become positional, so
+        setup_context sees every input (PyTorch's bind_default_args)."""
+        if not _has_setup_context(cls):
+            return args, kwargs
+        bound = inspect.signature(cls.forward).bind(*args, **kwargs)
+        bound.apply_defaults()
+        return bound.args, {}
+
+    @classmethod
+    def _run_forward(cls, ctx, args, kwargs):
+        """forward(ctx, *args), or forward(*args) then setup_context(ctx, args, output)."""
+        if not _has_setup_context(cls):
+            return cls.forward(ctx, *args, **kwargs)
+        outputs = cls.forward(*args, **kwargs)
+        cls.setup_context(ctx, args, outputs)
+        return outputs
+
     @classmethod
     def apply(cls, *args, **kwargs):
         from ..tensor import Tensor
         from .. import tracing
 
+        args, kwargs = cls._bind_arguments(args, kwargs)
         if tracing.ACTIVE is not None:  # the tracer decides; closure tensors are lifted there
             return tracing.ACTIVE.apply_function(cls, args, kwargs)
         ctx = FunctionCtx()
@@ -144,7 +172,7 @@ class Function:
         requires_grad = grad_mode.STATE.enabled and any(t._requires_grad for t in tensors)
         ctx.needs_input_grad = tuple(isinstance(a, Tensor) and a._requires_grad for a in args)
         with grad_mode.no_grad():
-            outputs = cls.forward(ctx, *args, **kwargs)
+            outputs = cls._run_forward(ctx, args, kwargs)
         single = not isinstance(outputs, tuple)
         outputs_tuple = (outputs,) if single else outputs
         if ctx._dirty:
@@ -155,6 +183,10 @@ class Function:
         elif getattr(ctx, "_to_save", None) is not None:
             ctx._saved = None
         return outputs_tuple[0] if single else outputs_tuple
+
+
+def _has_setup_context(cls):
+    return cls.setup_context is not Function.setup_context
 
 
 def _fresh_output(out, args, dirty):

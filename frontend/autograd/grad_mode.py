@@ -2,9 +2,13 @@
 `inference_mode`, each usable as a context manager and as a decorator."""
 import functools
 import inspect
+import threading
 
 
-class _GradState:
+class _GradState(threading.local):
+    """Grad mode is per thread, as in PyTorch: a new thread starts with the class defaults
+    (grad enabled), whatever mode the thread that started it is in."""
+
     enabled = True
     inference = False
 

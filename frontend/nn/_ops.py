@@ -239,6 +239,121 @@ LAYER_NORM = Op("NativeLayerNormBackward0", _layer_norm_forward,
                 saves=(0, 1))
 
 
+# ---- batch norm --------------------------------------------------------------------------------
+# Channels on axis 1, statistics over every other axis. Per-channel parameters (C,) are viewed
+# as (1, C, 1, ...) to broadcast, and their cotangents summed back to (C,) by the rules.
+
+def _channel_view(p, x):
+    shape = shape_of(x)
+    return P.reshape(p, shape=(1, shape[1]) + (1,) * (len(shape) - 2))
+
+
+def _per_channel(t, axes):
+    return P.reduce_sum(t, axes=axes, keepdims=False)
+
+
+def _batch_norm_train_forward(x, weight, bias, axes, eps):
+    centered, var, _ = _moments(x, axes)
+    out = centered * P.rsqrt(var + eps)
+    if weight is not None:
+        out = out * _channel_view(weight, x)
+    return out if bias is None else out + _channel_view(bias, x)
+
+
+def _batch_norm_train_vjp_input(g, out, x, weight, bias, axes, eps):
+    # As layer norm's rule, with the statistics over the batch (and spatial) axes.
+    centered, var, n = _moments(x, axes)
+    rstd = P.rsqrt(var + eps)
+    x_hat = centered * rstd
+    gw = g * _channel_view(weight, x) if weight is not None else g
+    mean_gw = P.reduce_sum(gw, axes=axes, keepdims=True) / n
+    mean_gw_xhat = P.reduce_sum(gw * x_hat, axes=axes, keepdims=True) / n
+    return (gw - mean_gw - x_hat * mean_gw_xhat) * rstd
+
+
+def _batch_norm_train_vjp_weight(g, out, x, weight, bias, axes, eps):
+    centered, var, _ = _moments(x, axes)
+    return _per_channel(g * (centered * P.rsqrt(var + eps)), axes)
+
+
+BATCH_NORM_TRAIN = Op("NativeBatchNormBackward0", _batch_norm_train_forward,
+                      (_batch_norm_train_vjp_input, _batch_norm_train_vjp_weight,
+                       lambda g, out, x, weight, bias, axes, eps: _per_channel(g, axes)),
+                      saves=(0, 1))
+
+
+def _batch_norm_eval_forward(x, weight, bias, running_mean, running_var, axes, eps):
+    out = (x - _channel_view(running_mean, x)) * P.rsqrt(_channel_view(running_var, x) + eps)
+    if weight is not None:
+        out = out * _channel_view(weight, x)
+    return out if bias is None else out + _channel_view(bias, x)
+
+
+def _batch_norm_eval_vjp_input(g, out, x, weight, bias, running_mean, running_var, axes, eps):
+    scale = P.rsqrt(_channel_view(running_var, x) + eps)
+    if weight is not None:
+        scale = scale * _channel_view(weight, x)
+    return g * scale
+
+
+def _batch_norm_eval_vjp_weight(g, out, x, weight, bias, running_mean, running_var, axes, eps):
+    x_hat = (x - _channel_view(running_mean, x)) * P.rsqrt(_channel_view(running_var, x) + eps)
+    return _per_channel(g * x_hat, axes)
+
+
+# With running statistics (eval mode) they are inputs without gradients, as in PyTorch.
+BATCH_NORM_EVAL = Op("NativeBatchNormBackward0", _batch_norm_eval_forward,
+                     (_batch_norm_eval_vjp_input, _batch_norm_eval_vjp_weight,
+                      lambda g, out, x, weight, bias, running_mean, running_var, axes, eps:
+                      _per_channel(g, axes), None, None), saves=(0, 1, 3, 4))
+
+
+# ---- smooth L1 and Huber losses ----------------------------------------------------------------
+
+def _mean_scale(x, y, reduction):
+    return 1 / _numel(_broadcast_shape(x, y)) if reduction == "mean" else 1
+
+
+def _smooth_l1_forward(x, y, reduction, beta):
+    d = x - y
+    z = P.abs_(d)
+    return _reduce(P.where(P.lt(z, beta), d * d * 0.5 / beta, z - 0.5 * beta), reduction)
+
+
+def _smooth_l1_slope(x, y, beta):
+    d = x - y
+    return P.where(P.lt(d, -beta), -1, P.where(P.gt(d, beta), 1, d / beta))
+
+
+SMOOTH_L1_LOSS = Op(
+    "SmoothL1LossBackward0", _smooth_l1_forward,
+    (lambda g, out, x, y, reduction, beta:
+     _smooth_l1_slope(x, y, beta) * (g * _mean_scale(x, y, reduction)),
+     lambda g, out, x, y, reduction, beta:
+     -_smooth_l1_slope(x, y, beta) * (g * _mean_scale(x, y, reduction))),
+    saves=(0, 1), promote="common")
+
+
+def _huber_forward(x, y, reduction, delta):
+    d = x - y
+    z = P.abs_(d)
+    return _reduce(P.where(P.lt(z, delta), d * d * 0.5, (z - 0.5 * delta) * delta), reduction)
+
+
+def _huber_slope(x, y, delta):
+    d = x - y
+    return P.where(P.lt(d, -delta), -delta, P.where(P.gt(d, delta), delta, d))
+
+
+HUBER_LOSS = Op(
+    "HuberLossBackward0", _huber_forward,
+    (lambda g, out, x, y, reduction, delta:
+     _huber_slope(x, y, delta) * (g * _mean_scale(x, y, reduction)),
+     lambda g, out, x, y, reduction, delta:
+     -_huber_slope(x, y, delta) * (g * _mean_scale(x, y, reduction))),
+    saves=(0, 1), promote="common")
+
+
 # ---- embedding ---------------------------------------------------------------------------------
 
 def _embedding_forward(weight, indices, padding_idx, scale_grad_by_freq):

@@ -126,6 +126,11 @@ def dropout(input, p=0.5, training=True, inplace=False):
 def normalize(input, p=2.0, dim=1, eps=1e-12, out=None):
     """input / max(||input||_p over dim, eps)."""
     denom = _vector_norm(input, p, dim, keepdim=True).clamp_min(eps).expand_as(input)
+    if out is not None:  # PyTorch: torch.div(input, denom, out=out)
+        from ..ops import _args
+
+        _args.check_out_autograd("div", out, (input, denom))
+        return _args.write_out(out, input / denom)
     return input / denom
 
 
@@ -188,6 +193,45 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
                                f"{list(normalized_shape)}")
     axes = tuple(range(input.ndim - k, input.ndim))
     return apply(_ops.LAYER_NORM, (input, weight, bias), {"axes": axes, "eps": eps})
+
+
+def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False,
+               momentum=0.1, eps=1e-5):
+    """Normalize each channel (dim 1): by the batch's statistics when training (then updating
+    the running statistics given, in place), by the running statistics otherwise."""
+    if training:
+        size = list(input.shape)
+        values = size[0]
+        for d in size[2:]:
+            values *= d
+        if values == 1:
+            raise ValueError(f"Expected more than 1 value per channel when training, got input "
+                             f"size {input.shape}")
+        if eps <= 0.0:
+            raise ValueError(f"batch_norm eps must be positive during training, but got {eps}")
+    elif eps < 0.0:
+        raise ValueError(f"batch_norm eps must be non-negative, but got {eps}")
+    axes = (0,) + tuple(range(2, input.ndim))
+    channels = input.shape[1] if input.ndim > 1 else 0
+    for name, t in (("weight", weight), ("bias", bias), ("running_mean", running_mean),
+                    ("running_var", running_var)):
+        if t is not None and t.numel() != channels:
+            raise RuntimeError(f"{name} should contain {channels} elements not {t.numel()}")
+    if training or running_mean is None or running_var is None:
+        if training and running_mean is not None and running_var is not None:
+            _update_running_stats(input, running_mean, running_var, axes, momentum)
+        return apply(_ops.BATCH_NORM_TRAIN, (input, weight, bias), {"axes": axes, "eps": eps})
+    return apply(_ops.BATCH_NORM_EVAL, (input, weight, bias, running_mean, running_var),
+                 {"axes": axes, "eps": eps})
+
+
+def _update_running_stats(input, running_mean, running_var, axes, momentum):
+    """running = (1 - momentum) * running + momentum * batch statistic, the variance unbiased
+    (PyTorch's update), in place and outside autograd."""
+    with no_grad():
+        x = input.detach()
+        running_mean.mul_(1 - momentum).add_(_red.mean(x, axes) * momentum)
+        running_var.mul_(1 - momentum).add_(_red.var(x, axes, correction=1) * momentum)
 
 
 def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0,
@@ -315,6 +359,62 @@ def l1_loss(input, target, size_average=None, reduce=None, reduction="mean", wei
     if reduction == "none":
         return errors
     return errors.sum() if reduction == "sum" else errors.mean()
+
+
+def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mean", beta=1.0):
+    _warn_size_mismatch(input, target)
+    reduction = _reduction(size_average, reduce, reduction)
+    input, target = _broadcast_pair(input, target)
+    if beta == 0.0:
+        return l1_loss(input, target, reduction=reduction)
+    if beta < 0:
+        raise RuntimeError("smooth_l1_loss does not support negative values for beta.")
+    return apply(_ops.SMOOTH_L1_LOSS, (input, target), {"reduction": reduction, "beta": beta})
+
+
+def huber_loss(input, target, reduction="mean", delta=1.0, weight=None):
+    _warn_size_mismatch(input, target)
+    input, target = _broadcast_pair(input, target)
+    if delta <= 0:
+        raise RuntimeError("huber_loss does not support non-positive values for delta.")
+    if weight is None:
+        return apply(_ops.HUBER_LOSS, (input, target),
+                     {"reduction": _check_reduction(reduction), "delta": delta})
+    if weight.size() != input.size():
+        raise ValueError("Weights and input must have the same size.")
+    weighted = apply(_ops.HUBER_LOSS, (input, target), {"reduction": "none", "delta": delta}) \
+        * weight
+    if reduction == "none":
+        return weighted
+    if reduction == "sum":
+        return _sum(weighted)
+    if reduction == "mean":
+        return weighted.mean()
+    raise ValueError(f"Invalid reduction mode: {reduction}. Expected one of 'none', 'mean', 'sum'.")
+
+
+def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_target=False):
+    """KL(target || input) pointwise, with `input` given as log-probabilities (and `target` too
+    when log_target), as PyTorch decomposes it."""
+    if size_average is not None or reduce is not None:
+        reduction = _legacy_reduction(size_average, reduce)
+    elif reduction == "mean":
+        warnings.warn("reduction: 'mean' divides the total loss by both the batch size and the "
+                      "support size.'batchmean' divides only by the batch size, and aligns with "
+                      "the KL div math definition.'mean' will be changed to behave the same as "
+                      "'batchmean' in the next major release.", UserWarning, stacklevel=2)
+    if reduction not in _REDUCTIONS + ("batchmean",):
+        raise ValueError(f"{reduction} is not a valid value for reduction")
+    if log_target:
+        loss = elementwise.exp(target) * (target - input)
+    else:
+        loss = elementwise.xlogy(target, target) - target * input
+    if reduction == "none":
+        return loss
+    if reduction == "mean":
+        return loss.mean()
+    total = _sum(loss)
+    return total / input.shape[0] if reduction == "batchmean" and input.ndim else total
 
 
 def _check_not_requiring_grad(tensor, arg, function):

@@ -10,17 +10,17 @@ import numpy as _np  # (underscored: `from .ops import *` feeds llgrad.*)
 
 from ..tensor import Tensor
 from . import creation, elementwise, indexing, inplace, linalg, reduction, shape, sorting
-from .sorting import argsort, kthvalue, msort, sort, topk
+from .sorting import argsort, kthvalue, msort, sort, topk, unique
 from .indexing import (argwhere, gather, index_select, masked_fill, masked_select, nonzero,
-                       scatter_add, take_along_dim)
-from .linalg import addmm, bmm, dot, inner, linear, matmul, mm, mv, outer, vdot
-from .reduction import (all, amax, amin, any, argmax, argmin, count_nonzero, cumsum,  # noqa: A004
-                        log_softmax, logsumexp, max, mean, min, norm, prod, softmax, std,
+                       scatter, scatter_add, take_along_dim)
+from .linalg import addmm, bmm, dot, einsum, inner, linear, matmul, mm, mv, outer, vdot
+from .reduction import (all, amax, amin, any, argmax, argmin, count_nonzero, cumprod,  # noqa: A004
+                        cumsum, log_softmax, logsumexp, max, mean, min, norm, prod, softmax, std,
                         std_mean, sum, var, var_mean)
 from .shape import (broadcast_tensors, broadcast_to, cat, chunk, clone, concat, concatenate,
                     contiguous, diag, expand, expand_as, flatten, flip, hstack, moveaxis, movedim,
-                    narrow, permute, repeat_interleave, reshape, select, split, squeeze, stack,
-                    swapaxes, swapdims, t, tensor_split, tile, transpose, tril, triu, unbind,
+                    narrow, permute, repeat_interleave, reshape, roll, select, split, squeeze,
+                    stack, swapaxes, swapdims, t, tensor_split, tile, transpose, tril, triu, unbind,
                     unflatten, unsqueeze, view, vstack)
 
 _ew = elementwise
@@ -30,6 +30,9 @@ METHODS = {
     "exp": _ew.exp, "log": _ew.log, "log1p": _ew.log1p, "log2": _ew.log2, "log10": _ew.log10,
     "expm1": _ew.expm1, "sqrt": _ew.sqrt, "rsqrt": _ew.rsqrt, "reciprocal": _ew.reciprocal,
     "sin": _ew.sin, "cos": _ew.cos, "tanh": _ew.tanh, "sigmoid": _ew.sigmoid, "erf": _ew.erf,
+    "tan": _ew.tan, "sinh": _ew.sinh, "cosh": _ew.cosh, "asin": _ew.asin, "acos": _ew.acos,
+    "atan": _ew.atan, "arcsin": _ew.asin, "arccos": _ew.acos, "arctan": _ew.atan,
+    "atan2": _ew.atan2, "arctan2": _ew.atan2, "xlogy": _ew.xlogy,
     "neg": _ew.neg, "negative": _ew.neg, "abs": _ew.abs, "absolute": _ew.abs, "sign": _ew.sign,
     "floor": _ew.floor, "ceil": _ew.ceil, "round": _ew.round, "trunc": _ew.trunc,
     "square": _ew.square, "relu": _ew.relu,
@@ -54,6 +57,7 @@ METHODS = {
     "softmax": reduction.softmax, "log_softmax": reduction.log_softmax, "prod": reduction.prod,
     "all": reduction.all, "any": reduction.any, "norm": reduction.norm,
     "count_nonzero": reduction.count_nonzero, "cumsum": reduction.cumsum,
+    "cumprod": reduction.cumprod,
     # shape
     "reshape": shape.reshape, "view": shape.view, "view_as": shape.view_as,
     "reshape_as": shape.reshape_as, "flatten": shape.flatten, "unflatten": shape.unflatten,
@@ -69,17 +73,18 @@ METHODS = {
     "tensor_split": shape.tensor_split, "select": shape.select, "narrow": shape.narrow,
     "flip": shape.flip, "repeat": shape.repeat, "tile": shape.tile,
     "repeat_interleave": shape.repeat_interleave, "diag": shape.diag, "tril": shape.tril,
-    "triu": shape.triu,
+    "triu": shape.triu, "roll": shape.roll,
     # indexing
     "gather": indexing.gather, "index_select": indexing.index_select,
     "scatter_add": indexing.scatter_add, "masked_fill": indexing.masked_fill,
     "masked_select": indexing.masked_select, "nonzero": indexing.nonzero,
+    "scatter": indexing.scatter, "scatter_": inplace.scatter_,
     # linear algebra
     "matmul": linalg.matmul, "mm": linalg.mm, "bmm": linalg.bmm, "dot": linalg.dot,
     "mv": linalg.mv, "outer": linalg.outer, "addmm": linalg.addmm,
     # sorting
     "sort": sorting.sort, "argsort": sorting.argsort, "topk": sorting.topk,
-    "kthvalue": sorting.kthvalue, "msort": sorting.msort,
+    "kthvalue": sorting.kthvalue, "msort": sorting.msort, "unique": sorting.unique,
     # in place
     "add_": inplace.add_, "sub_": inplace.sub_, "subtract_": inplace.sub_, "mul_": inplace.mul_,
     "multiply_": inplace.mul_, "div_": inplace.div_, "divide_": inplace.div_,
@@ -97,10 +102,23 @@ METHODS = {
 
 
 def _new_factory(fill):
-    def new(self, *size, dtype=None, device=None, requires_grad=False):
-        return fill(*size, dtype=dtype or self.dtype, requires_grad=requires_grad)
+    def new(self, *size, dtype=None, device=None, requires_grad=False, layout=None,
+            pin_memory=False):
+        return fill(*size, dtype=dtype or self.dtype, device=device, requires_grad=requires_grad)
 
     return new
+
+
+def _new_full(self, size, fill_value, *, dtype=None, device=None, requires_grad=False,
+              layout=None, pin_memory=False):
+    return creation.full(size, fill_value, dtype=dtype or self.dtype, device=device,
+                         requires_grad=requires_grad)
+
+
+def _new_tensor(self, data, dtype=None, device=None, requires_grad=False, layout=None,
+                pin_memory=False):
+    return creation.tensor(data, dtype=dtype or self.dtype, device=device,
+                           requires_grad=requires_grad)
 
 
 def _reflected(fn):
@@ -187,7 +205,8 @@ PROPERTIES = {"T": shape.T, "mT": shape.mT}
 
 _NUMPY_SPELLINGS = {"axis": "dim", "keepdims": "keepdim"}
 _TAKES_DIM = ("sum", "mean", "var", "std", "max", "min", "amax", "amin", "argmax", "argmin",
-              "logsumexp", "prod", "all", "any", "norm", "cumsum", "softmax", "log_softmax", "cat",
+              "logsumexp", "prod", "all", "any", "norm", "cumsum", "cumprod", "softmax",
+              "log_softmax", "cat",
               "stack", "squeeze", "unsqueeze", "flip")
 
 
@@ -222,10 +241,8 @@ def _bind():
     Tensor.new_zeros = _new_factory(creation.zeros)
     Tensor.new_ones = _new_factory(creation.ones)
     Tensor.new_empty = _new_factory(creation.empty)
-    Tensor.new_full = lambda self, size, value, dtype=None, requires_grad=False: creation.full(
-        size, value, dtype=dtype or self.dtype, requires_grad=requires_grad)
-    Tensor.new_tensor = lambda self, data, dtype=None, requires_grad=False: creation.tensor(
-        data, dtype=dtype or self.dtype, requires_grad=requires_grad)
+    Tensor.new_full = _new_full
+    Tensor.new_tensor = _new_tensor
 
 
 _bind()
@@ -240,15 +257,16 @@ def _public_functions(module):
 
 globals().update(_public_functions(creation))
 globals().update(_public_functions(elementwise))
-_EXPLICIT = ["argsort", "kthvalue", "msort", "sort", "topk", "argwhere", "gather", "index_select",
-             "masked_fill", "masked_select", "nonzero", "scatter_add", "take_along_dim", "addmm",
-             "bmm", "dot", "inner", "linear", "matmul", "mm", "mv", "outer", "vdot", "all", "amax",
-             "amin", "any", "argmax", "argmin", "count_nonzero", "cumsum", "log_softmax",
+_EXPLICIT = ["argsort", "kthvalue", "msort", "sort", "topk", "unique", "argwhere", "gather",
+             "index_select", "masked_fill", "masked_select", "nonzero", "scatter", "scatter_add",
+             "take_along_dim", "addmm", "bmm", "dot", "einsum", "inner", "linear", "matmul", "mm",
+             "mv", "outer", "vdot", "all", "amax", "amin", "any", "argmax", "argmin",
+             "count_nonzero", "cumprod", "cumsum", "log_softmax",
              "logsumexp", "max", "mean", "min", "norm", "prod", "softmax", "std", "std_mean", "sum",
              "var", "var_mean", "broadcast_tensors", "broadcast_to", "cat", "chunk", "clone",
              "concat", "concatenate", "contiguous", "diag", "expand", "expand_as", "flatten",
              "flip", "hstack", "moveaxis", "movedim", "narrow", "permute", "repeat_interleave",
-             "reshape", "select", "split", "squeeze", "stack", "swapaxes", "swapdims", "t",
+             "reshape", "roll", "select", "split", "squeeze", "stack", "swapaxes", "swapdims", "t",
              "tensor_split", "tile", "transpose", "tril", "triu", "unbind", "unflatten",
              "unsqueeze", "view", "vstack"]
 __all__ = sorted(set(_EXPLICIT) | set(_public_functions(creation)) |

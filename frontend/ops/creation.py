@@ -3,14 +3,17 @@
 Every new tensor passes through `_make`, the one place tracing intercepts to turn a value built
 inside a compiled function into a graph constant.
 """
+import functools
 import math
 import warnings
 
 import numpy as np
 
 from .. import random as rng
+from .._device import check_device
 from ..compiler import dtypes
 from ..tensor import Tensor
+from . import _args
 
 
 def _make(array, requires_grad=False, dtype=None):
@@ -37,77 +40,139 @@ def _dtype(dtype):
     return dtypes.from_numpy(dtype)
 
 
-def _sizes(size):
-    if len(size) == 1 and isinstance(size[0], (tuple, list, Tensor)):
-        size = tuple(size[0])
-    sizes = tuple(int(s) for s in size)
+def _sizes(size, name="size"):
+    sizes = _args.sizes(size, name)
     for s in sizes:
         if s < 0:
             raise RuntimeError(f"Trying to create tensor with negative dimension {s}: {list(sizes)}")
     return sizes
 
 
+def _factory(fn):
+    """A creation function's `device=` (the CPU only) and `out=` (PyTorch's: the values written
+    into `out`, which gives the dtype, and `out` returned)."""
+    name = fn.__name__
+
+    @functools.wraps(fn)
+    def wrapper(*args, out=None, device=None, **kwargs):
+        check_device(device)
+        if out is None:
+            return fn(*args, **kwargs)
+        _args.check_out_autograd(f"aten::{name}", out)
+        _args.check_out_dtype(out, _dtype(kwargs.get("dtype")))
+        kwargs["dtype"] = out.dtype
+        return _args.write_out(out, fn(*args, **kwargs))
+
+    return wrapper
+
+
 # ---- from data ---------------------------------------------------------------------------------
 
-def _infer_dtype(flat_values):
-    kinds = set()
-    for v in flat_values:
-        if isinstance(v, (bool, np.bool_)):
-            kinds.add("b")
-        elif isinstance(v, (int, np.integer)):
-            kinds.add("i")
-        elif isinstance(v, (float, np.floating)):
-            kinds.add("f")
-        elif isinstance(v, complex):
-            raise TypeError("complex tensors are not supported by llgrad")
-        else:
-            raise TypeError(f"new(): invalid data type '{type(v).__name__}'")
-    if "f" in kinds:
+_SEQUENCES = (list, tuple, range)
+_PYTHON_SCALAR_TYPES = {bool: "bool", int: "int", float: "float"}
+
+
+def _leaf_dtype(kind):
+    """The dtype PyTorch infers for one scalar leaf of type `kind` (Python number or NumPy
+    scalar)."""
+    if kind is float:
         return dtypes.DEFAULT_FLOAT
-    if "i" in kinds:
+    if kind is int:
         return dtypes.int64
-    return dtypes.bool_ if kinds else dtypes.DEFAULT_FLOAT
+    if kind is bool:
+        return dtypes.bool_
+    if issubclass(kind, np.generic) and not issubclass(kind, np.complexfloating):
+        return dtypes.from_numpy(np.dtype(kind))
+    if issubclass(kind, (complex, np.complexfloating)):
+        raise TypeError("complex tensors are not supported by llgrad")
+    if issubclass(kind, int):  # (an IntEnum, ...)
+        return dtypes.int64
+    if issubclass(kind, float):
+        return dtypes.DEFAULT_FLOAT
+    raise TypeError(f"new(): invalid data type '{kind.__name__}'")
 
 
-def _as_sequence(item):
-    """Nested data as Python sequences: tensors and arrays inside lists count as lists."""
-    if isinstance(item, Tensor):
-        return item.tolist() if item.ndim else item.item()
-    if isinstance(item, np.ndarray):
-        return item.tolist()
-    return item
+def _infer_dtype(leaf_types, leaf_dtypes):
+    """PyTorch's infer_scalar_type: the promotion of every leaf's type, where a Python float
+    counts as the default float type, an int as int64, and arrays, NumPy scalars and tensors
+    inside the data as their own dtypes (the default float type when there are no leaves)."""
+    result = None
+    for d in [_leaf_dtype(kind) for kind in leaf_types] + list(leaf_dtypes):
+        result = d if result is None else dtypes.promote(result, d)
+    return result or dtypes.DEFAULT_FLOAT
+
+
+_warned_about_arrays = False
+
+
+def _warn_list_of_arrays():
+    global _warned_about_arrays
+    if not _warned_about_arrays:
+        _warned_about_arrays = True
+        warnings.warn("Creating a tensor from a list of numpy.ndarrays is extremely slow. Please "
+                      "consider converting the list to a single numpy.ndarray with numpy.array() "
+                      "before converting to a tensor.", UserWarning, stacklevel=4)
 
 
 def _flatten_checked(data):
-    """Shape and flat values of nested sequences, which must be rectangular (PyTorch's error
-    otherwise)."""
+    """Shape, flat values and inferred dtype parts of nested data, which must be rectangular
+    (PyTorch's error otherwise). As in PyTorch, lists, tuples, ranges and NumPy arrays are
+    sequences; a tensor inside the data is a scalar (it must hold one element)."""
     shape = []
-    probe = _as_sequence(data)
-    while isinstance(probe, (list, tuple)):
+    probe = data
+    while isinstance(probe, _SEQUENCES) or (isinstance(probe, np.ndarray) and probe is not data):
+        if isinstance(probe, np.ndarray):
+            shape.extend(probe.shape)
+            break
         shape.append(len(probe))
         if not probe:
             break
-        probe = _as_sequence(probe[0])
-    flat = []
+        probe = probe[0]
+    ndim = len(shape)
+    flat, leaf_types, leaf_dtypes = [], set(), set()
 
     def collect(item, depth):
-        item = _as_sequence(item)
-        if depth == len(shape):
-            if isinstance(item, (list, tuple)):
+        if isinstance(item, np.ndarray):
+            _warn_list_of_arrays()
+            if item.ndim == 0:
+                raise TypeError("len() of unsized object")
+            if tuple(item.shape) != tuple(shape[depth:]):
+                raise ValueError(f"expected sequence of length {shape[depth]} at dim {depth} "
+                                 f"(got {item.shape[0]})")
+            leaf_dtypes.add(dtypes.from_numpy(item.dtype))
+            flat.extend(item.ravel().tolist())
+            return
+        if depth == ndim:
+            if isinstance(item, _SEQUENCES):
                 raise ValueError(f"expected a number at dim {depth} (got a sequence)")
+            if isinstance(item, Tensor):
+                leaf_dtypes.add(item.dtype)
+                if item.numel() != 1:
+                    raise ValueError("only one element tensors can be converted to Python "
+                                     "scalars")
+                item = item.item()
+            else:
+                leaf_types.add(type(item))
             flat.append(item)
             return
-        if not isinstance(item, (list, tuple)) or len(item) != shape[depth]:
-            got = len(item) if isinstance(item, (list, tuple)) else type(item).__name__
+        if not isinstance(item, _SEQUENCES) or len(item) != shape[depth]:
+            got = len(item) if isinstance(item, _SEQUENCES) else type(item).__name__
             raise ValueError(f"expected sequence of length {shape[depth]} at dim {depth} (got {got})")
+        if depth == ndim - 1:
+            kinds = set(map(type, item))
+            if kinds <= _PYTHON_SCALAR_TYPES.keys():  # the common case: a row of numbers
+                leaf_types.update(kinds)
+                flat.extend(item)
+                return
         for element in item:
             collect(element, depth + 1)
 
     collect(data, 0)
-    return shape, flat
+    return shape, flat, leaf_types, leaf_dtypes
 
 
 def tensor(data, dtype=None, device=None, requires_grad=False, pin_memory=False):
+    check_device(device)
     dtype = _dtype(dtype)
     if isinstance(data, Tensor):
         warnings.warn("To copy construct from a tensor, it is recommended to use "
@@ -121,8 +186,8 @@ def tensor(data, dtype=None, device=None, requires_grad=False, pin_memory=False)
     elif isinstance(data, (np.generic,)):
         array = np.array(data)
     else:
-        shape, flat = _flatten_checked(data)
-        inferred = dtype or _infer_dtype(flat)
+        shape, flat, leaf_types, leaf_dtypes = _flatten_checked(data)
+        inferred = dtype or _infer_dtype(leaf_types, leaf_dtypes)
         array = np.array(flat, dtype=inferred.np if inferred.kind != "f" else np.float64)
         array = array.astype(inferred.np).reshape(shape)
     if dtype is not None:
@@ -133,6 +198,7 @@ def tensor(data, dtype=None, device=None, requires_grad=False, pin_memory=False)
 
 
 def as_tensor(data, dtype=None, device=None):
+    check_device(device)
     dtype = _dtype(dtype)
     if isinstance(data, Tensor):
         return data if dtype is None or data.dtype is dtype else data.to(dtype)
@@ -161,24 +227,28 @@ def scalar_tensor(value, dtype=None):
 
 # ---- filled ------------------------------------------------------------------------------------
 
-def _filled(value, size, dtype, requires_grad):
+def _filled(value, size, dtype, requires_grad, name="size"):
     dtype = _dtype(dtype) or dtypes.DEFAULT_FLOAT
-    return _make(np.full(_sizes(size), value, dtype=dtype.np), requires_grad)
+    return _make(np.full(_sizes(size, name), value, dtype=dtype.np), requires_grad)
 
 
+@_factory
 def zeros(*size, out=None, dtype=None, layout=None, device=None, requires_grad=False):
-    return _filled(0, size, dtype, requires_grad)
+    return _filled(0, size, dtype, requires_grad, "zeros")
 
 
+@_factory
 def ones(*size, out=None, dtype=None, layout=None, device=None, requires_grad=False):
-    return _filled(1, size, dtype, requires_grad)
+    return _filled(1, size, dtype, requires_grad, "ones")
 
 
+@_factory
 def empty(*size, out=None, dtype=None, layout=None, device=None, requires_grad=False,
           memory_format=None):
-    return _filled(0, size, dtype, requires_grad)
+    return _filled(0, size, dtype, requires_grad, "empty")
 
 
+@_factory
 def full(size, fill_value, *, out=None, dtype=None, layout=None, device=None, requires_grad=False):
     if dtype is None:
         if isinstance(fill_value, bool):
@@ -187,14 +257,13 @@ def full(size, fill_value, *, out=None, dtype=None, layout=None, device=None, re
             dtype = dtypes.int64
         else:
             dtype = dtypes.DEFAULT_FLOAT
-    if isinstance(size, int):
-        size = (size,)
-    return _filled(fill_value, (tuple(size),), dtype, requires_grad)
+    return _filled(fill_value, (size,), dtype, requires_grad, "full")
 
 
 def _like(fill):
     def fn(input, *, dtype=None, layout=None, device=None, requires_grad=False,
            memory_format=None):
+        check_device(device)
         return _filled(fill, (tuple(input.shape),), dtype or input.dtype, requires_grad)
 
     return fn
@@ -207,9 +276,11 @@ empty_like = _like(0)
 
 def full_like(input, fill_value, *, dtype=None, layout=None, device=None, requires_grad=False,
               memory_format=None):
+    check_device(device)
     return _filled(fill_value, (tuple(input.shape),), dtype or input.dtype, requires_grad)
 
 
+@_factory
 def eye(n, m=None, *, out=None, dtype=None, layout=None, device=None, requires_grad=False):
     dtype = _dtype(dtype) or dtypes.DEFAULT_FLOAT
     return _make(np.eye(n, n if m is None else m, dtype=dtype.np), requires_grad)
@@ -217,6 +288,7 @@ def eye(n, m=None, *, out=None, dtype=None, layout=None, device=None, requires_g
 
 # ---- ranges ------------------------------------------------------------------------------------
 
+@_factory
 def arange(start, end=None, step=1, *, out=None, dtype=None, layout=None, device=None,
            requires_grad=False):
     if end is None:
@@ -298,6 +370,7 @@ def _split(a):
     return hi, a - hi
 
 
+@_factory
 def linspace(start, end, steps, *, out=None, dtype=None, layout=None, device=None,
              requires_grad=False):
     dtype = _dtype(dtype) or dtypes.DEFAULT_FLOAT
@@ -385,6 +458,7 @@ def _random(draw, shape, dtype, requires_grad=False):
     return t
 
 
+@_factory
 def rand(*size, generator=None, out=None, dtype=None, layout=None, device=None,
          requires_grad=False):
     dtype = _dtype(dtype) or dtypes.DEFAULT_FLOAT
@@ -393,6 +467,7 @@ def rand(*size, generator=None, out=None, dtype=None, layout=None, device=None,
                    requires_grad)
 
 
+@_factory
 def randn(*size, generator=None, out=None, dtype=None, layout=None, device=None,
           requires_grad=False):
     dtype = _dtype(dtype) or dtypes.DEFAULT_FLOAT
@@ -401,6 +476,7 @@ def randn(*size, generator=None, out=None, dtype=None, layout=None, device=None,
                    requires_grad)
 
 
+@_factory
 def randint(low, high=None, size=None, *, generator=None, dtype=None, out=None, layout=None,
             device=None, requires_grad=False):
     if size is None:
@@ -413,6 +489,7 @@ def randint(low, high=None, size=None, *, generator=None, dtype=None, out=None, 
                    dtype, requires_grad)
 
 
+@_factory
 def randperm(n, *, generator=None, dtype=None, out=None, layout=None, device=None,
              requires_grad=False):
     dtype = _dtype(dtype) or dtypes.int64
@@ -436,6 +513,7 @@ def randint_like(input, low=0, high=None, *, dtype=None, generator=None, require
     return randint(low, high, tuple(input.shape), dtype=dtype or input.dtype, generator=generator)
 
 
+@_factory
 def normal(mean=0.0, std=1.0, size=None, *, generator=None, out=None, dtype=None,
            requires_grad=False):
     gen = _generator(generator)

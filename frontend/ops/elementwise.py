@@ -98,6 +98,13 @@ cos = _float_unary("CosBackward0", P.cos)
 tanh = _float_unary("TanhBackward0", P.tanh)
 sigmoid = _float_unary("SigmoidBackward0", P.sigmoid)
 erf = _float_unary("ErfBackward0", P.erf)
+tan = _float_unary("TanBackward0", P.tan)
+sinh = _float_unary("SinhBackward0", P.sinh)
+cosh = _float_unary("CoshBackward0", P.cosh)
+asin = _float_unary("AsinBackward0", P.asin)
+acos = _float_unary("AcosBackward0", P.acos)
+atan = _float_unary("AtanBackward0", P.atan)
+arcsin, arccos, arctan = asin, acos, atan
 neg = _same_type_unary("NegBackward0", P.neg, NEG_BOOL)
 abs = _same_type_unary("AbsBackward0", P.abs_, _not_for_bool("abs_cpu"))  # noqa: A001
 sign = _same_type_unary("SignBackward0", P.sign)
@@ -291,6 +298,48 @@ def maximum(input, other):
 def minimum(input, other):
     _tensors_only("minimum", input, other)
     return apply(MINIMUM, (input, other))
+
+
+def _xlogy_forward(x, y):
+    # 0 where x is 0 (even where log(y) is -inf), unless y is NaN
+    zero = P.eq(x, 0)
+    if not isinstance(y, (int, float)):
+        zero = P.logical_and(zero, P.logical_not(P.isnan(y)))
+    return P.where(zero, 0, x * P.log(y))
+
+
+def _xlogy_dx(g, out, x, y):
+    # PyTorch's xlogy(grad, other), zeroed where x == 0 and other <= 0
+    dx = _xlogy_forward(g, y)
+    if isinstance(y, (int, float)):
+        return P.where(P.eq(x, 0), 0, dx) if y <= 0 else dx
+    return P.where(P.logical_and(P.eq(x, 0), P.le(y, 0)), 0, dx)
+
+
+_XLOGY_VJP = (_xlogy_dx, lambda g, out, x, y: g * x / y)
+XLOGY = Op("XlogyBackward0", _xlogy_forward, _XLOGY_VJP, saves=(0, 1), promote="float")
+XLOGY_SCALAR_SELF = Op("XlogyBackward1", _xlogy_forward, (None, _XLOGY_VJP[1]), saves=(0, 1),
+                       promote="float")
+XLOGY_SCALAR_OTHER = Op("XlogyBackward2", _xlogy_forward, (_XLOGY_VJP[0], None), saves=(0, 1),
+                        promote="float")
+
+
+def xlogy(input, other):
+    """input * log(other), and 0 where input is 0."""
+    if not isinstance(input, Tensor):
+        return apply(XLOGY_SCALAR_SELF, (input, other))
+    return apply(XLOGY if isinstance(other, Tensor) else XLOGY_SCALAR_OTHER, (input, other))
+
+
+ATAN2 = primitive_op("Atan2Backward0", P.atan2, promote="float")
+
+
+def atan2(input, other):
+    _tensors_only("atan2", input, other)
+    return apply(ATAN2, (input, other))
+
+
+arctan2 = atan2
 
 
 def fmod(input, other):

@@ -428,6 +428,39 @@ def scatter_add(input, dim, index, src):
     return apply(SCATTER_ADD, (input, index, src), {"axis": _wrap_dim(dim, input.ndim)})
 
 
+SCATTER = primitive_op("ScatterBackward0", P.scatter)
+# A number as the value: an edge for the input only (PyTorch's value overload).
+SCATTER_VALUE = Op("ScatterBackward1", P.scatter, (P.scatter.vjp[0], None, None), saves=(1,))
+
+
+def scatter(input, dim, index, src=None, *, value=None, reduce=None):
+    """`input` with `src` (a tensor, or a number) written at `index` along `dim`."""
+    if src is None:
+        src = value
+    if reduce is not None:
+        raise NotImplementedError("scatter(..., reduce=...) is not supported by llgrad; use "
+                                  "scatter_add for reduce='add'")
+    if index._data.dtype.kind not in "iu":
+        raise RuntimeError("scatter(): Expected dtype int32/int64 for index")
+    axis = _wrap_dim(dim, input.ndim)
+    _check_scatter_index(input, index, axis)
+    if isinstance(src, Tensor):
+        if src.dtype is not input.dtype:
+            raise RuntimeError("scatter(): Expected self.dtype to be equal to src.dtype")
+        return apply(SCATTER, (input, index, src), {"axis": axis})
+    return apply(SCATTER_VALUE, (input, index, _as_scalar_of(input, src)), {"axis": axis})
+
+
+def _check_scatter_index(input, index, axis):
+    data = index._data
+    if type(data) is not np.ndarray or not data.size:
+        return
+    n = input.shape[axis] if input.ndim else 1
+    if data.max() >= n or data.min() < 0:
+        bad = data[(data >= n) | (data < 0)].flat[0]
+        raise RuntimeError(f"index {bad} is out of bounds for dimension {axis} with size {n}")
+
+
 def take_along_dim(input, indices, dim=None):
     if dim is None:  # PyTorch: the flattened input, gathered at the flattened indices
         return gather(input.reshape(-1), 0, indices.reshape(-1))
@@ -474,7 +507,18 @@ def masked_fill(input, mask, value):
                                f"tensor with {value.ndim} dimension(s).")
         value = value.to(input.dtype)
         return apply(MASKED_FILL_TENSOR, (input, mask, value))
-    return apply(MASKED_FILL, (input, mask, value))
+    return apply(MASKED_FILL, (input, mask, _as_scalar_of(input, value)))
+
+
+def _as_scalar_of(input, value):
+    """A Python number converted to the tensor's type, as PyTorch fills with it (1.5 into an
+    integer tensor is 1, 2 into a bool tensor is True)."""
+    kind = input._data.dtype.kind
+    if kind == "b":
+        return bool(value)
+    if kind in "iu":
+        return int(value)
+    return value
 
 
 def _masked_select_forward(x, positions, shape):

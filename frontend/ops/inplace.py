@@ -302,6 +302,19 @@ def scatter_add_(self, dim, index, src):
         if _needs_autograd(self, (src,)) else _direct_scatter_add(self, dim, index, src)
 
 
+def scatter_(self, dim, index, src=None, *, value=None, reduce=None):
+    from .indexing import scatter
+
+    if src is None:
+        src = value
+    if _needs_autograd(self, (src,)):
+        return _recorded(self, scatter, (dim, index, src), {"reduce": reduce}, saves_self=False)
+    result = scatter(self, dim, index, src, reduce=reduce)
+    np.copyto(self._data, result._data)
+    self._bump_version()
+    return self
+
+
 def _direct_scatter_add(self, dim, index, src):
     from ..compiler import primitives as P
     from ..tensor import _wrap_dim
@@ -336,9 +349,13 @@ bernoulli_ = _random_fill(lambda g, shape, dtype, p=0.5: g.bernoulli(shape, p, d
 def random_(self, low=0, high=None, *, generator=None):
     from .. import random as rng
 
-    if high is None:
-        low, high = 0, low if low else 2 ** 24
     gen = generator or rng.default_generator
+    if high is None and low == 0:  # no bounds: the whole range of the dtype, as PyTorch
+        np.copyto(self._data, gen.random_full(tuple(self.shape), self.dtype.np))
+        self._bump_version()
+        return self
+    if high is None:
+        low, high = 0, low
     np.copyto(self._data, gen.randint(low, high, tuple(self.shape)), casting="unsafe")
     self._bump_version()
     return self

@@ -274,3 +274,137 @@ def linear(input, weight, bias=None):
 def _is_contiguous(t):
     data = t._data
     return type(data) is not np.ndarray or data.flags.c_contiguous
+
+
+# ---- einsum: permutes, reshapes and one bmm per pair of operands -------------------------------
+
+def einsum(equation, *operands):
+    """Einstein summation for subscripts without ellipses or repeated letters within an operand
+    (diagonals): operands are contracted left to right, each pair as one batched matmul."""
+    if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
+        operands = tuple(operands[0])
+    terms, output = _parse_einsum(equation, operands)
+    sizes = _einsum_sizes(terms, operands)
+    current, letters = operands[0], terms[0]
+    for i in range(1, len(operands)):
+        needed = set(output).union(*terms[i + 1:])
+        current, letters = _contract_pair(current, letters, operands[i], terms[i], needed, sizes)
+    # The output's letters first, in order, then the ones summed away (as PyTorch does).
+    summed = [c for c in letters if c not in output]
+    order = [letters.index(c) for c in output + summed]
+    if order != list(range(len(order))):
+        current = permute(current, order)
+    if summed:
+        from .reduction import sum as sum_
+
+        current = sum_(current, tuple(range(len(output), len(order))))
+    return current
+
+
+def _parse_einsum(equation, operands):
+    equation = equation.replace(" ", "")
+    if "." in equation:
+        raise NotImplementedError("einsum with an ellipsis ('...') is not supported by llgrad; "
+                                  "write the dimensions out, or reshape first")
+    lhs, arrow, rhs = equation.partition("->")
+    terms = [list(term) for term in lhs.split(",")]
+    if len(terms) < len(operands):
+        raise RuntimeError("einsum(): more operands were provided than specified in the "
+                           "equation")
+    if len(terms) > len(operands):
+        raise RuntimeError("einsum(): fewer operands were provided than specified in the "
+                           "equation")
+    for i, (term, operand) in enumerate(zip(terms, operands)):
+        for c in term:
+            if not c.isascii() or not c.isalpha():
+                raise RuntimeError(f"einsum(): invalid subscript given at index {lhs.index(c)} "
+                                   f"in the equation string, subscripts must be in [a-zA-Z]")
+        if len(term) != operand.ndim:
+            raise RuntimeError(f"einsum(): the number of subscripts in the equation ({len(term)}) "
+                               f"does not match the number of dimensions ({operand.ndim}) for "
+                               f"operand {i} and no ellipsis was given")
+        if len(set(term)) != len(term):
+            raise NotImplementedError("einsum with a subscript repeated within one operand (a "
+                                      "diagonal or trace) is not supported by llgrad; take the "
+                                      "diagonal first (x.diag() for a matrix)")
+    counts = {}
+    for term in terms:
+        for c in term:
+            counts[c] = counts.get(c, 0) + 1
+    if arrow:
+        output = list(rhs)
+        for c in output:
+            if output.count(c) > 1:
+                raise RuntimeError(f"einsum(): output subscript {c} appears more than once in "
+                                   f"the output")
+            if c not in counts:
+                raise RuntimeError(f"einsum(): output subscript {c} does not appear in the "
+                                   f"equation for any input operand")
+    else:  # implicit: the letters seen once, in PyTorch's order (A-Z before a-z)
+        output = sorted((c for c, n in counts.items() if n == 1), key=lambda c: (c.islower(), c))
+    return terms, output
+
+
+def _einsum_sizes(terms, operands):
+    """Each letter's size; a size 1 broadcasts against the others, as in PyTorch."""
+    sizes = {}
+    for i, (term, operand) in enumerate(zip(terms, operands)):
+        for c, n in zip(term, operand.shape):
+            seen = sizes.get(c, 1)
+            if n != 1 and seen != 1 and n != seen:
+                raise RuntimeError(f"einsum(): subscript {c} has size {n} for operand {i} which "
+                                   f"does not broadcast with previously seen size {seen}")
+            sizes[c] = n if n != 1 else seen
+    return sizes
+
+
+def _contract_pair(a, la, b, lb, needed, sizes):
+    """a (letters la) times b (letters lb), summed over shared letters not `needed` later:
+    (batch, a-only, shared) @ (batch, shared, b-only) as one bmm."""
+    from .reduction import sum as sum_
+
+    a, la = _sum_unneeded(a, la, set(lb) | needed, sum_)
+    b, lb = _sum_unneeded(b, lb, set(la) | needed, sum_)
+    batch = [c for c in la if c in lb and c in needed]
+    shared = [c for c in la if c in lb and c not in needed]
+    a_only = [c for c in la if c not in lb]
+    b_only = [c for c in lb if c not in la]
+
+    def arranged(t, letters, order, rows, cols):
+        t = _ordered(t, letters, order)
+        full = tuple(sizes[c] for c in order)
+        if tuple(t.shape) != full:
+            t = expand(t, full)
+        return reshape(t, (_prod(sizes[c] for c in batch), rows, cols))
+
+    letters = batch + a_only + b_only
+    if not shared:  # nothing to sum: a broadcast product, as PyTorch's einsum takes it
+        a = _ordered(a, la, batch + a_only)
+        b = _ordered(b, lb, batch + b_only)
+        a = reshape(a, tuple(a.shape) + (1,) * len(b_only))
+        b = reshape(b, tuple(b.shape[:len(batch)]) + (1,) * len(a_only) +
+                    tuple(b.shape[len(batch):]))
+        return a * b, letters
+    m, k, n = (_prod(sizes[c] for c in group) for group in (a_only, shared, b_only))
+    product = bmm(arranged(a, la, batch + a_only + shared, m, k),
+                  arranged(b, lb, batch + shared + b_only, k, n))
+    return reshape(product, tuple(sizes[c] for c in letters)), letters
+
+
+def _ordered(t, letters, order):
+    perm = [letters.index(c) for c in order]
+    return t if perm == list(range(len(perm))) else permute(t, perm)
+
+
+def _sum_unneeded(t, letters, keep, sum_):
+    dims = tuple(d for d, c in enumerate(letters) if c not in keep)
+    if not dims:
+        return t, letters
+    return sum_(t, dims), [c for c in letters if c in keep]
+
+
+def _prod(values):
+    n = 1
+    for v in values:
+        n *= v
+    return n

@@ -21,6 +21,8 @@ def _axes(input, dim):
         return tuple(range(ndim))
     if isinstance(dim, int):
         dim = (dim,)
+    if len(dim) == 0:
+        return tuple(range(ndim))  # dim=() reduces every dimension (under the dim node's name)
     axes = tuple(sorted({_wrap_dim(d, ndim) for d in dim}))
     return axes if ndim else ()  # a 0-d tensor accepts dim 0 (or -1): there is nothing to reduce
 
@@ -52,8 +54,6 @@ SUM_DIM_AS = Op("SumBackward1", _sum_as_forward, (_sum_as_vjp,))
 def sum(input, dim=None, keepdim=False, *, dtype=None):  # noqa: A001 (torch.sum)
     if dtype is None and input._data.dtype.kind in "iub":
         dtype = dtypes.int64
-    if isinstance(dim, (list, tuple)) and len(dim) == 0:
-        dim = None
     params = {"axes": _axes(input, dim), "keepdims": keepdim}
     if dtype is None or dtype is input.dtype:
         return apply(SUM_ALL if dim is None else SUM_DIM, (input,), params)
@@ -485,16 +485,17 @@ def prod(input, dim=None, keepdim=False, *, dtype=None):
 
 # ---- cumulative sums ---------------------------------------------------------------------------
 
-def _shifted(x, axis, shift, reverse):
-    """x moved `shift` places along axis (towards the end, or the start when reversed), zeros
-    filling in."""
+def _shifted(x, axis, shift, reverse, fill=0):
+    """x moved `shift` places along axis (towards the end, or the start when reversed), `fill`
+    (zeros) filling in."""
     n = shape_of(x)[axis]
     config = [(0, 0, 0)] * len(shape_of(x))
+    value = {} if fill == 0 else {"value": fill}
     if reverse:
         config[axis] = (0, shift, 0)
-        return P.pad(_range_along(x, axis, shift, n), config=tuple(config))
+        return P.pad(_range_along(x, axis, shift, n), config=tuple(config), **value)
     config[axis] = (shift, 0, 0)
-    return P.pad(_range_along(x, axis, 0, n - shift), config=tuple(config))
+    return P.pad(_range_along(x, axis, 0, n - shift), config=tuple(config), **value)
 
 
 def _scan_sum(x, axis, reverse=False):
@@ -524,6 +525,45 @@ def cumsum(input, dim, *, dtype=None):
     elif input._data.dtype.kind in "iub":
         input = input.to(dtypes.int64)
     return apply(CUMSUM, (input,), {"axis": _wrap_dim(dim, input.ndim)})
+
+
+def _cumprod_forward(x, axis):
+    """Inclusive prefix products in log2(n) shifted multiplies, as _scan_sum."""
+    if not shape_of(x):
+        return P.copy(x)
+    n, shift = shape_of(x)[axis], 1
+    while shift < n:
+        x = x * _shifted(x, axis, shift, reverse=False, fill=1)
+        shift *= 2
+    return x
+
+
+def _cumprod_vjp(g, out, x, axis):
+    """dx_k = (x_0 ... x_{k-1}) * S_k with S_k = g_k + x_{k+1} S_{k+1}: the exclusive prefix
+    product times a reversed linear scan, so zeros in x need no division (PyTorch's
+    cumprod_backward is exact there too). The scan composes the steps S_k = b_k + a_k S_{k+s}
+    in log2(n) rounds."""
+    if not shape_of(x) or not shape_of(x)[axis]:
+        return g
+    exclusive = _shifted(out, axis, 1, reverse=False, fill=1)
+    a, b = _shifted(x, axis, 1, reverse=True), g
+    n, shift = shape_of(x)[axis], 1
+    while shift < n:
+        b = b + a * _shifted(b, axis, shift, reverse=True)
+        a = a * _shifted(a, axis, shift, reverse=True)
+        shift *= 2
+    return exclusive * b
+
+
+CUMPROD = Op("CumprodBackward0", _cumprod_forward, (_cumprod_vjp,), saves=(0,), saves_out=True)
+
+
+def cumprod(input, dim, *, dtype=None):
+    if dtype is not None:
+        input = input.to(dtype)
+    elif input._data.dtype.kind in "iub":
+        input = input.to(dtypes.int64)
+    return apply(CUMPROD, (input,), {"axis": _wrap_dim(dim, input.ndim)})
 
 
 # ---- vector norms ------------------------------------------------------------------------------

@@ -8,11 +8,13 @@ import builtins
 
 import numpy as np
 
+from .._device import check_device
 from ..compiler import dtypes
 from ..compiler import primitives as P
-from ..compiler.primitive import broadcast_shapes, shape_of
+from ..compiler.primitive import broadcast_shapes, numel as _numel, shape_of
 from ..dispatch import Op, apply, primitive_op
 from ..tensor import Tensor, _wrap_dim
+from . import _args
 
 
 def as_view(result, base):
@@ -28,11 +30,7 @@ def as_view(result, base):
     return result
 
 
-def _sizes(args):
-    """PyTorch accepts `f(2, 3)`, `f((2, 3))` and `f([2, 3])`."""
-    if len(args) == 1 and isinstance(args[0], (tuple, list, Tensor)):
-        return tuple(int(s) for s in args[0])
-    return tuple(int(s) for s in args)
+_sizes = _args.sizes  # f(2, 3), f((2, 3)), f([2, 3]), f(x.shape), 0-d integer tensors
 
 
 def infer_shape(shape, numel):
@@ -72,7 +70,7 @@ def _reshape_with(op, input, shape):
 
 
 def reshape(input, *shape):
-    shape = infer_shape(_sizes(shape), input.numel())
+    shape = infer_shape(_sizes(shape, "reshape", "shape"), input.numel())
     data = input._data
     if type(data) is np.ndarray and not data.flags.c_contiguous:
         if _viewable(data, shape):
@@ -89,7 +87,7 @@ def unsafe_view(input, shape):
 def view(input, *shape):
     if len(shape) == 1 and isinstance(shape[0], dtypes.DType):
         raise NotImplementedError("view(dtype) reinterprets bits; llgrad does not support it")
-    shape = infer_shape(_sizes(shape), input.numel())
+    shape = infer_shape(_sizes(shape, "view"), input.numel())
     data = input._data
     if type(data) is np.ndarray and not _viewable(data, shape):
         raise RuntimeError("view size is not compatible with input tensor's size and stride (at "
@@ -162,7 +160,7 @@ EXPAND = primitive_op("ExpandBackward0", P.broadcast_to)
 
 
 def expand(input, *sizes):
-    sizes = _sizes(sizes)
+    sizes = _sizes(sizes, "expand")
     shape = tuple(input.shape)
     if len(sizes) < len(shape):
         raise RuntimeError(f"expand({_type_name(input)}{{{list(shape)}}}, size={list(sizes)}): the "
@@ -210,7 +208,7 @@ T_OP = primitive_op("TBackward0", P.permute)
 
 
 def permute(input, *dims):
-    dims = _sizes(dims)
+    dims = _sizes(dims, "permute", "dims")
     ndim = input.ndim
     if len(dims) != ndim:
         raise RuntimeError(f"permute(sparse_coo): number of dimensions in the tensor input does not "
@@ -287,18 +285,12 @@ def to(input, *args, dtype=None, device=None, copy=False, non_blocking=False, me
             dtype = a
         elif isinstance(a, Tensor):
             dtype = a.dtype
-        elif isinstance(a, str) or a is None or hasattr(a, "type"):
+        elif a is not None and not isinstance(a, bool):
             device = a
-    _check_device(device)
+    check_device(device)
     if dtype is None or dtype is input.dtype:
         return clone(input) if copy else input
     return apply(TO_COPY, (input,), {"dtype": dtype})
-
-
-def _check_device(device):
-    name = getattr(device, "type", device)
-    if name is not None and str(name).split(":")[0] != "cpu":
-        raise RuntimeError(f"llgrad runs on the CPU only; got device {device!r}")
 
 
 def type_as(input, other):
@@ -328,7 +320,7 @@ def cpu(input, memory_format=None):
 
 
 def cuda(input, *args, **kwargs):
-    raise RuntimeError("llgrad runs on the CPU only: there is no CUDA device")
+    check_device("cuda")
 
 
 # ---- joining and splitting ---------------------------------------------------------------------
@@ -337,7 +329,26 @@ CAT = Op("CatBackward0", lambda *xs, axis: P.concat(*xs, axis=axis), P.concat.vj
          promote="common")
 
 
+def _joined_into(name, out, join, tensors, dim):
+    """cat/stack with out=: joined without autograd (PyTorch refuses it), then cast into out."""
+    _args.check_out_autograd(name, out, tensors)
+    from ..dispatch import result_type
+
+    if result_type(*tensors).category > out.dtype.category:  # PyTorch's canCast
+        raise TypeError(f"torch.{name}(): input types can't be cast to the desired output type "
+                        f"{_scalar_type_name(out.dtype)}")
+    return _args.write_out(out, join(tensors, dim))
+
+
+def _scalar_type_name(dtype):
+    from .reduction import _scalar_type_name as name
+
+    return name(dtype)
+
+
 def cat(tensors, dim=0, *, out=None):
+    if out is not None:
+        return _joined_into("cat", out, cat, list(tensors), dim)
     tensors = [t for t in tensors if not (t.ndim == 1 and t.shape[0] == 0)] or list(tensors)[:1]
     if not tensors:
         raise RuntimeError("torch.cat(): expected a non-empty list of Tensors")
@@ -383,6 +394,8 @@ STACK = Op("StackBackward0", _stack_forward, _stack_vjp, promote="common")
 
 
 def stack(tensors, dim=0, *, out=None):
+    if out is not None:
+        return _joined_into("stack", out, stack, list(tensors), dim)
     tensors = list(tensors)
     if not tensors:
         raise RuntimeError("stack expects a non-empty TensorList")
@@ -556,6 +569,46 @@ def flip(input, dims):
     return apply(FLIP, (input,), {"axes": axes})
 
 
+def _roll_forward(x, shifts, axes):
+    """x rotated by shifts[i] along axes[i]; no axes: rotated as if flattened."""
+    shape = shape_of(x)
+    if not axes:
+        flat = P.reshape(x, shape=(builtins.max(_numel(shape), 1),) if shape else (1,))
+        return P.reshape(_roll_forward(flat, shifts, (0,)), shape=shape)
+    for shift, axis in zip(shifts, axes):
+        n = shape[axis]
+        shift = shift % n if n else 0
+        if shift:
+            x = P.concat(_range_on(x, axis, n - shift, n), _range_on(x, axis, 0, n - shift),
+                         axis=axis)
+    return x
+
+
+def _range_on(x, axis, start, stop):
+    shape = shape_of(x)
+    starts = tuple(start if d == axis else 0 for d in range(len(shape)))
+    stops = tuple(stop if d == axis else n for d, n in enumerate(shape))
+    return P.slice_(x, starts=starts, stops=stops, steps=(1,) * len(shape))
+
+
+ROLL = Op("RollBackward0", _roll_forward,
+          (lambda g, out, x, shifts, axes: _roll_forward(g, tuple(-s for s in shifts), axes),))
+
+
+def roll(input, shifts, dims=None):
+    shifts = (shifts,) if isinstance(shifts, int) else tuple(int(s) for s in shifts)
+    if dims is None:
+        if len(shifts) != 1:
+            raise RuntimeError(f"shifts and dimensions must align. shifts: {len(shifts)}, dims:0")
+        return apply(ROLL, (input,), {"shifts": shifts, "axes": ()})
+    dims = (dims,) if isinstance(dims, int) else tuple(dims)
+    if len(shifts) != len(dims):
+        raise RuntimeError(f"shifts and dimensions must align. shifts: {len(shifts)}, dims:"
+                           f"{len(dims)}")
+    axes = tuple(_wrap_dim(d, input.ndim) for d in dims)
+    return apply(ROLL, (input,), {"shifts": shifts, "axes": axes})
+
+
 def _interleave(outer, inner):
     return tuple(d for pair in zip(outer, inner) for d in pair)
 
@@ -579,7 +632,7 @@ REPEAT = Op("RepeatBackward0", _repeat_forward, (_repeat_vjp,))
 
 
 def repeat(input, *sizes):
-    sizes = _sizes(sizes)
+    sizes = _sizes(sizes, "repeat", "repeats")
     if len(sizes) < input.ndim:
         raise RuntimeError("Number of dimensions of repeat dims can not be smaller than number "
                            "of dimensions of tensor")

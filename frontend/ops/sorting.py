@@ -1,6 +1,9 @@
-"""Sorting: sort, argsort, topk, kthvalue. Values are gathered by the sorting permutation, so
-their gradient flows back to the positions they came from (scattered by the same indices)."""
+"""Sorting: sort, argsort, topk, kthvalue, unique. Values are gathered by the sorting
+permutation, so their gradient flows back to the positions they came from (scattered by the same
+indices); unique runs eagerly only."""
 from collections import namedtuple
+
+import numpy as np
 
 from ..compiler import primitives as P
 from ..compiler.primitive import shape_of
@@ -95,3 +98,41 @@ def kthvalue(input, k, dim=-1, keepdim=False):
 
 def msort(input):
     return sort(input, 0).values
+
+
+# ---- unique (eager only: its size depends on the values) ---------------------------------------
+
+def _unique_forward(x, axis):
+    values, inverse, counts = np.unique(x, return_inverse=True, return_counts=True, axis=axis)
+    if axis is None:
+        inverse = inverse.reshape(np.shape(x))
+    return values, inverse.reshape(-1) if axis is not None else inverse, counts
+
+
+def _no_derivative(name):
+    def rule(g, out, x, axis):
+        raise NotImplementedError(f"the derivative for '{name}' is not implemented.")
+
+    return rule
+
+
+# PyTorch records these nodes but has no backward for them; neither do we.
+UNIQUE = Op("Unique2Backward0", _unique_forward, (_no_derivative("_unique2"),), n_outputs=3)
+UNIQUE_DIM = Op("UniqueDimBackward0", _unique_forward, (_no_derivative("unique_dim"),),
+                n_outputs=3)
+
+
+def unique(input, sorted=True, return_inverse=False, return_counts=False, dim=None):  # noqa: A002
+    """The distinct values (always sorted, which sorted=False allows), with the index of each
+    input element's value (`return_inverse`) and how often each value occurs (`return_counts`)."""
+    input._concrete("unique() (its result's size depends on the values)")
+    axis = None if dim is None else _wrap_dim(dim, input.ndim)
+    if axis is None and input.ndim == 0:
+        values, inverse, counts = unique(input.reshape(1), sorted, True, True)
+        inverse = inverse.reshape(())
+    else:
+        values, inverse, counts = apply(UNIQUE if axis is None else UNIQUE_DIM, (input,),
+                                        {"axis": axis})
+    result = (values,) + ((inverse,) if return_inverse else ()) + \
+        ((counts,) if return_counts else ())
+    return result[0] if len(result) == 1 else result

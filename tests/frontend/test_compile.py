@@ -481,6 +481,13 @@ def build_mlp_training(optimizer, seed=0):
                                weight_decay=1e-3)
     elif optimizer == "adam":
         opt = llgrad.optim.Adam(model.parameters(), lr=1e-3)
+    elif optimizer == "rmsprop":
+        opt = llgrad.optim.RMSprop(model.parameters(), lr=1e-3)
+    elif optimizer == "rmsprop-centered-momentum-wd":
+        opt = llgrad.optim.RMSprop(model.parameters(), lr=1e-3, momentum=0.9, centered=True,
+                                   weight_decay=1e-3)
+    elif optimizer == "adagrad":
+        opt = llgrad.optim.Adagrad(model.parameters(), lr=0.05, lr_decay=1e-3, weight_decay=1e-3)
     else:
         opt = llgrad.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=0.05)
     loss_fn = nn.CrossEntropyLoss()
@@ -507,7 +514,8 @@ def optimizer_state_arrays(opt):
             if isinstance(v, llgrad.Tensor)]
 
 
-@pytest.mark.parametrize("optimizer", ["sgd", "sgd-nesterov-wd", "adam", "adamw"])
+@pytest.mark.parametrize("optimizer", ["sgd", "sgd-nesterov-wd", "adam", "adamw", "rmsprop",
+                                       "rmsprop-centered-momentum-wd", "adagrad"])
 def test_mlp_training_matches_eager_traced_once(optimizer):
     model_e, opt_e, step_e = build_mlp_training(optimizer)
     model_c, opt_c, step_c = build_mlp_training(optimizer)

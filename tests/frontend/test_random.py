@@ -157,6 +157,30 @@ def test_randint_dtypes(torch, dtype, high):
     assert_same(g.randint(0, high, (50,), dtype=dtype), expected)
 
 
+@pytest.mark.parametrize("dtype", [np.int64, np.int32, np.int16, np.int8, np.uint8, np.bool_,
+                                   np.float16, np.float32, np.float64])
+def test_random_full_range(torch, dtype):
+    """tensor.random_() without bounds: each dtype's whole range (64-bit draws for int64 and
+    float64), as torch.empty((), dtype=torch.int64).random_() seeds a DataLoader's shuffle."""
+    g = seeded_pair(torch, 5)
+    expected = torch.empty(40, dtype=torch_dtype(torch, dtype)).random_()
+    assert_same(g.random_full((40,), dtype), expected)
+    assert_same(g.uniform((3,)), torch.rand(3))  # the same number of draws used
+
+
+def test_tensor_random_in_place_matches_torch(torch):
+    import llgrad
+
+    results = []
+    for lib in (llgrad, torch):
+        lib.manual_seed(11)
+        results.append([lib.empty((), dtype=lib.int64).random_().item(),
+                        lib.empty(3, dtype=lib.float32).random_().tolist(),
+                        lib.empty(3, dtype=lib.int64).random_(10).tolist(),
+                        lib.empty(3).random_(2, 5).tolist()])
+    assert results[0] == results[1]
+
+
 @pytest.mark.parametrize("n", [0, 1, 2, 3, 10, 100, 1000, 12345])
 @pytest.mark.parametrize("seed", [0, 3, 2**40 + 1])
 def test_randperm(torch, seed, n):

@@ -507,7 +507,7 @@ class Module:
         return self
 
     def cuda(self, device=None):
-        raise RuntimeError("llgrad runs on the CPU only: there is no CUDA device")
+        _check_device("cuda")
 
     def type(self, dst_type):
         return self._apply(lambda t: t.to(dst_type))
@@ -729,9 +729,9 @@ class Module:
 
 
 def _check_device(device):
-    name = getattr(device, "type", device)
-    if name is not None and str(name).split(":")[0] != "cpu":
-        raise RuntimeError(f"llgrad runs on the CPU only; got device {device!r}")
+    from ..._device import check_device
+
+    check_device(device)
 
 
 def _zero_grad(p, set_to_none):

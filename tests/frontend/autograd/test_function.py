@@ -371,6 +371,65 @@ def function_in_a_larger_graph(torch):
     print(y.grad_fn.next_functions[0][0].name(), x.grad, w.grad)
 
 
+def _setup_context_functions(torch):
+    class Scale(torch.autograd.Function):
+        """PyTorch 2 style: forward takes no ctx; setup_context sees inputs and output."""
+
+        @staticmethod
+        def forward(x, k, shift=1.0):
+            print("forward sees grad mode", torch.is_grad_enabled())
+            return x * k + shift
+
+        @staticmethod
+        def setup_context(ctx, inputs, output):
+            x, k, shift = inputs
+            print("setup_context", len(inputs), k, shift, output.requires_grad,
+                  torch.is_grad_enabled())
+            ctx.k = k
+            ctx.save_for_backward(x, output)
+
+        @staticmethod
+        def backward(ctx, g):
+            x, out = ctx.saved_tensors
+            return g * ctx.k, None, None
+
+    class SinCos(torch.autograd.Function):
+        @staticmethod
+        def forward(x):
+            return x.sin(), x.cos()
+
+        @staticmethod
+        def setup_context(ctx, inputs, output):
+            (x,) = inputs
+            ctx.mark_non_differentiable(output[1])
+            ctx.save_for_backward(x)
+
+        @staticmethod
+        def backward(ctx, g_sin, g_cos):
+            (x,) = ctx.saved_tensors
+            return g_sin * x.cos()
+
+    return Scale, SinCos
+
+
+@SCENARIOS
+def setup_context_style_function(torch):
+    Scale, SinCos = _setup_context_functions(torch)
+    x = torch.tensor([1.0, 2.0], requires_grad=True)
+    y = Scale.apply(x, 3.0)
+    print(y, type(y.grad_fn).__name__, y.grad_fn.next_functions)
+    y.sum().backward()
+    print(x.grad)
+    z = Scale.apply(x, 2.0, shift=0.5)  # keywords are bound into inputs, defaults too
+    print(z)
+    s, c = SinCos.apply(x)
+    print(s.requires_grad, c.requires_grad)
+    s.sum().backward()
+    print(x.grad)
+    with torch.no_grad():
+        print(Scale.apply(x, 2.0).requires_grad)
+
+
 @pytest.mark.parametrize("scenario", SCENARIOS.params())
 def test_matches_torch(scenario, torch):
     assert_same_as_torch(scenario, torch)
@@ -433,3 +492,28 @@ def test_once_differentiable_refuses_a_second_differentiation():
     assert g.tolist() == [2.0, 4.0]
     with pytest.raises(RuntimeError, match="marked with @once_differentiable"):
         g.sum().backward()
+
+
+def test_setup_context_style_function_inside_compile():
+    class Cube(llgrad.autograd.Function):
+        @staticmethod
+        def forward(x):
+            return x ** 3
+
+        @staticmethod
+        def setup_context(ctx, inputs, output):
+            ctx.save_for_backward(inputs[0])
+
+        @staticmethod
+        def backward(ctx, g):
+            (x,) = ctx.saved_tensors
+            return 3 * x * x * g
+
+    def step(x):
+        y = Cube.apply(x).sum()
+        y.backward()
+        return y.detach()
+
+    x_eager, x_compiled = (llgrad.tensor([1.0, 2.0], requires_grad=True) for _ in range(2))
+    assert step(x_eager).item() == llgrad.compile(step)(x_compiled).item() == 9.0
+    assert x_compiled.grad.tolist() == x_eager.grad.tolist() == [3.0, 12.0]

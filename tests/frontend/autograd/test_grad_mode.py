@@ -250,3 +250,32 @@ def test_inference_mode_false_enables_grad():
         with llgrad.inference_mode(False):
             assert llgrad.is_grad_enabled() and not llgrad.is_inference_mode_enabled()
         assert not llgrad.is_grad_enabled() and llgrad.is_inference_mode_enabled()
+
+
+def test_grad_mode_is_per_thread_like_torch(torch):
+    """A thread starts with grad enabled whatever mode the thread that started it is in, and
+    its own mode changes are invisible to other threads."""
+    import threading
+
+    for lib in (llgrad, torch):
+        seen = {}
+        inside = threading.Event()
+        leave = threading.Event()
+
+        def worker():
+            x = lib.ones(1, requires_grad=True)
+            seen["starts_enabled"] = lib.is_grad_enabled() and (x * 2).requires_grad
+            with lib.no_grad():
+                inside.set()
+                leave.wait(5)
+                seen["own_no_grad"] = not (x * 2).requires_grad
+
+        with lib.no_grad():
+            thread = threading.Thread(target=worker)
+            thread.start()
+            inside.wait(5)
+        # The worker is inside its no_grad; this thread left its own.
+        seen["main_enabled"] = lib.is_grad_enabled()
+        leave.set()
+        thread.join()
+        assert seen == {"starts_enabled": True, "main_enabled": True, "own_no_grad": True}, lib

@@ -316,3 +316,149 @@ def test_clip_grad_norm_matches_torch():
     assert results[0][0] == pytest.approx(results[1][0], rel=1e-6)
     for a, b in zip(results[0][1], results[1][1]):
         np.testing.assert_allclose(a, b, rtol=1e-5)
+
+
+# ---- smooth L1, Huber, KL divergence -----------------------------------------------------------
+
+# Differences of every size around the loss's kink (beta or delta away from zero).
+SPREAD = (RNG.standard_normal((5, 4)) * 2).astype(np.float32)
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("beta", [1.0, 0.5, 0.0])
+def test_smooth_l1_loss(reduction, beta):
+    compare(lambda lib, x, y: lib.nn.functional.smooth_l1_loss(x, y, reduction=reduction,
+                                                               beta=beta),
+            [SPREAD, Y], grads=(0, 1))
+    compare(lambda lib, x, y: lib.nn.SmoothL1Loss(reduction=reduction, beta=beta)(x, y),
+            [SPREAD, Y[0]], grads=(0,))
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("delta", [1.0, 0.3])
+def test_huber_loss(reduction, delta):
+    compare(lambda lib, x, y: lib.nn.functional.huber_loss(x, y, reduction=reduction,
+                                                           delta=delta),
+            [SPREAD, Y], grads=(0, 1))
+    compare(lambda lib, x, y: lib.nn.HuberLoss(reduction=reduction, delta=delta)(x, y),
+            [SPREAD, Y], grads=(0,))
+    compare(lambda lib, x, y, w: lib.nn.functional.huber_loss(x, y, reduction=reduction,
+                                                              delta=delta, weight=w),
+            [SPREAD, Y, np.abs(Y)], grads=(0, 2))
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none", "batchmean"])
+@pytest.mark.parametrize("log_target", [False, True])
+def test_kl_div(reduction, log_target):
+    target = np.log(PROBS) if log_target else PROBS
+    compare(lambda lib, x, t: lib.nn.functional.kl_div(x, t, reduction=reduction,
+                                                       log_target=log_target),
+            [np.log(PROBS[::-1].copy()), target], grads=(0,))
+    compare(lambda lib, x, t: lib.nn.KLDivLoss(reduction=reduction, log_target=log_target)(x, t),
+            [np.log(PROBS[::-1].copy()), target], grads=(0, 1))
+
+
+def test_kl_div_zero_targets_and_mean_warning_like_torch():
+    zero_rows = np.array([[0.0, 1.0, 0.0], [0.5, 0.5, 0.0]], dtype=np.float32)
+    compare(lambda lib, x, t: lib.nn.functional.kl_div(x, t, reduction="sum"),
+            [randn(2, 3), zero_rows], grads=(0, 1))
+    with pytest.warns(UserWarning, match="reduction: 'mean' divides the total loss by both"):
+        llgrad.nn.functional.kl_div(llgrad.zeros(2), llgrad.ones(2))
+
+
+def test_xlogy_matches_torch():
+    compare(lambda lib, x, y: lib.xlogy(x, y), [np.array([0.0, 1.5, 2.0, 0.0], np.float32),
+                                               np.array([0.0, 2.0, 0.5, 3.0], np.float32)],
+            grads=(0, 1))
+    compare(lambda lib, y: lib.xlogy(2.0, y), [np.abs(Y) + 0.1], grads=(0,))
+    compare(lambda lib, x: x.xlogy(3.0), [Y], grads=(0,))
+
+
+def test_new_losses_pass_gradcheck():
+    F = llgrad.nn.functional
+    rng = np.random.default_rng(3)
+    x = llgrad.tensor(rng.standard_normal((3, 4)) * 2, requires_grad=True)
+    y = llgrad.tensor(rng.standard_normal((3, 4)), requires_grad=True)
+    # keep the differences off the kinks, where finite differences mean nothing
+    assert (((x - y).abs() - 1.0).abs() > 1e-3).all() and (((x - y).abs() - 0.5).abs() > 1e-3).all()
+    p = llgrad.tensor(rng.uniform(0.1, 0.9, (3, 4)), requires_grad=True)
+    for fn in (lambda a, b: F.smooth_l1_loss(a, b, beta=0.5),
+               lambda a, b: F.huber_loss(a, b, reduction="sum"),
+               lambda a, b: F.kl_div(a, b.sigmoid(), reduction="batchmean")):
+        assert llgrad.autograd.gradcheck(fn, (x, y))
+    assert llgrad.autograd.gradcheck(lambda a: F.kl_div(x, a, reduction="sum"), (p,))
+
+
+def test_new_loss_module_reprs_and_errors_match_torch():
+    for name, kwargs in (("SmoothL1Loss", {"beta": 0.5}), ("HuberLoss", {"delta": 2.0}),
+                         ("KLDivLoss", {"reduction": "batchmean", "log_target": True})):
+        ll, th = getattr(llgrad.nn, name)(**kwargs), getattr(torch.nn, name)(**kwargs)
+        assert repr(ll) == repr(th)
+        assert {k: getattr(ll, k) for k in kwargs} == {k: getattr(th, k) for k in kwargs}
+    for call in (lambda lib: lib.nn.functional.smooth_l1_loss(lib.ones(2), lib.ones(2), beta=-1),
+                 lambda lib: lib.nn.functional.huber_loss(lib.ones(2), lib.ones(2), delta=0),
+                 lambda lib: lib.nn.functional.kl_div(lib.ones(2), lib.ones(2), reduction="x"),
+                 lambda lib: lib.nn.HuberLoss(delta="1")):
+        errors = []
+        for lib in (llgrad, torch):
+            with pytest.raises(Exception) as error:
+                call(lib)
+            errors.append((type(error.value), str(error.value)))
+        assert errors[0] == errors[1]
+
+
+# ---- batch norm --------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("shape", [(6, 3), (4, 3, 5), (2, 3, 4, 4)])
+@pytest.mark.parametrize("affine", [True, False])
+def test_batch_norm_training_functional(shape, affine):
+    def run(lib, x, w, b):
+        mean, var = lib.zeros(3), lib.ones(3)
+        out = lib.nn.functional.batch_norm(x, mean, var, w if affine else None,
+                                           b if affine else None, training=True, momentum=0.3)
+        return out * (1 + mean.sum() + var.sum())  # (the updated running statistics)
+
+    compare(run, [randn(*shape), randn(3), randn(3)], grads=(0, 1, 2), rtol=1e-4, atol=1e-5,
+            check_graph=False)
+    compare(lambda lib, x, w, b: lib.nn.functional.batch_norm(
+        x, None, None, w if affine else None, b if affine else None, training=True),
+        [randn(*shape), randn(3), randn(3)], grads=(0, 1, 2), rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("shape", [(6, 3), (2, 3, 4, 4)])
+def test_batch_norm_eval_functional(shape):
+    stats = [RNG.standard_normal(3).astype(np.float32), RNG.uniform(0.5, 2, 3).astype(np.float32)]
+    compare(lambda lib, x, w, b, m, v: lib.nn.functional.batch_norm(x, m, v, w, b),
+            [randn(*shape), randn(3), randn(3)] + stats, grads=(0, 1, 2))
+    compare(lambda lib, x, m, v: lib.nn.functional.batch_norm(x, m, v), [randn(*shape)] + stats,
+            grads=(0,))
+
+
+def test_batch_norm_passes_gradcheck_and_gradgradcheck():
+    rng = np.random.default_rng(4)
+    F = llgrad.nn.functional
+    x = llgrad.tensor(rng.standard_normal((4, 3, 2)), requires_grad=True)
+    w = llgrad.tensor(rng.standard_normal(3), requires_grad=True)
+    b = llgrad.tensor(rng.standard_normal(3), requires_grad=True)
+    m = llgrad.tensor(rng.standard_normal(3))
+    v = llgrad.tensor(rng.uniform(0.5, 2, 3))
+    train = lambda x, w, b: F.batch_norm(x, None, None, w, b, training=True)  # noqa: E731
+    evaluate = lambda x, w, b: F.batch_norm(x, m, v, w, b)  # noqa: E731
+    for fn in (train, evaluate):
+        assert llgrad.autograd.gradcheck(fn, (x, w, b))
+    assert llgrad.autograd.gradgradcheck(train, (x, w, b))
+
+
+def test_batch_norm_errors_match_torch():
+    for call in (lambda lib: lib.nn.functional.batch_norm(lib.ones(1, 3), None, None,
+                                                          training=True),
+                 lambda lib: lib.nn.functional.batch_norm(lib.ones(2, 3), lib.zeros(2),
+                                                          lib.ones(3)),
+                 lambda lib: lib.nn.functional.batch_norm(lib.ones(2, 3), None, None,
+                                                          training=True, eps=0.0)):
+        errors = []
+        for lib in (llgrad, torch):
+            with pytest.raises(Exception) as error:
+                call(lib)
+            errors.append((type(error.value), str(error.value).replace("torch.", "llgrad.")))
+        assert errors[0] == errors[1]

@@ -310,6 +310,15 @@ def _above_minus_half(rng, shape):
     return uniform(rng, shape, -0.5, 2.0)
 
 
+def _inside_unit(rng, shape):
+    """Away from asin's and acos's infinite slopes at -1 and 1."""
+    return uniform(rng, shape, -0.9, 0.9)
+
+
+def _away_from_tan_poles(rng, shape):
+    return uniform(rng, shape, -1.2, 1.2)
+
+
 for _name, _domain, _gg in (
         ("exp", uniform, True), ("log", positive, True), ("log1p", _above_minus_half, False),
         ("log2", positive, False), ("log10", positive, False), ("expm1", uniform, False),
@@ -318,7 +327,9 @@ for _name, _domain, _gg in (
         ("sigmoid", uniform, "fused"), ("erf", uniform, True), ("neg", uniform, False),
         ("abs", nonzero, True), ("sign", nonzero, False), ("floor", off_integer, False),
         ("ceil", off_integer, False), ("round", off_integer, False), ("trunc", off_integer, False),
-        ("square", uniform, True), ("relu", nonzero, False)):
+        ("square", uniform, True), ("relu", nonzero, False), ("tan", _away_from_tan_poles, True),
+        ("sinh", uniform, False), ("cosh", uniform, True), ("asin", _inside_unit, True),
+        ("acos", _inside_unit, False), ("atan", uniform, True)):
     # "fused": PyTorch's double backward is one fused node (TanhBackwardBackward0); ours is
     # the primitives of the VJP rule.
     op(_name, "elementwise", _fn(_name), unary_samples(_domain), gradgrad=bool(_gg),
@@ -371,6 +382,9 @@ _binary("maximum", _fn("maximum"), dx=low_side, dy=high_side, np_ref=np.maximum,
         np_vjp=lambda g, x, y, out: (g * (x > y), g * (y > x)), scalars=False, gradgrad=True)
 _binary("minimum", _fn("minimum"), dx=low_side, dy=high_side, np_ref=np.minimum,
         np_vjp=lambda g, x, y, out: (g * (x < y), g * (y < x)), scalars=False)
+_binary("atan2", _fn("atan2"), dx=nonzero, dy=nonzero, np_ref=np.arctan2,
+        np_vjp=lambda g, y, x, out: (g * x / (x * x + y * y), -g * y / (x * x + y * y)),
+        scalars=False, gradgrad=True)
 op("add_fn", "elementwise", _fn("add"), binary_samples(scalar_right=_SCALAR, int_right=3))
 op("add_alpha", "elementwise", _fn("add", alpha=2.5), binary_samples(scalar_right=_SCALAR))
 op("sub_alpha", "elementwise", _fn("sub", alpha=0.5), binary_samples(scalar_right=_SCALAR))
@@ -574,6 +588,26 @@ op("cumsum", _R, _method("cumsum"), fixed(
     lambda rng: Sample((uniform(rng, (2, 7, 3)), -2)), lambda rng: Sample((uniform(rng, ()), 0))),
    gradgrad=True)
 op("cumsum_fn", _R, _fn("cumsum"), fixed(lambda rng: Sample((uniform(rng, (9,)),), {"dim": 0})))
+
+
+def _with_zeros(rng, shape):
+    """Exact zeros (two in one row), where a gradient by division would fail."""
+    x = uniform(rng, shape)
+    x[0, 1] = x[1, 2] = x[1, 3] = 0.0
+    return x
+
+
+op("cumprod", _R, _method("cumprod"), fixed(
+    lambda rng: Sample((uniform(rng, (3, 5)), 1)), lambda rng: Sample((uniform(rng, (4, 2)), 0)),
+    lambda rng: Sample((_with_zeros(rng, (2, 5)), 1)), lambda rng: Sample((uniform(rng, ()), 0)),
+    lambda rng: Sample((uniform(rng, (2, 7, 3)), -2))))
+op("cumprod_int", _R, lambda lib, x: (lib.cumprod(x, 0), x.cumprod(1), (x > 0).cumprod(1)),
+   fixed(lambda rng: Sample((Const(_ints(rng, (3, 4))),))), differentiable=False)
+op("unique", _R,
+   lambda lib, x: (lib.unique(x), x.unique(return_inverse=True, return_counts=True),
+                   lib.unique(x, dim=0, return_inverse=True), lib.unique(x, sorted=False, dim=1)),
+   fixed(lambda rng: Sample((with_ties(rng, (4, 3)),)),
+         lambda rng: Sample((Const(np.array([[1, 2], [1, 2], [0, 5]])),))), differentiable=False)
 op("sort", _R, _method("sort"), fixed(
     lambda rng: Sample((distinct(rng, (3, 5)),)),
     lambda rng: Sample((distinct(rng, (3, 5)), 0), {"descending": True}),
@@ -667,6 +701,10 @@ op("unbind", _S, _method("unbind"), fixed(_on((3, 4)), _on((3, 4), 1)))
 op("tensor_split", _S, _method("tensor_split"), fixed(_on((5, 3), 2), _on((5, 3), [1, 3])))
 op("select", _S, _method("select"), fixed(_on((3, 4), 1, 2), _on((3, 4), 0, -1)))
 op("narrow", _S, _method("narrow"), fixed(_on((3, 4), 1, 1, 2), _on((5, 2), 0, 0, 3)))
+op("roll", _S, lambda lib, x, *args: lib.roll(x, *args), fixed(
+    _on((3, 4), 1), _on((3, 4), (1, -2), (0, 1)), _on((5,), 7, 0), _on((2, 3, 4), -1, 2),
+    _on((), 2)))
+op("roll_method", _S, _method("roll", 2, -1), fixed(_on((3, 4))))
 op("flip", _S, _method("flip"), fixed(_on((3, 4), 0), _on((2, 3, 4), (0, 2))))
 op("repeat", _S, _method("repeat"), fixed(_on((2, 3), 2, 1), _on((3,), 2, 2), _on((), 3)))
 op("tile", _S, _method("tile"), fixed(_on((2, 3), (2,)), _on((2, 3), (2, 1, 2))))
@@ -778,6 +816,15 @@ op("scatter_add", _I, _fn("scatter_add"), fixed(
     lambda rng: Sample((uniform(rng, (3, 4)), 0, _idx([0, 2, 1, 0]), uniform(rng, (1, 4)))),
     lambda rng: Sample((uniform(rng, (3, 4)), 0, _idx([0, 2, 1, 0]), uniform(rng, (2, 5))),
                        torch_differs="PyTorch's backward needs src shaped like index")))
+op("scatter", _I, _fn("scatter"), fixed(
+    lambda rng: Sample((uniform(rng, (3, 4)), 1, _idx([0, 3], [1, 2], [2, 0]),
+                        uniform(rng, (3, 2)))),
+    lambda rng: Sample((uniform(rng, (3, 4)), 0, _idx([0, 2, 1, 1]), uniform(rng, (1, 4)))),
+    lambda rng: Sample((uniform(rng, (3, 4)), 0, _idx([0, 2, 1, 1]), uniform(rng, (2, 5))),
+                       torch_differs="PyTorch's backward needs src shaped like index")))
+op("scatter_value", _I, lambda lib, x, i: x.scatter(1, i, -1.5), fixed(
+    lambda rng: Sample((uniform(rng, (3, 4)), _idx([0, 3], [1, 1], [2, 0]))),
+    lambda rng: Sample((uniform(rng, (2, 3, 4)), _idx([[1]], [[2]])))))
 op("masked_select", _I, _fn("masked_select"), fixed(
     lambda rng: Sample((uniform(rng, (3, 4)), Const(rng.random((3, 4)) > 0.5))),
     lambda rng: Sample((uniform(rng, (3, 4)), Const(rng.random((4,)) > 0.5)))))
@@ -840,3 +887,22 @@ op("linear", _L, _f("linear"), fixed(
     lambda rng: Sample((uniform(rng, (2, 3)), uniform(rng, (4, 3)))),
     lambda rng: Sample((uniform(rng, (3,)), uniform(rng, (4, 3)), uniform(rng, (4,)))),
     lambda rng: Sample((uniform(rng, (2, 2, 3)), uniform(rng, (4, 3)), uniform(rng, (4,))))))
+
+# einsum is composed of permutes, reshapes and one bmm per pair of operands; PyTorch's own
+# decomposition has other inner nodes (unsqueezes, extra permutes), so only the result's name is
+# compared.
+op("einsum", _L, lambda lib, equation, *operands: lib.einsum(equation, *operands), fixed(
+    lambda rng: Sample(("ij,jk->ik", uniform(rng, (2, 3)), uniform(rng, (3, 4)))),
+    lambda rng: Sample(("bij,bjk->bik", uniform(rng, (2, 2, 3)), uniform(rng, (2, 3, 4)))),
+    lambda rng: Sample(("bhqd,bhkd->bhqk", uniform(rng, (2, 2, 3, 4)), uniform(rng, (2, 2, 5, 4)))),
+    lambda rng: Sample(("i,i->", uniform(rng, (4,)), uniform(rng, (4,)))),
+    lambda rng: Sample(("i,j->ij", uniform(rng, (3,)), uniform(rng, (4,)))),
+    lambda rng: Sample(("bi,bj->bij", uniform(rng, (2, 3)), uniform(rng, (2, 4)))),
+    lambda rng: Sample(("ij,j->i", uniform(rng, (3, 4)), uniform(rng, (4,)))),
+    lambda rng: Sample(("ij,kj", uniform(rng, (2, 3)), uniform(rng, (4, 3)))),
+    lambda rng: Sample(("ij,jk,kl->il", uniform(rng, (2, 3)), uniform(rng, (3, 4)),
+                        uniform(rng, (4, 2))))), graph="top")
+op("einsum_one_operand", _L, lambda lib, equation, x: lib.einsum(equation, x), fixed(
+    lambda rng: Sample(("ij->ji", uniform(rng, (2, 3)))),
+    lambda rng: Sample(("ij->", uniform(rng, (2, 3)))),
+    lambda rng: Sample(("ijk->ki", uniform(rng, (2, 3, 4))))), graph="top")

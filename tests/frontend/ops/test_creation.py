@@ -29,6 +29,16 @@ DATA = {
     "large_int": [2 ** 40],
     "negative_zero": [-0.0],
     "tuple": (1, 2.0),
+    "list_of_float64_arrays": [np.array([1.0, 2.0]), np.array([3.0, 4.0])],
+    "list_of_int32_arrays": [np.array([1, 2], dtype=np.int32)],
+    "list_of_float64_scalars": [np.float64(1.0), np.float64(2.0)],
+    "int_and_float64_scalar": [1, np.float64(2.0)],
+    "float_and_float64_scalar": [1.5, np.float64(2.0)],
+    "int32_scalar_and_int": [np.int32(1), 2],
+    "float32_array_and_ints": [np.array([1.0, 2.0], dtype=np.float32), [3, 4]],
+    "int32_and_float64_arrays": [np.array([1, 2], dtype=np.int32), np.array([1.0, 2.0])],
+    "range": range(3),
+    "nested_ranges": [range(2), range(2)],
 }
 
 
@@ -37,6 +47,7 @@ def dtype_name(t):
 
 
 @pytest.mark.parametrize("name", DATA)
+@pytest.mark.filterwarnings("ignore:Creating a tensor from a list of numpy.ndarrays")
 def test_tensor_infers_dtype_and_values_like_torch(name):
     torch = pytest.importorskip("torch")
     data = DATA[name]
@@ -45,6 +56,34 @@ def test_tensor_infers_dtype_and_values_like_torch(name):
     assert tuple(ours.shape) == tuple(theirs.shape)
     np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
     assert np.signbit(ours.numpy()).tolist() == np.signbit(theirs.numpy()).tolist()
+
+
+TENSORS_IN_DATA = {
+    "one_element_tensors": lambda lib: [lib.tensor([3.0]), lib.tensor([1.0])],
+    "0d_tensors": lambda lib: [lib.tensor(3.0), lib.tensor(1.0)],
+    "int32_tensor": lambda lib: [lib.tensor([3], dtype=lib.int32)],
+    "float64_and_float32_tensors": lambda lib: [lib.tensor([3.0], dtype=lib.float64),
+                                                lib.tensor([1.0])],
+    "tensor_and_number": lambda lib: [lib.tensor(1), 2.5],
+    "nested_tensors": lambda lib: [[lib.tensor([1.0])], [lib.tensor([2.0])]],
+    "longer_tensor": lambda lib: [lib.tensor([1.0, 2.0])],
+    "0d_array_in_list": lambda lib: [np.array(3.0)],
+}
+
+
+@pytest.mark.parametrize("name", TENSORS_IN_DATA)
+@pytest.mark.filterwarnings("ignore:Creating a tensor from a list of numpy.ndarrays")
+def test_tensors_inside_data_are_scalars_like_torch(name):
+    """A tensor inside a list is one number to PyTorch (not a sequence, unlike an array)."""
+    torch = pytest.importorskip("torch")
+    outcomes = []
+    for lib in (llgrad, torch):
+        try:
+            t = lib.tensor(TENSORS_IN_DATA[name](lib))
+            outcomes.append((dtype_name(t), tuple(t.shape), t.tolist()))
+        except (TypeError, ValueError) as error:
+            outcomes.append((type(error).__name__, str(error)))
+    assert outcomes[0] == outcomes[1]
 
 
 @pytest.mark.parametrize("name", ["ints", "floats", "bools", "nested", "numpy_float64"])

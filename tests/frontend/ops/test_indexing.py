@@ -84,3 +84,63 @@ def test_views_from_indexing_share_storage():
     expected[1:, ::2] *= 3.0
     np.testing.assert_array_equal(x.numpy(), expected)
     assert x[[0, 1]]._base is None  # advanced indexing copies
+
+
+MASKED_FILL = {
+    "int_with_float": lambda lib: lib.tensor([1, 2, 3]).masked_fill(
+        lib.tensor([True, False, True]), 1.5),
+    "int_with_negative_float": lambda lib: lib.tensor([1, 2, 3]).masked_fill(
+        lib.tensor([True, False, True]), -1.7),
+    "bool_with_float": lambda lib: lib.tensor([True, False]).masked_fill(
+        lib.tensor([True, False]), 0.0),
+    "bool_with_int": lambda lib: lib.tensor([True, False]).masked_fill(
+        lib.tensor([False, True]), 2),
+    "float_with_int": lambda lib: lib.tensor([1.0, 2.0]).masked_fill(
+        lib.tensor([True, False]), 5),
+    "int32_with_int": lambda lib: lib.tensor([1, 2], dtype=lib.int32).masked_fill(
+        lib.tensor([True, False]), 7),
+    "in_place_int": lambda lib: lib.tensor([1, 2, 3]).masked_fill_(
+        lib.tensor([False, True, False]), 9.9),
+    "int_with_float_tensor": lambda lib: lib.tensor([1, 2]).masked_fill(
+        lib.tensor([True, False]), lib.tensor(2.5)),
+}
+
+
+@pytest.mark.parametrize("name", MASKED_FILL)
+def test_masked_fill_casts_the_value_like_torch(name):
+    torch = pytest.importorskip("torch")
+    ours, theirs = MASKED_FILL[name](llgrad), MASKED_FILL[name](torch)
+    assert str(ours.dtype).split(".")[-1] == str(theirs.dtype).split(".")[-1]
+    assert ours.tolist() == theirs.tolist()
+
+
+def test_scatter_in_place_matches_torch():
+    torch = pytest.importorskip("torch")
+    results = []
+    for lib in (llgrad, torch):
+        x = lib.zeros(3, 4)
+        index = lib.tensor([[0, 1], [2, 3]])
+        x.scatter_(1, index, lib.tensor([[1.0, 2.0], [3.0, 4.0]]))
+        x.scatter_(0, lib.tensor([[2, 2, 2, 2]]), 5.0)
+        y = lib.zeros(5, dtype=lib.int64).scatter_(0, lib.tensor([0, 0, 4]), 7)
+        w = lib.ones(2, 3, requires_grad=True)
+        z = w * 2
+        z.scatter_(1, lib.tensor([[0], [2]]), lib.tensor([[9.0], [8.0]]))
+        z.sum().backward()
+        results.append((x.tolist(), y.tolist(), z.tolist(), type(z.grad_fn).__name__,
+                        w.grad.tolist()))
+    assert results[0] == results[1]
+
+
+def test_scatter_errors_match_torch():
+    torch = pytest.importorskip("torch")
+    cases = [lambda lib: lib.zeros(3).scatter(0, lib.tensor([3]), 1.0),
+             lambda lib: lib.zeros(3).scatter(0, lib.tensor([-1]), 1.0),
+             lambda lib: lib.zeros(3).scatter(0, lib.tensor([0]), lib.ones(1, dtype=lib.float64))]
+    for case in cases:
+        messages = []
+        for lib in (llgrad, torch):
+            with pytest.raises(RuntimeError) as error:
+                case(lib)
+            messages.append(str(error.value))
+        assert messages[0] == messages[1]

@@ -109,3 +109,17 @@ def test_prod_gradient_with_zeros_matches_torch():
             out.backward(lib.ones_like(out))
             grads.append(to_numpy(x.grad))
         np.testing.assert_allclose(grads[0], grads[1], rtol=1e-12)
+
+
+def test_mean_over_no_dims_reduces_everything_like_torch():
+    torch = pytest.importorskip("torch")
+    for lib in (llgrad, torch):
+        x = lib.arange(6.0).reshape(2, 3).requires_grad_()
+        results = [x.mean(dim=()), x.mean(()), x.mean([]), lib.mean(x, dim=()),
+                   x.sum(dim=())]
+        assert [r.item() for r in results] == [2.5, 2.5, 2.5, 2.5, 15.0]
+        assert type(results[0].grad_fn).__name__ == "MeanBackward1"
+        assert type(results[4].grad_fn).__name__ == "SumBackward1"
+        assert x.mean((), keepdim=True).shape == (1, 1)
+        results[0].backward()
+        np.testing.assert_allclose(x.grad.tolist(), [[1 / 6] * 3] * 2, rtol=1e-6)

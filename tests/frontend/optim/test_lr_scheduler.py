@@ -112,3 +112,55 @@ def test_errors():
         llgrad.optim.lr_scheduler.StepLR(opt, 1, last_epoch=3)
     with pytest.raises(ValueError, match="You must define either total_steps OR"):
         llgrad.optim.lr_scheduler.OneCycleLR(opt, max_lr=1.0)
+
+
+PLATEAU_OPTIONS = [
+    {},
+    {"mode": "max", "factor": 0.5, "patience": 2},
+    {"patience": 1, "cooldown": 2, "threshold_mode": "abs", "threshold": 0.05},
+    {"patience": 0, "factor": 0.3, "min_lr": [0.02, 0.001]},
+    {"patience": 1, "factor": 0.5, "min_lr": 0.01, "eps": 0.02},
+]
+
+
+@pytest.mark.parametrize("options", PLATEAU_OPTIONS, ids=lambda o: "-".join(o) or "defaults")
+def test_reduce_lr_on_plateau_matches_torch(options):
+    metrics = [1.0, 0.9, 0.95, 0.95, 0.96, 0.7, 0.71, 0.72, 0.73, 0.74, 0.75, 0.5, 0.5, 0.51,
+               0.52, 0.53, 0.6, 0.6, 0.6, 0.6] * 2
+    runs = []
+    for lib in (llgrad, torch):
+        a, b = lib.nn.Parameter(lib.ones(2)), lib.nn.Parameter(lib.ones(2))
+        opt = lib.optim.SGD([{"params": [a]}, {"params": [b], "lr": 0.05}], lr=0.1)
+        sched = lib.optim.lr_scheduler.ReduceLROnPlateau(opt, **options)
+        lrs = [sched.get_last_lr()]
+        for m in metrics:
+            opt.step()
+            sched.step(lib.tensor(m) if len(lrs) % 2 else m)  # a number or a 0-dim tensor
+            lrs.append(sched.get_last_lr())
+        state = {k: v for k, v in sched.state_dict().items()}
+        runs.append((lrs, state, [g["lr"] for g in opt.param_groups]))
+    (ll_lrs, ll_state, ll_groups), (th_lrs, th_state, th_groups) = runs
+    assert ll_lrs == th_lrs
+    assert ll_groups == th_groups
+    assert ll_state.keys() == th_state.keys()
+    for key in th_state:
+        assert ll_state[key] == th_state[key], key
+
+
+def test_reduce_lr_on_plateau_errors_and_state_dict_round_trip():
+    for lib in (llgrad, torch):
+        opt = lib.optim.SGD([lib.nn.Parameter(lib.ones(2))], lr=0.1)
+        with pytest.raises(ValueError, match="Factor should be < 1.0."):
+            lib.optim.lr_scheduler.ReduceLROnPlateau(opt, factor=1.0)
+        with pytest.raises(ValueError, match="mode what is unknown!"):
+            lib.optim.lr_scheduler.ReduceLROnPlateau(opt, mode="what")
+        with pytest.raises(ValueError, match="expected 1 min_lrs, got 2"):
+            lib.optim.lr_scheduler.ReduceLROnPlateau(opt, min_lr=[0.1, 0.2])
+    opt = llgrad.optim.SGD([llgrad.nn.Parameter(llgrad.ones(2))], lr=0.1)
+    sched = llgrad.optim.lr_scheduler.ReduceLROnPlateau(opt, mode="max", patience=0)
+    for m in (1.0, 0.5, 0.4):
+        sched.step(m)
+    again = llgrad.optim.lr_scheduler.ReduceLROnPlateau(opt)
+    again.load_state_dict(sched.state_dict())
+    assert again.mode == "max" and again.mode_worse == -math.inf
+    assert again.best == 1.0 and again.get_last_lr() == sched.get_last_lr()

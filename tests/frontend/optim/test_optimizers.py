@@ -249,12 +249,96 @@ def test_step_hooks_and_closure():
         assert p.tolist() == pytest.approx([0.64, 0.64])
 
 
+RMSPROP_OPTIONS = [dict(zip(("momentum", "centered", "weight_decay", "maximize"), combo))
+                   for combo in itertools.product((0.0, 0.9), (False, True), (0.0, 0.01),
+                                                  (False, True))]
+
+
+@pytest.mark.parametrize("options", RMSPROP_OPTIONS, ids=lambda o: "-".join(
+    f"{k}={v}" for k, v in o.items()))
+def test_rmsprop_matches_torch(options):
+    # With momentum the buffer sums grad / sqrt(mean square): where a gradient is nearly zero,
+    # float32 rounding differences in the model's gradients grow over 20 steps (the updates
+    # themselves agree to rounding, see the test below), so those runs get a looser tolerance.
+    loose = options["momentum"] > 0
+    assert_same_training(lambda lib, params: lib.optim.RMSprop(params, lr=0.01, **options),
+                         rtol=5e-3 if loose else 1e-5, atol=1e-4 if loose else 1e-6)
+
+
+@pytest.mark.parametrize("make", [
+    lambda lib, ps: lib.optim.RMSprop(ps, lr=0.01, momentum=0.9, centered=True, weight_decay=0.01),
+    lambda lib, ps: lib.optim.RMSprop(ps, lr=0.01, alpha=0.9, maximize=True),
+    lambda lib, ps: lib.optim.Adagrad(ps, lr=0.05, lr_decay=0.05, weight_decay=0.01,
+                                      initial_accumulator_value=0.3),
+], ids=["rmsprop-centered-momentum", "rmsprop-maximize", "adagrad-decay"])
+def test_updates_match_torch_given_the_same_gradients(make):
+    """Thirty steps from the same gradients (of magnitudes 1e-6 to 10): parameters and state
+    agree with PyTorch to float32 rounding (a few ulps: the centered variance subtracts
+    nearly equal numbers)."""
+    rng = np.random.default_rng(0)
+    start = rng.standard_normal((5, 7)).astype(np.float32)
+    grads = [rng.standard_normal((5, 7)).astype(np.float32) *
+             np.float32(10.0 ** rng.integers(-6, 2)) for _ in range(30)]
+    results = []
+    for lib in (llgrad, torch):
+        p = lib.nn.Parameter(lib.tensor(start.copy()))
+        opt = make(lib, [p])
+        for g in grads:
+            p.grad = lib.tensor(g)
+            opt.step()
+        results.append([p.detach().numpy()] + [v.numpy() for v in opt.state_dict()["state"][0]
+                                                .values()])
+    for mine, theirs in zip(*results):
+        np.testing.assert_allclose(mine, theirs, rtol=1e-5, atol=1e-6)
+
+
+ADAGRAD_OPTIONS = [dict(zip(("lr_decay", "weight_decay", "initial_accumulator_value", "maximize"),
+                            combo))
+                   for combo in itertools.product((0.0, 0.05), (0.0, 0.01), (0.0, 0.3),
+                                                  (False, True))]
+
+
+@pytest.mark.parametrize("options", ADAGRAD_OPTIONS, ids=lambda o: "-".join(
+    f"{k}={v}" for k, v in o.items()))
+def test_adagrad_matches_torch(options):
+    assert_same_training(lambda lib, params: lib.optim.Adagrad(params, lr=0.05, **options))
+
+
+def test_rmsprop_and_adagrad_with_groups_and_state_dict_round_trip():
+    for make in (lambda lib, params: lib.optim.RMSprop(params, lr=0.01, momentum=0.5),
+                 lambda lib, params: lib.optim.Adagrad(params, lr=0.05)):
+        ll_opt, th_opt = assert_same_training(make, groups=True, rtol=5e-3, atol=1e-4)
+        model = mlp(llgrad)
+        fresh = make(llgrad, [{"params": model[0].parameters(), "lr": 0.02},
+                              {"params": list(model[2].parameters()) +
+                               list(model[4].parameters())}])
+        fresh.load_state_dict(ll_opt.state_dict())
+        assert repr(fresh) == repr(th_opt)
+        for a, b in zip(fresh.state.values(), ll_opt.state.values()):
+            for key in b:
+                np.testing.assert_array_equal(a[key].numpy(), b[key].numpy())
+
+
+def test_rmsprop_and_adagrad_argument_errors_match_torch():
+    for name, kwargs in (("RMSprop", {"alpha": -1.0}), ("RMSprop", {"momentum": -0.1}),
+                         ("Adagrad", {"lr_decay": -1.0}),
+                         ("Adagrad", {"initial_accumulator_value": -1.0})):
+        messages = []
+        for lib in (llgrad, torch):
+            with pytest.raises(ValueError) as error:
+                getattr(lib.optim, name)([lib.nn.Parameter(lib.ones(2))], **kwargs)
+            messages.append(str(error.value))
+        assert messages[0] == messages[1]
+
+
 @pytest.mark.parametrize("make", [
     lambda p: llgrad.optim.SGD(p, lr=0.05, momentum=0.9, nesterov=True, weight_decay=0.01),
     lambda p: llgrad.optim.SGD(p, lr=0.05, momentum=0.5, dampening=0.1, maximize=False),
     lambda p: llgrad.optim.Adam(p, lr=0.01, weight_decay=0.01),
     lambda p: llgrad.optim.AdamW(p, lr=0.01, amsgrad=True),
-], ids=["sgd-nesterov", "sgd-dampening", "adam", "adamw-amsgrad"])
+    lambda p: llgrad.optim.RMSprop(p, lr=0.01, momentum=0.9, centered=True),
+    lambda p: llgrad.optim.Adagrad(p, lr=0.05, lr_decay=0.01, weight_decay=0.01),
+], ids=["sgd-nesterov", "sgd-dampening", "adam", "adamw-amsgrad", "rmsprop", "adagrad"])
 def test_compiled_training_step_matches_eager(make):
     """Under llgrad.compile, hyperparameters are runtime inputs (a schedule does not retrace),
     state is created outside the trace, and the updates equal the eager ones bit for bit."""

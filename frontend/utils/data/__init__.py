@@ -1,0 +1,11 @@
+"""`llgrad.utils.data`: datasets, samplers and the DataLoader, as torch.utils.data.
+
+Shuffling draws from llgrad's generator exactly where PyTorch's DataLoader draws from its own,
+so after `manual_seed(s)` the batches (and the random numbers drawn afterwards) are PyTorch's.
+"""
+from .collate import default_collate, default_convert  # noqa: F401
+from .dataloader import DataLoader, get_worker_info  # noqa: F401
+from .dataset import (ConcatDataset, Dataset, IterableDataset, Subset, TensorDataset,  # noqa: F401
+                      random_split)
+from .sampler import (BatchSampler, RandomSampler, Sampler, SequentialSampler,  # noqa: F401
+                      SubsetRandomSampler, WeightedRandomSampler)
