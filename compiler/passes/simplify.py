@@ -4,7 +4,7 @@ reshape, permute of permute), broadcasts of scalars feeding elementwise ops, and
 markers (stop_gradient, custom_vjp) once differentiation is done."""
 import numpy as np
 
-from ..ir import CONSTANT, CUSTOM_VJP
+from ..ir import CUSTOM_VJP
 from ..primitive import REGISTRY
 from .fold import constant_value
 from .rewrite import keep, rewrite

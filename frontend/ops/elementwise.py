@@ -641,7 +641,7 @@ GELU = Op("GeluBackward0", _gelu_forward, (_gelu_vjp,), saves=(0,))
 
 def gelu(input, approximate="none"):
     if approximate not in ("none", "tanh"):
-        raise RuntimeError(f"approximate argument must be either none or tanh.")
+        raise RuntimeError("approximate argument must be either none or tanh.")
     return apply(GELU, (input,), {"approximate": approximate})
 
 

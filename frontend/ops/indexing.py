@@ -417,8 +417,7 @@ def index_select(input, dim, index):
     n = input.shape[axis] if input.ndim else 1
     idx = index._data
     if type(idx) is np.ndarray and idx.size and (idx.max() >= n or idx.min() < 0):
-        bad = idx[(idx >= n) | (idx < 0)][0]
-        raise IndexError(f"index out of range in self")
+        raise IndexError("index out of range in self")
     if input.ndim == 0:
         return input.reshape(1)[index.reshape(-1)].reshape(index.shape)
     return apply(INDEX_SELECT, (input, index.reshape(-1)), {"axis": axis})
@@ -540,7 +539,7 @@ def masked_select(input, mask):
     from ..compiler.primitive import broadcast_shapes
 
     if mask.dtype is not dtypes.bool_:
-        raise RuntimeError(f"masked_select: expected BoolTensor for mask")
+        raise RuntimeError("masked_select: expected BoolTensor for mask")
     shape = broadcast_shapes(tuple(input.shape), tuple(mask.shape))
     mask_data = mask._concrete("masked_select (its result's size depends on the mask)")
     positions = np.flatnonzero(np.broadcast_to(mask_data, shape)).astype(np.int64)

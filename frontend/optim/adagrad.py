@@ -1,10 +1,9 @@
 """Adagrad: steps scaled by the root of the sum of all past squared gradients."""
-from .. import tracing
 from ..autograd.grad_mode import enable_grad, no_grad
 from ..compiler import dtypes
 from ..ops import creation
 from ..tensor import Tensor
-from .optimizer import Optimizer, _check_single_tensor_path, hyperparameter, is_nonzero
+from .optimizer import steps_as_tensors, Optimizer, _check_single_tensor_path, hyperparameter, is_nonzero
 
 
 class Adagrad(Optimizer):
@@ -42,11 +41,7 @@ class Adagrad(Optimizer):
             group.setdefault("maximize", False)
             group.setdefault("differentiable", False)
             group.setdefault("fused", None)
-            for p in group["params"]:
-                p_state = self.state.get(p, [])
-                if len(p_state) != 0 and not isinstance(p_state["step"], Tensor):
-                    p_state["step"] = creation.tensor(float(p_state["step"]),
-                                                      dtype=dtypes.float32)
+            steps_as_tensors(self.state, group)
 
     def step(self, closure=None):
         loss = None

@@ -5,7 +5,7 @@ from ..compiler import dtypes
 from ..ops import creation
 from ..ops import elementwise as ew
 from ..tensor import Tensor
-from .optimizer import Optimizer, _check_single_tensor_path, hyperparameter, is_nonzero
+from .optimizer import steps_as_tensors, Optimizer, _check_single_tensor_path, hyperparameter, is_nonzero
 
 
 class Adam(Optimizer):
@@ -44,11 +44,7 @@ class Adam(Optimizer):
             group.setdefault("differentiable", False)
             group.setdefault("decoupled_weight_decay", False)
             group.setdefault("fused", None)
-            for p in group["params"]:
-                p_state = self.state.get(p, [])
-                if len(p_state) != 0 and not isinstance(p_state["step"], Tensor):
-                    p_state["step"] = creation.tensor(float(p_state["step"]),
-                                                      dtype=dtypes.float32)
+            steps_as_tensors(self.state, group)
 
     def _init_group(self, group, params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, steps,
                     amsgrad):

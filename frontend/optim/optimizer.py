@@ -340,3 +340,13 @@ def hyperparameter(group, key, index=None):
 def is_nonzero(group, key):
     """A branch on a hyperparameter (`momentum != 0`): taken now, guarded inside llgrad.compile."""
     return tracing.guard(f"optimizer hyperparameter {key!r} != 0", lambda: group[key] != 0)
+
+
+def steps_as_tensors(state, group):
+    """Old state dicts keep `step` as a number; PyTorch 2.x (and llgrad) keep a 0-d tensor."""
+    from ..ops import creation
+
+    for p in group["params"]:
+        p_state = state.get(p, [])
+        if len(p_state) != 0 and not isinstance(p_state["step"], Tensor):
+            p_state["step"] = creation.tensor(float(p_state["step"]), dtype=dtypes.float32)

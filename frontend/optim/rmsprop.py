@@ -5,7 +5,7 @@ from ..autograd.grad_mode import enable_grad, no_grad
 from ..compiler import dtypes
 from ..ops import creation
 from ..tensor import Tensor
-from .optimizer import Optimizer, _check_single_tensor_path, hyperparameter, is_nonzero
+from .optimizer import steps_as_tensors, Optimizer, _check_single_tensor_path, hyperparameter, is_nonzero
 
 
 class RMSprop(Optimizer):
@@ -39,11 +39,7 @@ class RMSprop(Optimizer):
             group.setdefault("maximize", False)
             group.setdefault("differentiable", False)
             group.setdefault("capturable", False)
-            for p in group["params"]:
-                p_state = self.state.get(p, [])
-                if len(p_state) != 0 and not isinstance(p_state["step"], Tensor):
-                    p_state["step"] = creation.tensor(float(p_state["step"]),
-                                                      dtype=dtypes.float32)
+            steps_as_tensors(self.state, group)
 
     def _init_group(self, group, params, grads, square_avgs, momentum_buffers, grad_avgs, steps,
                     use_momentum, centered):
