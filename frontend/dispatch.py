@@ -76,6 +76,11 @@ def apply(op, args, params=EMPTY):
         return tracing.ACTIVE.apply(op, python_scalars(args), params)
     datas = []
     requires_grad = False
+    # While collecting the operands, note whether type promotion could change anything: the
+    # arrays' common dtype, and which kinds of Python scalars appear.
+    common = None
+    mixed = False
+    scalar_kinds = 0  # bit 1: a float scalar, bit 2: an int scalar
     for a in args:
         if isinstance(a, Tensor):
             data = a._data
@@ -83,15 +88,27 @@ def apply(op, args, params=EMPTY):
                 return tracing.apply(op, args, params)  # a traced tensor outside its trace
             if a._requires_grad:
                 requires_grad = True
+            dtype = data.dtype
+            if common is None:
+                common = dtype
+            elif dtype is not common and dtype != common:
+                mixed = True
             datas.append(data)
         else:
-            if isinstance(a, np.generic):
+            kind = type(a)
+            if kind is float:
+                scalar_kinds |= 1
+            elif kind is int:
+                scalar_kinds |= 2
+            elif isinstance(a, np.generic):
                 return apply(op, python_scalars(args), params)
             datas.append(a)
-    if op.promote is not None:
-        datas = promoted_operands(args, datas, op.promote == "float")
+    promote = op.promote
+    if promote is not None and (mixed or common is None or (common.kind != "f" and (
+            scalar_kinds & 1 or promote == "float" or (common.kind == "b" and scalar_kinds)))):
+        datas = promoted_operands(args, datas, promote == "float")
     try:
-        out = op.forward(*datas, **params)
+        out = op.forward(*datas, **params) if params else op.forward(*datas)
     except ValueError as error:
         raise _as_torch_error(error, datas) from None
     record = requires_grad and STATE.enabled and op.vjp is not None
@@ -135,26 +152,29 @@ def _record(op, args, params, outputs):
     node._diff_index = diff_index
     edges = []
     meta = []
-    for i in diff_index:
+    present = 0  # bit k: the k-th differentiable input requires grad
+    for k, i in enumerate(diff_index):
         a = args[i]
         if isinstance(a, Tensor) and a._requires_grad:
             fn = a.grad_fn
             edges.append((fn, a._output_nr) if fn is not None else (grad_accumulator(a), 0))
             data = a._data
             meta.append((data.shape, data.dtype))
+            present |= 1 << k
         else:
             edges.append(_NO_EDGE)
             meta.append(None)
     node.next_functions = tuple(edges)
     node._input_meta = meta
-    saves, saves_out = _needed_saves(op, diff_index, edges)
+    saves, saves_out = _needed_saves(op, diff_index, present)
     saved = []
     for i, a in enumerate(args):
         if isinstance(a, Tensor):
             if i in saves:
                 saved.append(SavedTensor(a))
             else:
-                saved.append(ShapeOnly(a._data.shape, a._data.dtype))
+                data = a._data
+                saved.append(ShapeOnly(data.shape, data.dtype))
         else:
             saved.append(a)
     node._saved = saved
@@ -176,18 +196,27 @@ def _record(op, args, params, outputs):
     return node
 
 
-def _needed_saves(op, diff_index, edges):
+_NEEDED_SAVES = {}
+
+
+def _needed_saves(op, diff_index, present):
     """The inputs (and whether the output) this node must keep: those read by the rules of the
-    inputs that require grad."""
-    reads = op.rule_reads
-    if reads is None or all(edge[0] is not None for edge in edges):
-        return op.saves, op.saves_out
-    inputs, out = set(), False
-    for i, edge in zip(diff_index, edges):
-        if edge[0] is not None:
-            inputs |= reads[i][0]
-            out = out or reads[i][1]
-    return op.saves & inputs, op.saves_out and out
+    inputs that require grad (`present`, a bit per differentiable input). Cached per pattern."""
+    key = (op, present)
+    found = _NEEDED_SAVES.get(key)
+    if found is None:
+        reads = op.rule_reads
+        if reads is None or present == (1 << len(diff_index)) - 1:
+            found = op.saves, op.saves_out
+        else:
+            inputs, out = set(), False
+            for k, i in enumerate(diff_index):
+                if present >> k & 1:
+                    inputs |= reads[i][0]
+                    out = out or reads[i][1]
+            found = op.saves & inputs, op.saves_out and out
+        _NEEDED_SAVES[key] = found
+    return found
 
 
 _RULE_READS = {}

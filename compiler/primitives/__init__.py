@@ -10,7 +10,7 @@ from .elementwise import (
     isnan, le, log, log1p, logical_and, logical_not, logical_or, logical_xor, lt, maximum, minimum,
     mul, ne, neg, pow_, reciprocal, remainder, round_, rsqrt, sigmoid, sign, sin, sinh, sqrt, sub,
     tan, tanh, trunc, where)
-from .matmul import matmul, transpose_last2
+from .matmul import matmul, matmul_add, transpose_last2
 from .movement import (
     broadcast_to, concat, copy, full_like, gather, index_add, pad, permute, reshape, scatter,
     scatter_add, slice_, sum_to, take)

@@ -42,3 +42,24 @@ matmul = define("matmul", np.matmul, _matmul_abstract,
                 (lambda g, out, a, b: matmul_grad_lhs(g, a, b),
                  lambda g, out, a, b: matmul_grad_rhs(g, a, b)),
                 saves=(0, 1), family="matmul")
+
+
+def _matmul_add_impl(bias, a, b):
+    out = np.matmul(a, b)
+    if out.dtype == np.result_type(out, bias) and out.ndim >= np.ndim(bias):
+        np.add(out, bias, out=out)  # the fresh product takes the bias in place
+        return out
+    return out + bias
+
+
+def _matmul_add_abstract(bias, a, b):
+    product = _matmul_abstract(a, b)
+    return Aval(broadcast_shapes(shape_of(bias), product.shape), product.dtype)
+
+
+# bias + a @ b: a matmul with its bias epilogue fused (nn.Linear's addmm), one kernel.
+matmul_add = define("matmul_add", _matmul_add_impl, _matmul_add_abstract,
+                    (lambda g, out, bias, a, b: g,
+                     lambda g, out, bias, a, b: matmul_grad_lhs(g, a, b),
+                     lambda g, out, bias, a, b: matmul_grad_rhs(g, a, b)),
+                    saves=(1, 2), family="matmul")

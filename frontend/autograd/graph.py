@@ -123,8 +123,11 @@ class SavedTensor:
 
     def __init__(self, tensor, is_output=False, grad_fn=None):
         self.data = tensor._data
-        self.version_box = tensor._version_box()
-        self.version = self.version_box[0]
+        box = tensor._vbox
+        if box is None:
+            box = tensor._vbox = [0]
+        self.version_box = box
+        self.version = box[0]
         # An output is saved without a reference to itself (that would be a cycle through grad_fn);
         # unpacking rebuilds it around this node.
         self.tensor = None if is_output else tensor

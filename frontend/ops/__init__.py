@@ -130,6 +130,9 @@ def _reflected(fn):
 
 def _binary_operator(fn):
     def method(self, other):
+        kind = type(other)
+        if kind is Tensor or kind is float or kind is int:  # the common case, checked first
+            return fn(self, other)
         if isinstance(other, _np.ndarray):  # PyTorch: the array as a tensor (its dtype kept)
             other = creation.as_tensor(other)
         elif not isinstance(other, (Tensor, int, float, bool, _np.number, _np.bool_)):

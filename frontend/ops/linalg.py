@@ -40,6 +40,8 @@ BMM = primitive_op("BmmBackward0", P.matmul, promote="common")
 
 
 def _addmm_forward(bias, a, b, beta=1, alpha=1):
+    if beta == 1 and alpha == 1:
+        return P.matmul_add(bias, a, b)
     product = P.matmul(a, b)
     if alpha != 1:
         product = product * alpha

@@ -44,6 +44,7 @@ CASES = [
     ("tanh_sigmoid", lambda a, b: P.tanh(a) * P.sigmoid(b), [(3,), (1,)]),
     ("matmul", lambda a, b: P.matmul(a, b), [(3, 4), (4, 2)]),
     ("batched_matmul", lambda a, b: P.matmul(a, b), [(2, 3, 4), (4, 5)]),
+    ("matmul_add", lambda bias, a, b: P.matmul_add(bias, a, b), [(2,), (3, 4), (4, 2)]),
     ("reduce_max", lambda a: P.reduce_max(a, axes=(1,), keepdims=False), [(3, 4)]),
     ("permute_reshape", lambda a: P.reshape(P.permute(a, perm=(1, 0)), shape=(12,)) * 3, [(3, 4)]),
     ("slice_pad", lambda a: P.pad(P.slice_(a, starts=(1,), stops=(6,), steps=(2,)),
