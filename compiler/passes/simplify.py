@@ -1,7 +1,8 @@
 """Algebraic simplification: identities (x+0, x*1, x/1, --x), no-op movements (reshape or
 broadcast to the same shape, identity permutation, cast to the same dtype), chains (reshape of
-reshape, permute of permute), broadcasts of scalars feeding elementwise ops, and the autodiff
-markers (stop_gradient, custom_vjp) once differentiation is done."""
+reshape, permute of permute, the transpose of a product as the product of transposes),
+broadcasts of scalars feeding elementwise ops, and the autodiff markers (stop_gradient,
+custom_vjp) once differentiation is done."""
 import numpy as np
 
 from ..ir import CUSTOM_VJP
@@ -29,8 +30,9 @@ def _same_aval(a, b):
     return a.shape == b.shape and a.dtype is b.dtype
 
 
-def _simplify_node(new_graph, node, inputs):
-    """Replacement outputs for `node`, or None to keep it."""
+def _simplify_node(new_graph, node, inputs, sole_use):
+    """Replacement outputs for `node`, or None to keep it. `sole_use(value)`: the old graph's
+    `value` feeds this node only (so rewriting its producer duplicates nothing)."""
     name = node.prim.name
     out = node.outputs[0] if node.outputs else None
     marker = _strip_marker(node, inputs)
@@ -41,7 +43,7 @@ def _simplify_node(new_graph, node, inputs):
     if name == "cast" and inputs[0].dtype is node.params["dtype"]:
         return [inputs[0]]
     if name == "permute":
-        return _simplify_permute(node, inputs)
+        return _simplify_permute(node, inputs, sole_use(node.inputs[0]))
     if name == "reshape" and inputs[0].node is not None and inputs[0].node.prim.name == "reshape":
         return [P["reshape"](inputs[0].node.inputs[0], shape=node.params["shape"])]
     if name == "neg" and inputs[0].node is not None and inputs[0].node.prim.name == "neg":
@@ -65,12 +67,17 @@ def _simplify_pow(inputs, out):
     return None
 
 
-def _simplify_permute(node, inputs):
+def _simplify_permute(node, inputs, sole_use):
     perm = node.params["perm"]
     x = inputs[0]
     if perm == tuple(range(len(perm))):
         return [x]
     inner = x.node
+    if sole_use and inner is not None and inner.prim.name == "matmul" and _swaps_last_two(perm):
+        # (A @ B)^T = B^T @ A^T: the product comes out in the layout wanted, with no strided
+        # transposed result (a weight's gradient, transposed back from weight.t()'s).
+        a, b = inner.inputs
+        return [P["matmul"](P["permute"](b, perm=perm), P["permute"](a, perm=perm))]
     if inner is not None and inner.prim.name == "permute":
         first = inner.params["perm"]
         composed = tuple(first[p] for p in perm)
@@ -78,6 +85,11 @@ def _simplify_permute(node, inputs):
             return [inner.inputs[0]]
         return [P["permute"](inner.inputs[0], perm=composed)]
     return None
+
+
+def _swaps_last_two(perm):
+    n = len(perm)
+    return n >= 2 and perm == tuple(range(n - 2)) + (n - 1, n - 2)
 
 
 def _unbroadcast_scalar(value):
@@ -111,8 +123,17 @@ def _simplify_arith(name, inputs, out):
 
 
 def simplify(graph):
+    uses = {}
+    for node in graph.nodes:
+        for v in node.inputs:
+            uses[v] = uses.get(v, 0) + 1
+    outputs = set(graph.outputs)
+
+    def sole_use(value):
+        return uses.get(value) == 1 and value not in outputs
+
     def visit(new_graph, node, inputs):
-        replacement = _simplify_node(new_graph, node, inputs)
+        replacement = _simplify_node(new_graph, node, inputs, sole_use)
         return replacement if replacement is not None else keep(new_graph, node, inputs)
 
     return rewrite(graph, visit)

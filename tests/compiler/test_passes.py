@@ -147,3 +147,22 @@ def test_verifier_catches_values_from_another_graph():
     g.outputs = [z]
     with pytest.raises(VerificationError, match="not defined"):
         verify_graph(g)
+
+
+def test_transpose_of_a_product_becomes_a_product_of_transposes():
+    g = Graph()
+    a, b = g.add_input(Aval((3, 4), F32)), g.add_input(Aval((4, 5), F32))
+    g.outputs = [P.permute(P.matmul(a, b), perm=(1, 0))]
+    out = dce(simplify(g))
+    assert [n.prim.name for n in out.nodes][-1] == "matmul"
+    rng = np.random.default_rng(0)
+    same_results(g, out, [rng.standard_normal((3, 4)).astype(np.float32),
+                          rng.standard_normal((4, 5)).astype(np.float32)])
+
+
+def test_transpose_of_a_shared_product_is_left_alone():
+    g = Graph()
+    a, b = g.add_input(Aval((3, 4), F32)), g.add_input(Aval((4, 5), F32))
+    m = P.matmul(a, b)
+    g.outputs = [P.permute(m, perm=(1, 0)), m]
+    assert prim_names(dce(simplify(g))).count("matmul") == 1
