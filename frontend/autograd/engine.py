@@ -7,7 +7,6 @@ requested inputs (autograd.grad). Without `create_graph` the rules run on NumPy 
 backward creates no tensors in between; with it they run on tensors and are recorded themselves.
 """
 import functools
-import sys
 
 import numpy as np
 
@@ -112,8 +111,8 @@ class _Run:
         self.accumulate = accumulate
         self.targets = targets
         self.captured = [None] * n_inputs
-        # Arrays that may be referenced from outside this run (the seeds, gradients already
-        # stored in a .grad): a leaf's .grad must never alias one of them or another leaf's.
+        # Memory (root arrays, by id) that may be referenced from outside this run: the seeds,
+        # hook results, gradients already given to a leaf. A leaf's .grad never aliases it.
         self.shared = set()
         self.pending = []  # (leaf, gradient, node) to add to leaf.grad once the run succeeded
         self.retained = []  # (non-leaf tensor, gradient) for retain_grad, likewise deferred
@@ -121,7 +120,7 @@ class _Run:
     def seed(self, grad):
         if self.create_graph:
             return grad
-        self.shared.add(id(grad._data))
+        self.shared.add(_root_id(grad._data))
         return grad._data
 
     def execute(self, roots, root_grads, dependencies, needed, ordered, retain_graph):
@@ -232,7 +231,7 @@ class _Run:
         if self.create_graph:
             return value
         if replaced_any:
-            self.shared.add(id(value._data))  # the hook's result is the caller's: never steal it
+            self.shared.add(_root_id(value._data))  # the hook's result is the caller's
         return value._data
 
     def _call_tuple_hooks(self, fns, grads, call):
@@ -284,16 +283,16 @@ class _Run:
         return Tensor._wrap(self._owned(g))
 
     def _owned(self, g):
-        """`g` as an array no one else references, so it can become a leaf's .grad: copies
-        shared and read-only arrays, and views of buffers something else still holds. A view
-        whose buffer only it references (a transposed matmul result) is kept as it is: that
-        is PyTorch's "steal the gradient when its use count is one"."""
+        """`g` as an array no one else references, so it can become a leaf's .grad. Gradients
+        the rules computed in this run are fresh and are taken as they are, views included (a
+        transposed matmul result): PyTorch's "steal the gradient when its use count is one".
+        What may be referenced elsewhere is copied: arrays over memory that a seed, a hook's
+        result or another leaf's .grad already uses, and read-only (broadcast) views."""
         if type(g) is not np.ndarray:
             g = np.array(g)
-        elif id(g) in self.shared or not g.flags.writeable or (
-                g.base is not None and not _sole_owner_of_base(g)):
+        elif _root_id(g) in self.shared or not g.flags.writeable:
             g = g.copy()
-        self.shared.add(id(g))
+        self.shared.add(_root_id(g))
         return g
 
     def _store(self, variable, g):
@@ -415,10 +414,11 @@ def _heap_pop(heap):
     return top[1]
 
 
-def _sole_owner_of_base(view):
-    base = view.base
-    # References to `base`: view.base, this function's local, getrefcount's own argument.
-    return type(base) is np.ndarray and base.base is None and sys.getrefcount(base) <= 3
+def _root_id(array):
+    """The identity of the memory an array (or a view of it) lives in."""
+    while isinstance(array.base, np.ndarray):
+        array = array.base
+    return id(array)
 
 
 def _validate(node, index, g, meta):
