@@ -105,18 +105,18 @@ def guard(description, getter):
     return value
 
 
-def undo_if_trace_fails(undo):
-    """Register `undo()` to run if the current trace fails (state created for it, e.g. an
-    optimizer's buffers, must not outlive a trace that never ran)."""
-    if ACTIVE is not None:
-        ACTIVE.undo.append(undo)
-
-
 class outside_trace:
-    """Create concrete tensors (optimizer state) even while a trace is running."""
+    """Create concrete tensors (optimizer state) even while a trace is running. State made this
+    way outlives the trace; `undo()` takes it back if the trace fails, so a step that never
+    ran leaves no state behind."""
+
+    def __init__(self, undo=None):
+        self._undo = undo
 
     def __enter__(self):
         global ACTIVE
+        if ACTIVE is not None and self._undo is not None:
+            ACTIVE.undo.append(self._undo)
         self._saved, ACTIVE = ACTIVE, None
 
     def __exit__(self, *exc):

@@ -43,7 +43,8 @@ def _root_edge(tensor, index):
         return tensor.grad_fn, tensor._output_nr
     if tensor._requires_grad:
         return grad_accumulator(tensor), 0
-    raise RuntimeError(f"element {index} of tensors does not require grad and does not have a grad_fn")
+    raise RuntimeError(f"element {index} of tensors does not require grad and does not have a "
+                       f"grad_fn")
 
 
 def _input_edge(tensor):

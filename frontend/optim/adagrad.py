@@ -3,7 +3,8 @@ from ..autograd.grad_mode import enable_grad, no_grad
 from ..compiler import dtypes
 from ..ops import creation
 from ..tensor import Tensor
-from .optimizer import steps_as_tensors, Optimizer, _check_single_tensor_path, hyperparameter, is_nonzero
+from .optimizer import (Optimizer, _check_single_tensor_path, hyperparameter, is_nonzero,
+                        steps_as_tensors)
 
 
 class Adagrad(Optimizer):

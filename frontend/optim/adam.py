@@ -5,7 +5,8 @@ from ..compiler import dtypes
 from ..ops import creation
 from ..ops import elementwise as ew
 from ..tensor import Tensor
-from .optimizer import steps_as_tensors, Optimizer, _check_single_tensor_path, hyperparameter, is_nonzero
+from .optimizer import (Optimizer, _check_single_tensor_path, hyperparameter, is_nonzero,
+                        steps_as_tensors)
 
 
 class Adam(Optimizer):
@@ -57,14 +58,13 @@ class Adam(Optimizer):
             if len(state) == 0:
                 # Concrete tensors even inside llgrad.compile: state outlives the trace, and its
                 # in-place updates become writes to lifted inputs.
-                with tracing.outside_trace():
+                with tracing.outside_trace(undo=state.clear):
                     # The step count is a 0-dim float32 tensor, as in PyTorch 2.x.
                     state["step"] = creation.tensor(0.0, dtype=dtypes.float32)
                     state["exp_avg"] = creation.zeros_like(p)
                     state["exp_avg_sq"] = creation.zeros_like(p)
                     if amsgrad:
                         state["max_exp_avg_sq"] = creation.zeros_like(p)
-                tracing.undo_if_trace_fails(state.clear)
             exp_avgs.append(state["exp_avg"])
             exp_avg_sqs.append(state["exp_avg_sq"])
             if amsgrad:

@@ -5,7 +5,8 @@ from ..autograd.grad_mode import enable_grad, no_grad
 from ..compiler import dtypes
 from ..ops import creation
 from ..tensor import Tensor
-from .optimizer import steps_as_tensors, Optimizer, _check_single_tensor_path, hyperparameter, is_nonzero
+from .optimizer import (Optimizer, _check_single_tensor_path, hyperparameter, is_nonzero,
+                        steps_as_tensors)
 
 
 class RMSprop(Optimizer):
@@ -51,14 +52,13 @@ class RMSprop(Optimizer):
             state = self.state[p]
             if len(state) == 0:
                 # Concrete even inside llgrad.compile: the state outlives the trace.
-                with tracing.outside_trace():
+                with tracing.outside_trace(undo=state.clear):
                     state["step"] = creation.zeros((), dtype=dtypes.float32)
                     state["square_avg"] = creation.zeros_like(p)
                     if use_momentum:
                         state["momentum_buffer"] = creation.zeros_like(p)
                     if centered:
                         state["grad_avg"] = creation.zeros_like(p)
-                tracing.undo_if_trace_fails(state.clear)
             square_avgs.append(state["square_avg"])
             steps.append(state["step"])
             if use_momentum:

@@ -71,9 +71,8 @@ class SGD(Optimizer):
             first = tracing.guard("SGD momentum buffer not yet created",
                                   lambda: state.get("momentum_buffer") is None)
         if state.get("momentum_buffer") is None:
-            with tracing.outside_trace():
+            with tracing.outside_trace(undo=lambda: state.pop("momentum_buffer", None)):
                 state["momentum_buffer"] = creation.zeros_like(p)
-            tracing.undo_if_trace_fails(lambda: state.pop("momentum_buffer", None))
         return state["momentum_buffer"], first
 
 
