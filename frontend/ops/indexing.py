@@ -162,10 +162,40 @@ def _as_index_array(item):
 
 def _advanced_index(x, advanced):
     """Apply tensor indices (at their dims of x) as a single take on a flattened view."""
-    if tracing.ACTIVE is not None:
-        return _traced_advanced_index(x, advanced)
-    dims, arrays = [], []
     shape = tuple(x.shape)
+    if tracing.ACTIVE is not None:
+        dims, indices = _traced_indices(shape, advanced)
+    else:
+        dims, indices = _concrete_indices(shape, advanced)
+    perm = None
+    if dims != list(range(dims[0], dims[0] + len(dims))):
+        # NumPy/PyTorch move the indexed dims to the front when they are not next to each other
+        # (inside the one IndexBackward0 node, as in PyTorch).
+        perm = tuple(dims) + tuple(d for d in range(len(shape)) if d not in dims)
+        shape = tuple(shape[p] for p in perm)
+        dims = list(range(len(dims)))
+    params = {"axis": dims[0], "n_dims": len(dims), "perm": perm}
+    return apply(INDEX, (x, _linear_index(shape, dims, indices)), params)
+
+
+def _linear_index(shape, dims, indices):
+    """The row-major position within the indexed dims, negative indices wrapped. Written in
+    arithmetic that NumPy arrays (eager) and traced tensors (compiled) both do, broadcasting
+    the indices against each other."""
+    linear, stride = None, 1
+    for d, index in zip(reversed(dims), reversed(indices)):
+        term = (index % shape[d]) * stride
+        linear = term if linear is None else linear + term
+        stride *= shape[d]
+    if isinstance(linear, Tensor):
+        return linear
+    return Tensor._wrap(np.asarray(linear, dtype=np.int64))
+
+
+def _concrete_indices(shape, advanced):
+    """(dims, int64 index arrays), masks expanded to the positions they select, checked
+    against the dims' sizes with PyTorch's errors."""
+    dims, arrays = [], []
     for dim, item in advanced:
         array = _as_index_array(item)
         if array.dtype == np.bool_:
@@ -181,38 +211,22 @@ def _advanced_index(x, advanced):
             if array.dtype.kind not in "iu":
                 raise IndexError("tensors used as indices must be long, int, byte or bool tensors")
             dims.append(dim)
-            arrays.append(array)
+            arrays.append(array.astype(np.int64, copy=False))
     for d, a in zip(dims, arrays):
         n = shape[d]
         bad = (a >= n) | (a < -n)
         if bad.any():
             raise IndexError(f"index {int(a[bad].flat[0])} is out of bounds for dimension {d} "
                              f"with size {n}")
-    arrays = [np.asarray(a) % shape[d] for a, d in zip(arrays, dims)]
-    arrays = np.broadcast_arrays(*arrays)
-    adjacent = dims == list(range(dims[0], dims[0] + len(dims)))
-    perm = None
-    if not adjacent:
-        # NumPy/PyTorch move the indexed dims to the front when they are not next to each other
-        # (inside the one IndexBackward0 node, as in PyTorch).
-        perm = tuple(dims) + tuple(d for d in range(len(shape)) if d not in dims)
-        shape = tuple(shape[p] for p in perm)
-        dims = list(range(len(dims)))
-    first = dims[0]
-    linear = np.ravel_multi_index(tuple(arrays), tuple(shape[d] for d in dims)) if arrays[0].size \
-        else np.zeros(arrays[0].shape, dtype=np.int64)
-    params = {"axis": first, "n_dims": len(dims), "perm": perm}
-    return apply(INDEX, (x, Tensor._wrap(np.asarray(linear, dtype=np.int64))), params)
+    return dims, arrays
 
 
-def _traced_advanced_index(x, advanced):
-    """Integer tensor indices inside llgrad.compile: the linear index is computed by graph ops
-    (wrapping negatives like eager), since the index values are only known at run time. Boolean
-    masks select a data-dependent number of elements, which a compiled graph cannot have."""
-    from ..compiler.primitive import broadcast_shapes
+def _traced_indices(shape, advanced):
+    """(dims, int64 index tensors) inside llgrad.compile, where index values are only known
+    at run time. Boolean masks select a data-dependent number of elements, which a compiled
+    graph cannot have."""
     from .creation import from_numpy
 
-    shape = tuple(x.shape)
     dims, indices = [], []
     for dim, item in advanced:
         t = item if isinstance(item, Tensor) else from_numpy(np.asarray(item))
@@ -224,21 +238,8 @@ def _traced_advanced_index(x, advanced):
         if t.dtype.kind not in "iu":
             raise IndexError("tensors used as indices must be long, int, byte or bool tensors")
         dims.append(dim)
-        indices.append(t.long() % shape[dim])
-    common = broadcast_shapes(*(tuple(t.shape) for t in indices))
-    indices = [t.expand(common) for t in indices]
-    perm = None
-    if dims != list(range(dims[0], dims[0] + len(dims))):
-        perm = tuple(dims) + tuple(d for d in range(len(shape)) if d not in dims)
-        shape = tuple(shape[p] for p in perm)
-        dims = list(range(len(dims)))
-    linear, stride = None, 1
-    for d, t in zip(reversed(dims), reversed(indices)):
-        term = t * stride if stride != 1 else t
-        linear = term if linear is None else linear + term
-        stride *= shape[d]
-    params = {"axis": dims[0], "n_dims": len(dims), "perm": perm}
-    return apply(INDEX, (x, linear), params)
+        indices.append(t.long())
+    return dims, indices
 
 
 def _merged_shape(shape, axis, n_dims):
