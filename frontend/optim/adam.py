@@ -1,12 +1,11 @@
 """Adam (and, with decoupled weight decay, AdamW)."""
-from .. import tracing
 from ..autograd.grad_mode import enable_grad, no_grad
 from ..compiler import dtypes
 from ..ops import creation
 from ..ops import elementwise as ew
 from ..tensor import Tensor
 from .optimizer import (Optimizer, _check_single_tensor_path, hyperparameter, is_nonzero,
-                        steps_as_tensors)
+                        params_with_grads, steps_as_tensors)
 
 
 class Adam(Optimizer):
@@ -49,22 +48,14 @@ class Adam(Optimizer):
 
     def _init_group(self, group, params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, steps,
                     amsgrad):
-        for p in group["params"]:
-            if p.grad is None:
-                continue
-            params.append(p)
-            grads.append(p.grad)
-            state = self.state[p]
-            if len(state) == 0:
-                # Concrete tensors even inside llgrad.compile: state outlives the trace, and its
-                # in-place updates become writes to lifted inputs.
-                with tracing.outside_trace(undo=state.clear):
-                    # The step count is a 0-dim float32 tensor, as in PyTorch 2.x.
-                    state["step"] = creation.tensor(0.0, dtype=dtypes.float32)
-                    state["exp_avg"] = creation.zeros_like(p)
-                    state["exp_avg_sq"] = creation.zeros_like(p)
-                    if amsgrad:
-                        state["max_exp_avg_sq"] = creation.zeros_like(p)
+        def init_state(p, state):
+            state["step"] = creation.tensor(0.0, dtype=dtypes.float32)  # 0-dim, as PyTorch 2.x
+            state["exp_avg"] = creation.zeros_like(p)
+            state["exp_avg_sq"] = creation.zeros_like(p)
+            if amsgrad:
+                state["max_exp_avg_sq"] = creation.zeros_like(p)
+
+        for p, state in params_with_grads(self, group, params, grads, init_state):
             exp_avgs.append(state["exp_avg"])
             exp_avg_sqs.append(state["exp_avg_sq"])
             if amsgrad:

@@ -350,3 +350,20 @@ def steps_as_tensors(state, group):
         p_state = state.get(p, [])
         if len(p_state) != 0 and not isinstance(p_state["step"], Tensor):
             p_state["step"] = creation.tensor(float(p_state["step"]), dtype=dtypes.float32)
+
+
+def params_with_grads(optimizer, group, params, grads, init_state):
+    """The parameters of `group` that have a gradient (appended to `params` and `grads`), each
+    with its state. A parameter's first step creates the state with `init_state(p, state)`:
+    concrete tensors even inside llgrad.compile (they outlive the trace; their in-place
+    updates become writes to lifted inputs), taken back if that trace fails."""
+    for p in group["params"]:
+        if p.grad is None:
+            continue
+        params.append(p)
+        grads.append(p.grad)
+        state = optimizer.state[p]
+        if len(state) == 0:
+            with tracing.outside_trace(undo=state.clear):
+                init_state(p, state)
+        yield p, state

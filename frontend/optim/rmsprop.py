@@ -6,7 +6,7 @@ from ..compiler import dtypes
 from ..ops import creation
 from ..tensor import Tensor
 from .optimizer import (Optimizer, _check_single_tensor_path, hyperparameter, is_nonzero,
-                        steps_as_tensors)
+                        params_with_grads, steps_as_tensors)
 
 
 class RMSprop(Optimizer):
@@ -44,21 +44,15 @@ class RMSprop(Optimizer):
 
     def _init_group(self, group, params, grads, square_avgs, momentum_buffers, grad_avgs, steps,
                     use_momentum, centered):
-        for p in group["params"]:
-            if p.grad is None:
-                continue
-            params.append(p)
-            grads.append(p.grad)
-            state = self.state[p]
-            if len(state) == 0:
-                # Concrete even inside llgrad.compile: the state outlives the trace.
-                with tracing.outside_trace(undo=state.clear):
-                    state["step"] = creation.zeros((), dtype=dtypes.float32)
-                    state["square_avg"] = creation.zeros_like(p)
-                    if use_momentum:
-                        state["momentum_buffer"] = creation.zeros_like(p)
-                    if centered:
-                        state["grad_avg"] = creation.zeros_like(p)
+        def init_state(p, state):
+            state["step"] = creation.zeros((), dtype=dtypes.float32)
+            state["square_avg"] = creation.zeros_like(p)
+            if use_momentum:
+                state["momentum_buffer"] = creation.zeros_like(p)
+            if centered:
+                state["grad_avg"] = creation.zeros_like(p)
+
+        for p, state in params_with_grads(self, group, params, grads, init_state):
             square_avgs.append(state["square_avg"])
             steps.append(state["step"])
             if use_momentum:
