@@ -32,11 +32,18 @@ class Primitive:
     autograd keeps only those alive, as PyTorch does. Rules may return cotangents with broadcast
     shapes or another float type: callers sum them back to each input's shape and cast (PyTorch's
     engine does too).
+
+    `lower` is the primitive's lowering for the native back end: for elementwise primitives,
+    `lower(ops, *operands, **params)` emits the LLVM instructions for one element (or one vector
+    of elements) through `ops`, the code generator's typed instruction helpers; other families
+    give the loop-IR builder what it needs (see compiler/lowering.py).
     """
 
-    __slots__ = ("name", "impl", "abstract", "vjp", "saves", "saves_out", "nondiff", "family")
+    __slots__ = ("name", "impl", "abstract", "vjp", "saves", "saves_out", "nondiff", "family",
+                 "lower")
 
-    def __init__(self, name, impl, abstract, vjp=None, saves=(), saves_out=False, family=None):
+    def __init__(self, name, impl, abstract, vjp=None, saves=(), saves_out=False, family=None,
+                 lower=None):
         self.name = name
         self.impl = impl
         self.abstract = abstract
@@ -45,6 +52,7 @@ class Primitive:
         self.saves_out = saves_out
         self.nondiff = vjp is None or (isinstance(vjp, tuple) and not any(vjp))
         self.family = family
+        self.lower = lower
 
     def __call__(self, *args, **params):
         for a in args:
@@ -73,8 +81,8 @@ def vjp_cotangents(vjp, g, out, inputs, params, needed):
 REGISTRY = {}
 
 
-def define(name, impl, abstract, vjp=None, saves=(), saves_out=False, family=None):
-    prim = Primitive(name, impl, abstract, vjp, saves, saves_out, family)
+def define(name, impl, abstract, vjp=None, saves=(), saves_out=False, family=None, lower=None):
+    prim = Primitive(name, impl, abstract, vjp, saves, saves_out, family, lower)
     assert name not in REGISTRY, f"primitive {name} defined twice"
     REGISTRY[name] = prim
     return prim

@@ -47,20 +47,28 @@ def _rsqrt(x):
     return 1 / np.sqrt(x)
 
 
-def unary(name, impl, d=None, saves=(), saves_out=False):
-    """`d(g, out, x)`: the cotangent of x."""
+def unary(name, impl, d=None, saves=(), saves_out=False, lower=None):
+    """`d(g, out, x)`: the cotangent of x. `lower(ops, x)`: the native code for one element."""
     return define(name, impl, same_as_input, None if d is None else (d,), saves, saves_out,
-                  family="unary")
+                  family="unary", lower=lower or _math_lowering(name))
 
 
-neg = unary("neg", np.negative, lambda g, out, x: -g)
+def _math_lowering(name):
+    """Transcendental functions lower to the vectorized math library (codegen/mathlib.py)."""
+    return lambda ops, x: ops.math(name, x)
+
+
+neg = unary("neg", np.negative, lambda g, out, x: -g, lower=lambda o, x: o.neg(x))
 exp = unary("exp", np.exp, lambda g, out, x: g * out, saves_out=True)
 log = unary("log", np.log, lambda g, out, x: g / x, saves=(0,))
 log1p = unary("log1p", np.log1p, lambda g, out, x: g / (x + 1), saves=(0,))
 expm1 = unary("expm1", np.expm1, lambda g, out, x: g * (out + 1), saves_out=True)
-sqrt = unary("sqrt", np.sqrt, lambda g, out, x: g / (out * 2), saves_out=True)
-rsqrt = unary("rsqrt", _rsqrt, lambda g, out, x: g * (out * out * out) * -0.5, saves_out=True)
-reciprocal = unary("reciprocal", np.reciprocal, lambda g, out, x: -g * (out * out), saves_out=True)
+sqrt = unary("sqrt", np.sqrt, lambda g, out, x: g / (out * 2), saves_out=True,
+             lower=lambda o, x: o.sqrt(x))
+rsqrt = unary("rsqrt", _rsqrt, lambda g, out, x: g * (out * out * out) * -0.5, saves_out=True,
+              lower=lambda o, x: o.div(o.const(x, 1), o.sqrt(x)))
+reciprocal = unary("reciprocal", np.reciprocal, lambda g, out, x: -g * (out * out),
+                   saves_out=True, lower=lambda o, x: o.reciprocal(x))
 sin = unary("sin", np.sin, lambda g, out, x: g * cos(x), saves=(0,))
 cos = unary("cos", np.cos, lambda g, out, x: g * -sin(x), saves=(0,))
 tan = unary("tan", np.tan, lambda g, out, x: g * (1 + out * out), saves_out=True)
@@ -71,22 +79,24 @@ acos = unary("acos", np.arccos, lambda g, out, x: -g * rsqrt(-(x * x) + 1), save
 atan = unary("atan", np.arctan, lambda g, out, x: g / (x * x + 1), saves=(0,))
 tanh = unary("tanh", np.tanh, lambda g, out, x: g * (1 - out * out), saves_out=True)
 sigmoid = unary("sigmoid", _sigmoid, lambda g, out, x: g * (out * (1 - out)), saves_out=True)
-abs_ = unary("abs", np.abs, lambda g, out, x: g * sign(x), saves=(0,))
+abs_ = unary("abs", np.abs, lambda g, out, x: g * sign(x), saves=(0,), lower=lambda o, x: o.abs(x))
 erf = unary("erf", special.erf, lambda g, out, x: g * (exp(-(x * x)) * SQRT_2_OVER_PI), saves=(0,))
 # Piecewise-constant functions: PyTorch gives them a zero gradient rather than none.
 def _sign(x):
     return np.sign(x) if x.dtype.kind != "b" else np.array(x, copy=True)  # a bool is its sign
 
 
-sign = unary("sign", _sign, lambda g, out, x: g * 0)
-floor = unary("floor", np.floor, lambda g, out, x: g * 0)
-ceil = unary("ceil", np.ceil, lambda g, out, x: g * 0)
-round_ = unary("round", np.round, lambda g, out, x: g * 0)
-trunc = unary("trunc", np.trunc, lambda g, out, x: g * 0)
-logical_not = define("logical_not", np.logical_not, boolean_result, family="unary")
-isnan = define("isnan", np.isnan, boolean_result, family="unary")
-isinf = define("isinf", np.isinf, boolean_result, family="unary")
-isfinite = define("isfinite", np.isfinite, boolean_result, family="unary")
+sign = unary("sign", _sign, lambda g, out, x: g * 0, lower=lambda o, x: o.sign(x))
+floor = unary("floor", np.floor, lambda g, out, x: g * 0, lower=lambda o, x: o.rounding("floor", x))
+ceil = unary("ceil", np.ceil, lambda g, out, x: g * 0, lower=lambda o, x: o.rounding("ceil", x))
+round_ = unary("round", np.round, lambda g, out, x: g * 0, lower=lambda o, x: o.rounding("rint", x))
+trunc = unary("trunc", np.trunc, lambda g, out, x: g * 0, lower=lambda o, x: o.rounding("trunc", x))
+logical_not = define("logical_not", np.logical_not, boolean_result, family="unary",
+                     lower=lambda o, x: o.logical_not(x))
+isnan = define("isnan", np.isnan, boolean_result, family="unary", lower=lambda o, x: o.isnan(x))
+isinf = define("isinf", np.isinf, boolean_result, family="unary", lower=lambda o, x: o.isinf(x))
+isfinite = define("isfinite", np.isfinite, boolean_result, family="unary",
+                  lower=lambda o, x: o.isfinite(x))
 
 
 # ---- binary ------------------------------------------------------------------------------------
@@ -113,14 +123,18 @@ def _select_grad(g, wins, ties):
     return where(wins, g, where(ties, g * 0.5, 0))
 
 
-def binary(name, impl, dx=None, dy=None, saves=(), saves_out=False):
-    """`dx(g, out, x, y)`, `dy(g, out, x, y)`: the cotangents of x and y."""
+def binary(name, impl, dx=None, dy=None, saves=(), saves_out=False, lower=None):
+    """`dx(g, out, x, y)`, `dy(g, out, x, y)`: the cotangents of x and y. `lower(ops, x, y)`: the
+    native code for one element; by default the instruction helper of the same name."""
     vjp = None if dx is None else (dx, dy)
-    return define(name, impl, same_as_input, vjp, saves, saves_out, family="binary")
+    return define(name, impl, same_as_input, vjp, saves, saves_out, family="binary",
+                  lower=lower or (lambda o, x, y: getattr(o, name)(x, y)))
 
 
 def compare(name, impl):
-    return define(name, impl, boolean_result, family="compare")
+    """Comparisons and logical connectives: a boolean result, lowered by `ops.<name>`."""
+    return define(name, impl, boolean_result, family="compare",
+                  lower=lambda o, x, y: getattr(o, name)(x, y))
 
 
 add = binary("add", np.add, lambda g, out, x, y: g, lambda g, out, x, y: g)
@@ -136,13 +150,15 @@ def _power(x, y):
     return out if dtype is None or out.dtype == dtype else out.astype(dtype)
 
 
-pow_ = binary("pow", _power, _dpow_base, _dpow_exponent, saves=(0, 1), saves_out=True)
+pow_ = binary("pow", _power, _dpow_base, _dpow_exponent, saves=(0, 1), saves_out=True,
+              lower=lambda o, x, y: o.power(x, y))
 maximum = binary("maximum", np.maximum, lambda g, out, x, y: _select_grad(g, gt(x, y), eq(x, y)),
                  lambda g, out, x, y: _select_grad(g, lt(x, y), eq(x, y)), saves=(0, 1))
 minimum = binary("minimum", np.minimum, lambda g, out, x, y: _select_grad(g, lt(x, y), eq(x, y)),
                  lambda g, out, x, y: _select_grad(g, gt(x, y), eq(x, y)), saves=(0, 1))
 atan2 = binary("atan2", np.arctan2, lambda g, out, y, x: g * x * reciprocal(y * y + x * x),
-               lambda g, out, y, x: g * -y * reciprocal(y * y + x * x), saves=(0, 1))
+               lambda g, out, y, x: g * -y * reciprocal(y * y + x * x), saves=(0, 1),
+               lower=lambda o, y, x: o.math("atan2", y, x))
 remainder = binary("remainder", np.remainder, lambda g, out, x, y: g,
                    lambda g, out, x, y: -g * floor(x / y), saves=(0, 1))
 fmod = binary("fmod", np.fmod, lambda g, out, x, y: g, lambda g, out, x, y: -g * trunc(x / y),
@@ -151,7 +167,8 @@ floor_divide = binary("floor_divide", np.floor_divide)
 bitwise_and = binary("bitwise_and", np.bitwise_and)
 bitwise_or = binary("bitwise_or", np.bitwise_or)
 bitwise_xor = binary("bitwise_xor", np.bitwise_xor)
-bitwise_not = define("bitwise_not", np.invert, same_as_input, family="unary")
+bitwise_not = define("bitwise_not", np.invert, same_as_input, family="unary",
+                     lower=lambda o, x: o.bitwise_not(x))
 logical_and = compare("logical_and", np.logical_and)
 logical_or = compare("logical_or", np.logical_or)
 logical_xor = compare("logical_xor", np.logical_xor)
@@ -201,7 +218,7 @@ def _masked(x, keep):
 
 where = define("where", _where_impl, _where_abstract,
                (None, lambda g, out, c, x, y: where(c, g, 0), lambda g, out, c, x, y: where(c, 0, g)),
-               saves=(0,), family="ternary")
+               saves=(0,), family="ternary", lower=lambda o, c, x, y: o.select(c, x, y))
 
 
 def _cast_impl(x, dtype):
@@ -209,4 +226,5 @@ def _cast_impl(x, dtype):
 
 
 cast = define("cast", _cast_impl, lambda x, dtype: Aval(shape_of(x), dtype),
-              (lambda g, out, x, dtype: g,), family="unary")
+              (lambda g, out, x, dtype: g,), family="unary",
+              lower=lambda o, x, dtype: o.cast(x, dtype))

@@ -1,0 +1,385 @@
+"""Loop IR -> LLVM IR: one function per kernel, and the step's entry point that calls them.
+
+Vectorization is explicit. A `Loop` marked `vector` runs in two parts: a main loop that takes
+`lanes` iterations at a time, where every expression that depends on the loop variable is a
+`<lanes x T>` vector (loads at stride 1 become vector loads, invariant loads are splatted, other
+loads are gathered lane by lane), and a scalar remainder loop. Reductions into a local declared
+outside the vector loop keep a vector of partial results that is folded (a fixed tree of
+halvings) into the local when the main loop ends, so the summation order depends only on shapes.
+
+Locals bound by `Let` are SSA values; locals that `Accumulate` updates live in stack slots that
+LLVM promotes to registers.
+"""
+from llvmlite import ir
+
+from .. import dtypes
+from ..loops import (
+    Accumulate, Apply, Check, Const, Let, LibCall, Load, Loop, Ref, Store, Var, View,
+    linear_coefficient, walk)
+from .ops import Ops, combine, identity_constant
+from .types import (
+    I1, I8, I32, I64, constant, lanes_of, splat, storage_type, value_type, vector_of)
+
+
+class Context:
+    """Where code is being emitted: loop variable values, the vector loop (if any) and the
+    values and slots of locals."""
+
+    def __init__(self, parent=None, lanes=1, vector_var=None):
+        self.parent = parent
+        self.vars = {} if parent is None else dict(parent.vars)
+        self.values = {} if parent is None else dict(parent.values)
+        self.slots = {} if parent is None else dict(parent.slots)
+        self.lanes = lanes if parent is None or lanes != 1 else parent.lanes
+        self.vector_var = vector_var if vector_var is not None else (
+            parent.vector_var if parent is not None else None)
+
+    def child(self, lanes=1, vector_var=None):
+        return Context(self, lanes, vector_var)
+
+
+class KernelEmitter:
+    """Emits one Kernel as `i32 @name(T0* %buf0, ..., i64* %errinfo)`: 0, or a Check's code."""
+
+    def __init__(self, module, kernel, target, noalias=True, library=None):
+        self.module = module
+        self.kernel = kernel
+        self.target = target
+        self.library = library or {}
+        params = [storage_type(b.dtype).as_pointer() for b in kernel.buffers] + [I64.as_pointer()]
+        fnty = ir.FunctionType(I32, params)
+        self.fn = ir.Function(module, fnty, kernel.name)
+        self.fn.linkage = "internal"
+        self.fn.attributes.add("nounwind")
+        for arg, buf in zip(self.fn.args, kernel.buffers):
+            arg.name = buf.name
+            if noalias:
+                arg.add_attribute("noalias")
+        self.errinfo = self.fn.args[-1]
+        self.pointers = dict(zip(kernel.buffers, self.fn.args))
+        self.entry = self.fn.append_basic_block("entry")
+        self.b = ir.IRBuilder(self.entry)
+        self.ops = Ops(self.b)
+        self.mutable = {s.local for s in walk(kernel.body) if isinstance(s, Accumulate)}
+        self.fail_block = None
+
+    # ---- top level -----------------------------------------------------------------------------
+
+    def emit(self):
+        body_block = self.fn.append_basic_block("body")
+        self.b.position_at_end(body_block)
+        self.body(self.kernel.body, Context())
+        self.b.ret(I32(0))
+        # Stack slots live in the entry block, where LLVM's mem2reg can promote them.
+        self.b.position_at_end(self.entry)
+        self.b.branch(body_block)
+        return self.fn
+
+    def alloca(self, type_):
+        with self.b.goto_block(self.entry):
+            return self.b.alloca(type_)
+
+    # ---- statements --------------------------------------------------------------------------
+
+    def body(self, statements, ctx):
+        for s in statements:
+            if isinstance(s, Loop):
+                self.loop(s, ctx)
+            elif isinstance(s, Let):
+                self.let(s, ctx)
+            elif isinstance(s, Accumulate):
+                self.accumulate(s, ctx)
+            elif isinstance(s, Store):
+                self.store(s, ctx)
+            elif isinstance(s, Check):
+                self.check(s, ctx)
+            elif isinstance(s, LibCall):
+                self.libcall(s, ctx)
+            else:
+                raise TypeError(f"unknown loop-IR statement {s!r}")
+
+    def let(self, s, ctx):
+        value = self.expr(s.value, ctx)
+        if s.local not in self.mutable:
+            ctx.values[s.local] = value
+            return
+        # An accumulator: inside a vector loop it holds one partial result per lane.
+        lanes = ctx.lanes
+        value = self.widen(value, lanes)
+        slot = self.alloca(vector_of(value_type(s.local.dtype), lanes))
+        self.b.store(value, slot)
+        ctx.slots[s.local] = slot
+
+    def accumulate(self, s, ctx):
+        value = self.expr(s.value, ctx)
+        slot = ctx.slots[s.local]
+        lanes = lanes_of(slot.type.pointee)
+        value = self.widen(value, lanes)
+        self.ops.dtype = s.local.dtype
+        self.b.store(combine(self.ops, s.combine, self.b.load(slot), value), slot)
+
+    def store(self, s, ctx):
+        value = self.expr(s.value, ctx)
+        pointer = self.pointers[s.buffer]
+        coefficient = self.coefficient(s.index, ctx)
+        lanes = lanes_of(value)
+        if lanes == 1 and coefficient in (0, 1) and not self.varies(s.index, ctx):
+            self.store_scalar(s, pointer, self.expr(s.index, ctx, lane0=True), value)
+            return
+        if coefficient == 1 and not s.add:
+            index = self.expr(s.index, ctx, lane0=True)
+            self.store_vector(pointer, index, self.widen(value, ctx.lanes), s.buffer.dtype)
+            return
+        # Scattered or accumulating stores go lane by lane, in lane order (eager's order).
+        value = self.widen(value, ctx.lanes)
+        indices = self.widen(self.expr(s.index, ctx), ctx.lanes)
+        for lane in range(ctx.lanes):
+            self.store_scalar(s, pointer, self.b.extract_element(indices, I32(lane)),
+                              self.b.extract_element(value, I32(lane)))
+
+    def store_scalar(self, s, pointer, index, value):
+        address = self.b.gep(pointer, [index])
+        if s.add:
+            self.ops.dtype = s.buffer.dtype
+            value = self.ops.add(self.from_memory(self.b.load(address), s.buffer.dtype), value)
+        self.b.store(self.to_memory(value, s.buffer.dtype), address)
+
+    def store_vector(self, pointer, index, value, dtype):
+        lanes = lanes_of(value)
+        address = self.b.bitcast(self.b.gep(pointer, [index]),
+                                 vector_of(storage_type(dtype), lanes).as_pointer())
+        self.b.store(self.to_memory(value, dtype), address, align=dtype.itemsize)
+
+    def check(self, s, ctx):
+        ok = self.expr(s.condition, ctx)
+        info = self.expr(s.info, ctx) if s.info is not None else I64(-1)
+        lanes = max(lanes_of(ok), lanes_of(info))
+        ok, info = self.widen(ok, lanes), self.widen(info, lanes)
+        failed = self.b.not_(ok)
+        if lanes > 1:
+            # The first failing lane's value is reported (the earliest failing iteration).
+            any_failed = self.b.extract_element(failed, I32(lanes - 1))
+            chosen = self.b.extract_element(info, I32(lanes - 1))
+            for lane in range(lanes - 2, -1, -1):
+                lane_failed = self.b.extract_element(failed, I32(lane))
+                chosen = self.b.select(lane_failed, self.b.extract_element(info, I32(lane)), chosen)
+                any_failed = self.b.or_(any_failed, lane_failed)
+            failed, info = any_failed, chosen
+        with self.b.if_then(failed, likely=False):
+            self.b.store(self.b.sext(info, I64) if info.type != I64 else info, self.errinfo)
+            self.b.ret(I32(s.code))
+
+    def libcall(self, s, ctx):
+        routine = self.library[s.routine]
+        fn = routine.declare(self.module)
+        args = []
+        for a, param in zip(s.args, fn.function_type.args):
+            if a is None:
+                args.append(ir.Constant(param, None))
+            elif isinstance(a, View):
+                pointer = self.b.gep(self.pointers[a.buffer], [I64(a.offset)])
+                args.append(self.b.bitcast(pointer, param))
+            elif isinstance(a, tuple) and a[0] == "i32":
+                args.append(I32(a[1]))
+            else:
+                args.append(ir.Constant(param, a))
+        self.b.call(fn, args)
+
+    # ---- loops ---------------------------------------------------------------------------------
+
+    def loop(self, s, ctx):
+        if s.extent <= 0:
+            return
+        lanes = self.lanes_for(s) if s.vector and ctx.lanes == 1 else 1
+        main = (s.extent // lanes) * lanes if lanes > 1 else 0
+        if main:
+            vctx = ctx.child(lanes, s.var.name)
+            partials = self.open_partials(s, ctx, vctx, lanes)
+            self.counted_loop(s, 0, main, lanes, vctx)
+            self.close_partials(partials, ctx)
+        if main < s.extent:
+            self.counted_loop(s, main, s.extent, 1, ctx.child())
+
+    def lanes_for(self, s):
+        """Lanes of a vector loop: a register's worth of the narrowest value it moves (at least
+        32-bit lanes, so a loop over bytes and floats keeps float vectors one register wide)."""
+        sizes = [b.dtype.itemsize for b in self.kernel.buffers] or [4]
+        smallest = max(4, min(sizes))
+        return self.target.lanes(smallest)
+
+    def counted_loop(self, s, start, stop, step, ctx):
+        if stop - start == step:  # one iteration: no loop
+            ctx.vars[s.var.name] = I64(start)
+            self.body(s.body, ctx)
+            return
+        preheader = self.b.block
+        header = self.b.append_basic_block(f"{s.var.name}.loop")
+        done = self.b.append_basic_block(f"{s.var.name}.done")
+        self.b.branch(header)
+        self.b.position_at_end(header)
+        index = self.b.phi(I64, name=s.var.name)
+        index.add_incoming(I64(start), preheader)
+        ctx.vars[s.var.name] = index
+        self.body(s.body, ctx)
+        following = self.b.add(index, I64(step))
+        index.add_incoming(following, self.b.block)
+        self.b.cbranch(self.b.icmp_signed("<", following, I64(stop)), header, done)
+        self.b.position_at_end(done)
+
+    def open_partials(self, s, ctx, vctx, lanes):
+        """Vector partial results for locals declared outside this loop and accumulated in it."""
+        declared_inside = {x.local for x in walk(s.body) if isinstance(x, Let)}
+        partials = []
+        for local in {x.local for x in walk(s.body) if isinstance(x, Accumulate)}:
+            if local in declared_inside:
+                continue
+            how = next(x.combine for x in walk(s.body)
+                       if isinstance(x, Accumulate) and x.local is local)
+            vtype = vector_of(value_type(local.dtype), lanes)
+            slot = self.alloca(vtype)
+            self.b.store(identity_constant(vtype, how, local.dtype), slot)
+            vctx.slots[local] = slot
+            partials.append((local, how, slot))
+        return partials
+
+    def close_partials(self, partials, ctx):
+        for local, how, slot in partials:
+            vector = self.b.load(slot)
+            self.ops.dtype = local.dtype
+            folded = self.fold(vector, how)
+            outer = ctx.slots[local]
+            self.b.store(combine(self.ops, how, self.b.load(outer), folded), outer)
+
+    def fold(self, vector, how):
+        """Reduce a vector to its first lane by halving: a fixed order."""
+        lanes = lanes_of(vector)
+        while lanes > 1:
+            half = lanes // 2
+            low = self.b.shuffle_vector(vector, vector, ir.Constant(
+                ir.VectorType(I32, half), list(range(half))))
+            high = self.b.shuffle_vector(vector, vector, ir.Constant(
+                ir.VectorType(I32, half), list(range(half, lanes))))
+            vector = combine(self.ops, how, low, high)
+            lanes = half
+        return vector if not isinstance(vector.type, ir.VectorType) else \
+            self.b.extract_element(vector, I32(0))
+
+    # ---- expressions -------------------------------------------------------------------------
+
+    def varies(self, expr, ctx):
+        """Whether `expr` differs between the lanes of the current vector loop."""
+        if ctx.lanes == 1:
+            return False
+        return self.coefficient(expr, ctx) != 0
+
+    def coefficient(self, index, ctx):
+        if ctx.lanes == 1:
+            return 0
+        invariant = {local for local, v in ctx.values.items() if lanes_of(v) == 1}
+        invariant |= {local for local, slot in ctx.slots.items()
+                      if lanes_of(slot.type.pointee) == 1}
+        return linear_coefficient(index, ctx.vector_var, invariant)
+
+    def widen(self, value, lanes):
+        if lanes_of(value) == lanes:
+            return value
+        return splat(self.b, value, lanes)
+
+    def expr(self, e, ctx, lane0=False):
+        """The value of `e`: a scalar, or a vector when it varies across the loop's lanes.
+        `lane0` asks for the first lane only (an address for a vector load or store)."""
+        if isinstance(e, Const):
+            return self.const(e)
+        if isinstance(e, Var):
+            base = ctx.vars[e.name]
+            if e.name == ctx.vector_var and ctx.lanes > 1 and not lane0:
+                lanes = ctx.lanes
+                iota = ir.Constant(ir.VectorType(I64, lanes), list(range(lanes)))
+                return self.b.add(splat(self.b, base, lanes), iota)
+            return base
+        if isinstance(e, Ref):
+            if e.local in ctx.slots:
+                return self.b.load(ctx.slots[e.local])
+            return ctx.values[e.local]
+        if isinstance(e, Load):
+            return self.load(e, ctx, lane0)
+        if isinstance(e, Apply):
+            args = [self.expr(a, ctx, lane0) for a in e.args]
+            lanes = max(lanes_of(a) for a in args) if args else 1
+            args = [self.widen(a, lanes) for a in args]
+            self.ops.dtype = e.args[0].dtype if e.args else e.dtype
+            return e.prim.lower(self.ops, *args, **e.params)
+        raise TypeError(f"unknown loop-IR expression {e!r}")
+
+    def const(self, e):
+        t = value_type(e.dtype)
+        if e.dtype is dtypes.bool_:
+            return ir.Constant(I1, int(bool(e.value)))
+        return constant(t, e.value)
+
+    def load(self, e, ctx, lane0):
+        pointer = self.pointers[e.buffer]
+        dtype = e.buffer.dtype
+        coefficient = self.coefficient(e.index, ctx) if not lane0 else 0
+        if coefficient == 0:
+            index = self.expr(e.index, ctx, lane0=True)
+            return self.from_memory(self.b.load(self.b.gep(pointer, [index])), dtype)
+        lanes = ctx.lanes
+        if coefficient == 1:
+            index = self.expr(e.index, ctx, lane0=True)
+            vtype = vector_of(storage_type(dtype), lanes)
+            address = self.b.bitcast(self.b.gep(pointer, [index]), vtype.as_pointer())
+            return self.from_memory(self.b.load(address, align=dtype.itemsize), dtype)
+        indices = self.widen(self.expr(e.index, ctx), lanes)
+        result = ir.Constant(vector_of(storage_type(dtype), lanes), ir.Undefined)
+        for lane in range(lanes):
+            index = self.b.extract_element(indices, I32(lane))
+            value = self.b.load(self.b.gep(pointer, [index]))
+            result = self.b.insert_element(result, value, I32(lane))
+        return self.from_memory(result, dtype)
+
+    def from_memory(self, value, dtype):
+        if dtype is dtypes.bool_:
+            return self.b.icmp_unsigned("!=", value, constant(value.type, 0))
+        return value
+
+    def to_memory(self, value, dtype):
+        if dtype is dtypes.bool_:
+            return self.b.zext(value, vector_of(I8, lanes_of(value)))
+        return value
+
+
+def emit_kernel(module, kernel, target, noalias=True, library=None):
+    return KernelEmitter(module, kernel, target, noalias, library).emit()
+
+
+def emit_entry(module, name, kernels, functions, program):
+    """`i32 @name(i8** %table)`: loads each buffer's address from the table (temporaries are
+    offsets into the arena), calls the kernels in order and stops at the first failure."""
+    fn = ir.Function(module, ir.FunctionType(I32, [I8.as_pointer().as_pointer()]), name)
+    table = fn.args[0]
+    table.name = "table"
+    table.add_attribute("noalias")
+    b = ir.IRBuilder(fn.append_basic_block("entry"))
+    addresses = {}
+
+    def slot(index):
+        return b.load(b.gep(table, [I64(index)]))
+
+    arena = slot(program.arena_slot) if program.arena_bytes else None
+    errinfo = b.bitcast(slot(program.errinfo_slot), I64.as_pointer())
+    for buf in program.buffers:
+        if buf.kind == "temp":
+            raw = b.gep(arena, [I64(program.offsets[buf])])
+        else:
+            raw = slot(buf.index)
+        addresses[buf] = b.bitcast(raw, storage_type(buf.dtype).as_pointer())
+    for kernel, function in zip(kernels, functions):
+        status = b.call(function, [addresses[buf] for buf in kernel.buffers] + [errinfo])
+        if kernel.can_fail:
+            failed = b.icmp_signed("!=", status, I32(0))
+            with b.if_then(failed, likely=False):
+                b.ret(status)
+    b.ret(I32(0))
+    return fn
+

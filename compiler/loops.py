@@ -1,0 +1,441 @@
+"""The loop-level IR between the graph and LLVM: kernels made of loops, loads, stores and locals.
+
+A `Kernel` is a function over buffers. Its body is a list of statements: `Loop`s over an index
+range (one loop per kernel may be marked `vector`: its iterations run `lanes` at a time), `Let`
+(a local value), `Accumulate` (a reduction into a local), `Store`, `Check` (a bounds check that
+makes the whole step fail before anything is written) and `LibCall` (a call to a shared native
+routine: the GEMM, the sort).
+
+Expressions are trees of `Const`, `Var` (a loop index), `Load`, `Apply` (an elementwise primitive,
+lowered by the primitive's own rule) and `Ref` (reading a local). Indices are ordinary int64
+expressions; `linear_coefficient` tells the code generator how an index moves with a loop
+variable (1: contiguous, 0: invariant, None: data dependent), which decides vector loads.
+"""
+import itertools
+
+import numpy as np
+
+from . import dtypes
+from .printer import type_str
+from .primitive import Aval
+
+INDEX = dtypes.int64
+
+
+# ---- buffers -----------------------------------------------------------------------------------
+
+class Buffer:
+    """Memory a kernel reads or writes: a graph input, an escaping output, state written in place,
+    a constant, or a temporary in the arena. Strides and offset are in elements."""
+
+    __slots__ = ("name", "dtype", "shape", "strides", "kind", "index")
+
+    def __init__(self, name, dtype, shape, kind, strides=None):
+        self.name = name
+        self.dtype = dtype
+        self.shape = tuple(shape)
+        self.strides = tuple(strides) if strides is not None else contiguous_strides(shape)
+        self.kind = kind  # "input" | "output" | "temp" | "const" | "workspace"
+        self.index = None  # position in the entry's argument table, set by the memory plan
+
+    @property
+    def nbytes(self):
+        if not self.shape:
+            return self.dtype.itemsize
+        extent = 1 + sum((d - 1) * abs(s) for d, s in zip(self.shape, self.strides) if d)
+        return extent * self.dtype.itemsize if all(self.shape) else 0
+
+    def __repr__(self):
+        return f"{self.name}:{type_str(Aval(self.shape, self.dtype))}"
+
+
+def contiguous_strides(shape):
+    strides, step = [], 1
+    for d in reversed(tuple(shape)):
+        strides.append(step)
+        step *= max(d, 1)
+    return tuple(reversed(strides))
+
+
+class View:
+    """A strided window on a buffer: what a load or a library call sees (transpose, slice,
+    broadcast, reshape of contiguous memory are all views)."""
+
+    __slots__ = ("buffer", "offset", "shape", "strides")
+
+    def __init__(self, buffer, offset, shape, strides):
+        self.buffer, self.offset = buffer, offset
+        self.shape, self.strides = tuple(shape), tuple(strides)
+
+    @classmethod
+    def whole(cls, buffer):
+        return cls(buffer, 0, buffer.shape, buffer.strides)
+
+    @property
+    def dtype(self):
+        return self.buffer.dtype
+
+    def is_contiguous(self):
+        return all(s == c for s, c, d in zip(self.strides, contiguous_strides(self.shape),
+                                             self.shape) if d != 1)
+
+    def __repr__(self):
+        return f"{self.buffer.name}@{self.offset}{list(self.shape)}/{list(self.strides)}"
+
+
+# ---- expressions -------------------------------------------------------------------------------
+
+class Expr:
+    __slots__ = ("dtype",)
+
+
+class Const(Expr):
+    __slots__ = ("value",)
+
+    def __init__(self, value, dtype):
+        self.value, self.dtype = value, dtype
+
+    def __repr__(self):
+        v = self.value
+        return repr(bool(v)) if self.dtype is dtypes.bool_ else repr(v)
+
+
+class Var(Expr):
+    """A loop index (int64)."""
+
+    __slots__ = ("name",)
+
+    def __init__(self, name):
+        self.name, self.dtype = name, INDEX
+
+    def __repr__(self):
+        return self.name
+
+
+class Load(Expr):
+    __slots__ = ("buffer", "index")
+
+    def __init__(self, buffer, index):
+        self.buffer, self.index, self.dtype = buffer, index, buffer.dtype
+
+    def __repr__(self):
+        return f"{self.buffer.name}[{self.index!r}]"
+
+
+class Apply(Expr):
+    """An elementwise primitive (or index arithmetic: add/mul on int64) on expressions."""
+
+    __slots__ = ("prim", "args", "params")
+
+    def __init__(self, prim, args, params, dtype):
+        self.prim, self.args, self.params, self.dtype = prim, tuple(args), params, dtype
+
+    def __repr__(self):
+        if self.prim.name in _INFIX and self.dtype is INDEX:
+            return f"({self.args[0]!r} {_INFIX[self.prim.name]} {self.args[1]!r})"
+        params = "".join(f", {k}={_short(v)}" for k, v in self.params.items())
+        return f"{self.prim.name}({', '.join(map(repr, self.args))}{params})"
+
+
+_INFIX = {"add": "+", "mul": "*", "sub": "-"}
+
+
+def _short(value):
+    return value.name if isinstance(value, dtypes.DType) else repr(value)
+
+
+class Local:
+    """A named scalar (or, in a vector loop, vector) value: a Let result or an accumulator."""
+
+    _names = itertools.count()
+    __slots__ = ("name", "dtype")
+
+    def __init__(self, dtype, hint="t"):
+        self.name = f"{hint}{next(Local._names)}"
+        self.dtype = dtype
+
+    def __repr__(self):
+        return f"%{self.name}"
+
+
+class Ref(Expr):
+    __slots__ = ("local",)
+
+    def __init__(self, local):
+        self.local, self.dtype = local, local.dtype
+
+    def __repr__(self):
+        return repr(self.local)
+
+
+# ---- statements --------------------------------------------------------------------------------
+
+class Loop:
+    __slots__ = ("var", "extent", "body", "vector")
+
+    def __init__(self, var, extent, body, vector=False):
+        self.var, self.extent, self.body, self.vector = var, extent, body, vector
+
+
+class Let:
+    __slots__ = ("local", "value")
+
+    def __init__(self, local, value):
+        self.local, self.value = local, value
+
+
+class Assign:
+    """`local = value` for a local that changes inside a loop (argmax's running best)."""
+
+    __slots__ = ("local", "value")
+
+    def __init__(self, local, value):
+        self.local, self.value = local, value
+
+
+class Accumulate:
+    """`local = combine(local, value)`; `combine` is "add", "max", "min", "or" or "and". The
+    identity starts the vector partial sums a vector loop keeps."""
+
+    __slots__ = ("local", "combine", "value")
+
+    def __init__(self, local, combine, value):
+        self.local, self.combine, self.value = local, combine, value
+
+
+class Store:
+    """buffer[index] = value, or += value with `add=True` (scatter_add, index_add)."""
+
+    __slots__ = ("buffer", "index", "value", "add")
+
+    def __init__(self, buffer, index, value, add=False):
+        self.buffer, self.index, self.value, self.add = buffer, index, value, add
+
+
+class Check:
+    """Unless `condition` holds, the whole call returns error `code`, reporting `info` (the
+    offending index) to the caller. Checks run before anything the caller can see is written."""
+
+    __slots__ = ("condition", "code", "info")
+
+    def __init__(self, condition, code, info=None):
+        self.condition, self.code, self.info = condition, code, info
+
+
+class Pointer:
+    """The address of `buffer[index]` (index an int64 expression): a library call's operand."""
+
+    __slots__ = ("buffer", "index")
+
+    def __init__(self, buffer, index):
+        self.buffer, self.index = buffer, index
+
+    def __repr__(self):
+        return f"&{self.buffer.name}[{self.index!r}]"
+
+
+class LibCall:
+    """A call of a shared native routine (`routine` names it, see codegen.library). `args` are
+    Pointers, Python ints (i64), ("i32", value) or None (a null pointer); `written` lists the
+    buffers it writes (the others it only reads)."""
+
+    __slots__ = ("routine", "args", "written")
+
+    def __init__(self, routine, args, written):
+        self.routine, self.args, self.written = routine, tuple(args), tuple(written)
+
+
+class Kernel:
+    """One function of the compiled step: `body` over `buffers` (parameters, in order).
+    `nodes` are the graph nodes it computes (for explain); `checks` whether it can fail."""
+
+    def __init__(self, name, buffers, body, nodes=(), flops=0):
+        self.name = name
+        self.buffers = list(buffers)
+        self.body = body
+        self.nodes = list(nodes)
+        self.flops = flops
+
+    @property
+    def can_fail(self):
+        return any(isinstance(s, Check) for s in walk(self.body))
+
+    def reads(self):
+        found = {e.buffer for e in walk_exprs(self.body) if isinstance(e, Load)}
+        for s in walk(self.body):
+            if isinstance(s, LibCall):
+                found |= {a.buffer for a in s.args if isinstance(a, Pointer)}
+        return found - self.writes() | {b for b in found if self._reads_written(b)}
+
+    def _reads_written(self, buffer):
+        return any(isinstance(e, Load) and e.buffer is buffer for e in walk_exprs(self.body))
+
+    def writes(self):
+        found = {s.buffer for s in walk(self.body) if isinstance(s, Store)}
+        for s in walk(self.body):
+            if isinstance(s, LibCall):
+                found |= set(s.written)
+        return found
+
+    def __repr__(self):
+        return format_kernel(self)
+
+
+# ---- traversal ---------------------------------------------------------------------------------
+
+def walk(body):
+    """Every statement, depth first."""
+    for s in body:
+        yield s
+        if isinstance(s, Loop):
+            yield from walk(s.body)
+
+
+def children(e):
+    if isinstance(e, Load):
+        return (e.index,)
+    if isinstance(e, Apply):
+        return e.args
+    return ()
+
+
+def walk_expr(e):
+    stack = [e]
+    while stack:
+        x = stack.pop()
+        yield x
+        stack.extend(children(x))
+
+
+def statement_exprs(s):
+    if isinstance(s, Let):
+        return (s.value,)
+    if isinstance(s, (Accumulate, Assign)):
+        return (s.value,)
+    if isinstance(s, LibCall):
+        return tuple(a.index for a in s.args if isinstance(a, Pointer))
+    if isinstance(s, Store):
+        return (s.index, s.value)
+    if isinstance(s, Check):
+        return (s.condition,) if s.info is None else (s.condition, s.info)
+    return ()
+
+
+def walk_exprs(body):
+    for s in walk(body):
+        for e in statement_exprs(s):
+            yield from walk_expr(e)
+
+
+# ---- index analysis ----------------------------------------------------------------------------
+
+def linear_coefficient(index, var, invariant_locals=()):
+    """How `index` (an int64 expression) changes when loop variable `var` grows by one: an int
+    (0 when it does not depend on var), or None when it is not affine in var (a data-dependent
+    index, a product of variables)."""
+    if isinstance(index, Const):
+        return 0
+    if isinstance(index, Var):
+        return 1 if index.name == var else 0
+    if isinstance(index, Ref):
+        return 0 if index.local in invariant_locals else None
+    if isinstance(index, Load):
+        return 0 if linear_coefficient(index.index, var, invariant_locals) == 0 else None
+    if isinstance(index, Apply):
+        name = index.prim.name
+        coefs = [linear_coefficient(a, var, invariant_locals) for a in index.args]
+        if any(c is None for c in coefs):
+            return None
+        if name in ("add", "sub"):
+            return coefs[0] + coefs[1] if name == "add" else coefs[0] - coefs[1]
+        if name == "mul":
+            a, b = index.args
+            if coefs[0] == 0 and coefs[1] == 0:
+                return 0
+            if isinstance(b, Const):
+                return coefs[0] * b.value
+            if isinstance(a, Const):
+                return coefs[1] * a.value
+            return None
+        return 0 if all(c == 0 for c in coefs) else None
+    return None
+
+
+def depends_on(expr, var):
+    return any(isinstance(e, Var) and e.name == var for e in walk_expr(expr))
+
+
+# ---- printing ----------------------------------------------------------------------------------
+
+def format_kernel(kernel):
+    params = ", ".join(f"{b.kind} {b!r}" for b in kernel.buffers)
+    lines = [f"kernel {kernel.name}({params}) {{"]
+    _format_body(kernel.body, lines, "  ")
+    lines.append("}")
+    return "\n".join(lines)
+
+
+def _format_body(body, lines, indent):
+    for s in body:
+        if isinstance(s, Loop):
+            vector = "  vector" if s.vector else ""
+            lines.append(f"{indent}for {s.var.name} in 0..{s.extent}{vector}:")
+            _format_body(s.body, lines, indent + "  ")
+        elif isinstance(s, Let):
+            lines.append(f"{indent}{s.local!r} = {s.value!r}")
+        elif isinstance(s, Accumulate):
+            lines.append(f"{indent}{s.local!r} {s.combine}= {s.value!r}")
+        elif isinstance(s, Assign):
+            lines.append(f"{indent}{s.local!r} := {s.value!r}")
+        elif isinstance(s, Store):
+            op = "+=" if s.add else "="
+            lines.append(f"{indent}{s.buffer.name}[{s.index!r}] {op} {s.value!r}")
+        elif isinstance(s, Check):
+            lines.append(f"{indent}check {s.condition!r} else fail {s.code} ({s.info!r})")
+        elif isinstance(s, LibCall):
+            lines.append(f"{indent}call {s.routine}({', '.join(map(repr, s.args))})")
+
+
+def index_of(view, indices):
+    """The flat element index of `view` at per-dimension index expressions `indices`."""
+    terms = [Const(view.offset, INDEX)] if view.offset else []
+    for ix, stride, dim in zip(indices, view.strides, view.shape):
+        if dim == 1 or stride == 0:
+            continue
+        terms.append(ix if stride == 1 else mul(ix, Const(stride, INDEX)))
+    if not terms:
+        return Const(0, INDEX)
+    total = terms[0]
+    for t in terms[1:]:
+        total = add(total, t)
+    return total
+
+
+def _index_prim(name):
+    from .primitive import REGISTRY
+
+    return REGISTRY[name]
+
+
+def add(a, b):
+    if isinstance(a, Const) and a.value == 0:
+        return b
+    if isinstance(b, Const) and b.value == 0:
+        return a
+    if isinstance(a, Const) and isinstance(b, Const):
+        return Const(a.value + b.value, INDEX)
+    return Apply(_index_prim("add"), (a, b), {}, INDEX)
+
+
+def mul(a, b):
+    if isinstance(b, Const) and b.value == 1:
+        return a
+    if isinstance(a, Const) and a.value == 1:
+        return b
+    if isinstance(a, Const) and isinstance(b, Const):
+        return Const(a.value * b.value, INDEX)
+    return Apply(_index_prim("mul"), (a, b), {}, INDEX)
+
+
+def const_array(value):
+    return np.asarray(value)
