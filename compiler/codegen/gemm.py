@@ -1,0 +1,519 @@
+"""Matrix multiplication C = A @ B (+ epilogue) in LLVM IR: a BLIS-style packed, cache-blocked
+loop nest around a register-blocked micro-kernel.
+
+Loop nest (Goto / van Zee & van de Geijn), outermost first:
+
+    jc over N by NC        a block of B columns (the packed block lives in L3)
+      pc over K by KC      pack B[pc:pc+kc, jc:jc+nc] into NR-column panels, kc x NR each
+        ic over M by MC    pack A[ic:ic+mc, pc:pc+kc] into MR-row panels, kc x MR each (L2)
+          jr over nc by NR   one B panel (kc x NR, stays in L1)
+            ir over mc by MR   micro-kernel: an MR x NR tile of C in 2*MR vector registers
+
+The micro-kernel keeps MR x NR accumulators as phi nodes and per k step does 2 vector loads of
+B, MR broadcasts of A and 2*MR fused multiply-adds; its shape comes from the target's vector
+width and register count (`blocking`). Packing absorbs any element strides (a transposed
+operand is only strides) and pads panels with zeros, so the micro-kernel never reads outside
+A or B and edge tiles compute like full ones; only their update of C is masked.
+
+The epilogue (accumulate, bias, relu, mask) is applied to a tile in registers when its last K
+block is done, just before the store, so it costs no extra pass over C. The summation order
+over k is fixed by the shapes (k ascending within a KC block, blocks added to C in order): the
+same inputs give the same bits.
+"""
+from collections import namedtuple
+from contextlib import contextmanager
+
+from llvmlite import ir
+
+from .types import F32, F64, I1, I8P, I32, I64, VOID, constant, declare, intrinsic, splat
+
+VERSION = 1  # part of the symbol name: bump when generated code changes its results
+
+_DTYPES = {"float32": (F32, 4, "f32"), "float64": (F64, 8, "f64")}
+
+# KC x NR of B (16 KiB for 6x16 float32) sits in L1 beside an A panel; MC x KC of A
+# (~150 KiB) in L2; NC bounds the packed B block (and the workspace) for very wide B.
+KC = 256
+MC_ELEMENTS = 144
+NC_ELEMENTS = 4096
+
+Blocking = namedtuple("Blocking", "lanes mr nr kc mc nc")
+
+
+def blocking(target, dtype_name):
+    """Micro-kernel shape and cache blocks for `target`: NR is two vectors wide; MR rows of
+    2 accumulators each, plus the 2 B vectors and 1 broadcast, fill the register file
+    (6 x 16 for AVX2 float32, 14 x 32 for AVX-512 float32, 6 x 8 for SSE2 float32)."""
+    _, itemsize, _ = _DTYPES[dtype_name]
+    lanes = target.lanes(itemsize)
+    nr = 2 * lanes
+    # 512-bit vectors mean AVX-512, which always has 32 registers (the named "avx512" target
+    # carries its features in the CPU name only, so its vector_registers says 16)
+    registers = max(target.vector_registers, 32 if target.vector_bits >= 512 else 0)
+    mr = (registers - 3) // 2
+    mc = mr * max(1, MC_ELEMENTS // mr)
+    nc = nr * max(1, NC_ELEMENTS // nr)
+    return Blocking(lanes, mr, nr, KC, mc, nc)
+
+
+def gemm_name(target, dtype_name):
+    """The function's symbol: named by what decides its results and layout, since its object
+    code is shared between modules (and two objects defining one symbol: the last one wins)."""
+    bl = blocking(target, dtype_name)
+    return f"llgrad_gemm_{_DTYPES[dtype_name][2]}_v{VERSION}_{bl.mr}x{bl.nr}_k{bl.kc}"
+
+
+def _round_up(x, m):
+    return -(-x // m) * m
+
+
+def gemm_workspace_elements(M, N, K, target, dtype_name):
+    """Elements of T the caller provides as `workspace`: one packed block of B (kc x nc) and one
+    of A (mc x kc), panels padded to NR / MR, and a little slack."""
+    bl = blocking(target, dtype_name)
+    kc = min(K, bl.kc)
+    # + one vector of slack: packing A may store up to lanes-1 elements past its last panel
+    return kc * (_round_up(min(N, bl.nc), bl.nr) + _round_up(min(M, bl.mc), bl.mr)) + bl.lanes
+
+
+def build_gemm(module, dtype_name, target):
+    """Define (once per module) the GEMM function for `dtype_name` and `target`:
+
+    void gemm(i64 M, i64 N, i64 K, T* A, i64 a_rs, i64 a_cs, T* B, i64 b_rs, i64 b_cs,
+              T* C, i64 c_rs, i32 accumulate, T* bias, i64 bias_rs, i64 bias_cs, i32 relu,
+              T* mask, i64 mask_rs, T* workspace)
+    """
+    name = gemm_name(target, dtype_name)
+    existing = module.globals.get(name)
+    if existing is not None:
+        return existing
+    return _Gemm(module, name, _DTYPES[dtype_name][0], blocking(target, dtype_name)).function
+
+
+def _i64(value):
+    return ir.Constant(I64, value)
+
+
+class _LoopID(ir.values.MDValue):
+    """`llvm.loop` metadata: a node whose first operand is itself (so each loop's is distinct),
+    which llvmlite cannot express. Compared by identity, since its operands contain itself."""
+
+    def __init__(self, module, properties):
+        super().__init__(module, [], name=str(len(module.metadata)))
+        self.operands = (self,) + tuple(properties)
+
+    __hash__ = object.__hash__
+
+    def __eq__(self, other):
+        return self is other
+
+
+# Argument lists: (name, type, is a pointer written through). T* is spelled "T".
+_GEMM_ARGS = [("M", I64), ("N", I64), ("K", I64), ("A", "T"), ("a_rs", I64), ("a_cs", I64),
+              ("B", "T"), ("b_rs", I64), ("b_cs", I64), ("C", "T"), ("c_rs", I64),
+              ("accumulate", I32), ("bias", "T"), ("bias_rs", I64), ("bias_cs", I64),
+              ("relu", I32), ("mask", "T"), ("mask_rs", I64), ("workspace", "T")]
+_PACK_ARGS = [("dst", "T"), ("src", "T"), ("line_stride", I64), ("depth_stride", I64),
+              ("extent", I64), ("depth", I64)]
+_TILE_ARGS = [("kc", I64), ("a_panel", "T"), ("b_panel", "T"), ("i", I64), ("j", I64),
+              ("mr", I64), ("nr", I64), ("load_c", I1), ("do_bias", I1), ("do_relu", I1),
+              ("do_mask", I1), ("C", "T"), ("c_rs", I64), ("bias", "T"), ("bias_rs", I64),
+              ("bias_cs", I64), ("mask", "T"), ("mask_rs", I64)]
+_NOALIAS = {"C", "workspace", "dst"}  # written; never overlap what is read
+
+
+class _Gemm:
+    """Emits the GEMM function and its three internal helpers (packing A, packing B, one C
+    tile). The helpers are `noinline`: kept whole, LLVM's loop unswitching would otherwise
+    copy the tile code once per combination of loop-invariant epilogue flags, which costs
+    compile time and buys nothing (the flags are tested once per tile)."""
+
+    def __init__(self, module, name, scalar, bl):
+        self.module, self.scalar, self.bl = module, scalar, bl
+        self.vec = ir.VectorType(scalar, bl.lanes)
+        self.vec_name = f"v{bl.lanes}{'f32' if scalar is F32 else 'f64'}"
+        self.align = 4 if scalar is F32 else 8  # element alignment: vector loads are unaligned
+        self.nv = bl.nr // bl.lanes  # vectors per tile row (2)
+        self.no_unroll = None
+        self.pack_a = self._pack(f"{name}.pack_a", bl.mr)
+        self.pack_b = self._pack(f"{name}.pack_b", bl.nr)
+        self.tile = self._tile(f"{name}.tile")
+        self.function = self._define(name, _GEMM_ARGS, internal=False)
+        self._driver()
+
+    # ---- small IR helpers -------------------------------------------------------------------
+
+    def _define(self, name, args, internal=True):
+        """Start function `name`; its arguments by name in self.p, the builder in self.b."""
+        types = [self.scalar.as_pointer() if t == "T" else t for _, t in args]
+        fn = ir.Function(self.module, ir.FunctionType(VOID, types), name)
+        for arg, (arg_name, _) in zip(fn.args, args):
+            arg.name = arg_name
+            if isinstance(arg.type, ir.PointerType):
+                arg.add_attribute("captures(none)")
+                if arg_name in _NOALIAS:
+                    arg.add_attribute("noalias")
+        if internal:
+            fn.linkage = "internal"
+            fn.attributes.add("noinline")
+        self.p = {arg_name: arg for arg, (arg_name, _) in zip(fn.args, args)}
+        self.b = ir.IRBuilder(fn.append_basic_block("entry"))
+        return fn
+
+    def at(self, ptr, offset):
+        return self.b.gep(ptr, [offset])
+
+    def min(self, x, y):
+        return self.b.select(self.b.icmp_signed("<", x, y), x, y)
+
+    def load_vec(self, ptr, lane_mask=None):
+        """A vector load from an element pointer; with `lane_mask` only those lanes are read."""
+        vptr = self.b.bitcast(ptr, self.vec.as_pointer())
+        if lane_mask is None:
+            return self.b.load(vptr, align=self.align)
+        fn = declare(self.module, f"llvm.masked.load.{self.vec_name}.p0",
+                     ir.FunctionType(self.vec, [vptr.type, I32, lane_mask.type, self.vec]))
+        return self.b.call(fn, [vptr, I32(self.align), lane_mask, constant(self.vec, 0)])
+
+    def store_vec(self, value, ptr, lane_mask=None):
+        vptr = self.b.bitcast(ptr, self.vec.as_pointer())
+        if lane_mask is None:
+            self.b.store(value, vptr, align=self.align)
+            return
+        fn = declare(self.module, f"llvm.masked.store.{self.vec_name}.p0",
+                     ir.FunctionType(VOID, [self.vec, vptr.type, I32, lane_mask.type]))
+        self.b.call(fn, [value, vptr, I32(self.align), lane_mask])
+
+    @contextmanager
+    def loop(self, start, stop, step, name, plain=False):
+        """for (i = start; i < stop; i += step): yields i; the builder ends after the loop.
+        A `plain` loop is left as written (no unrolling, no vectorization): the copy loops are
+        memory bound, and transforming them only costs compile time."""
+        b = self.b
+        before = b.block
+        head = b.append_basic_block(f"{name}.head")
+        body = b.append_basic_block(f"{name}.body")
+        done = b.append_basic_block(f"{name}.done")
+        b.branch(head)
+        b.position_at_end(head)
+        i = b.phi(I64, name)
+        i.add_incoming(start, before)
+        b.cbranch(b.icmp_signed("<", i, stop), body, done)
+        b.position_at_end(body)
+        yield i
+        i.add_incoming(b.add(i, step), b.block)
+        latch = b.branch(head)
+        if plain:
+            latch.set_metadata("llvm.loop", _LoopID(self.module, self._plain_loop()))
+        b.position_at_end(done)
+
+    def _plain_loop(self):
+        if self.no_unroll is None:
+            m = self.module
+            self.no_unroll = [
+                m.add_metadata([ir.MetaDataString(m, "llvm.loop.unroll.disable")]),
+                m.add_metadata([ir.MetaDataString(m, "llvm.loop.vectorize.enable"), I1(0)])]
+        return self.no_unroll
+
+    def when(self, cond, values, then):
+        """`then(values)` if `cond`, else `values`, merged by phis: keeps a tile in registers
+        across the optional epilogue steps."""
+        b = self.b
+        before = b.block
+        with b.if_then(cond):
+            new = then(values)
+            after = b.block
+        merged = []
+        for old, value in zip(values, new):
+            phi = b.phi(old.type)
+            phi.add_incoming(old, before)
+            phi.add_incoming(value, after)
+            merged.append(phi)
+        return merged
+
+    # ---- packing ------------------------------------------------------------------------------
+
+    def _pack(self, name, width):
+        """Pack an `extent` x `depth` block of a strided matrix into panels of `width` lines:
+        panel p holds lines p*width... as depth x width, line index fastest; the last panel is
+        padded with zero lines, so the micro-kernel never needs to know about edges.
+
+        void pack(T* dst, T* src, i64 line_stride, i64 depth_stride, i64 extent, i64 depth)
+
+        For A the lines are rows (width MR, depth along k); for B they are columns (width NR).
+        Lines are handled in groups of one vector (`lanes` lines, the last group padded), and
+        vector stores may run up to lanes-1 elements past a panel when width is not a multiple
+        of lanes: stores go in ascending address order so what spills over is rewritten
+        right after, and the workspace has that much slack at its end."""
+        fn = self._define(name, _PACK_ARGS)
+        b, p, lanes = self.b, self.p, self.bl.lanes
+        depth, line_stride, depth_stride = p["depth"], p["line_stride"], p["depth_stride"]
+        groups = -(-width // lanes)
+        zero, zeros = constant(self.scalar, 0), constant(self.vec, 0)
+        with self.loop(_i64(0), p["extent"], _i64(width), "line0") as line0:
+            valid = b.sub(p["extent"], line0)
+            panel = self.at(p["dst"], b.mul(line0, depth))
+            first = self.at(p["src"], b.mul(line0, line_stride))
+
+            def slot(k, line):  # where element (k, line) of this panel goes
+                return self.at(panel, b.add(b.mul(k, _i64(width)), line))
+
+            def by_lines(start):
+                # scalar, line by line from depth `start`: reads each line in order, and one
+                # load and store per step is cheap for LLVM to analyse
+                with self.loop(_i64(0), _i64(width), _i64(1), "j", plain=True) as j:
+                    with b.if_else(b.icmp_signed("<", j, valid)) as (copy, pad):
+                        with copy:
+                            line = self.at(first, b.mul(j, line_stride))
+                            with self.loop(start, depth, _i64(1), "k", plain=True) as k:
+                                b.store(b.load(self.at(line, b.mul(k, depth_stride))),
+                                        slot(k, j))
+                        with pad:
+                            with self.loop(start, depth, _i64(1), "kz", plain=True) as k:
+                                b.store(zero, slot(k, j))
+
+            def adjacent_lines():
+                # lines next to each other (B row-major, A column-major): copy vectors
+                with self.loop(_i64(0), depth, _i64(1), "kv", plain=True) as k:
+                    row = self.at(first, b.mul(k, depth_stride))
+                    for g in range(groups):
+                        self.store_vec(self.load_vec(self.at(row, _i64(g * lanes))),
+                                       slot(k, _i64(g * lanes)))
+
+            def contiguous_lines():
+                # each line contiguous along depth (A row-major, B transposed): load `lanes`
+                # depth steps of each line, transpose lanes x lanes blocks in registers
+                last = b.sub(valid, _i64(1))
+                lines = [self.at(first, b.mul(self.min(_i64(j), last), line_stride))
+                         for j in range(groups * lanes)]
+                keep = [b.icmp_signed("<", _i64(j), valid) for j in range(groups * lanes)]
+                blocks_end = b.and_(depth, _i64(-lanes))
+                with self.loop(_i64(0), blocks_end, _i64(lanes), "kt", plain=True) as k0:
+                    columns = [self.transpose([
+                        b.select(keep[j], self.load_vec(self.at(lines[j], k0)), zeros)
+                        for j in range(g * lanes, (g + 1) * lanes)]) for g in range(groups)]
+                    for t in range(lanes):
+                        for g in range(groups):
+                            self.store_vec(columns[g][t], slot(b.add(k0, _i64(t)),
+                                                               _i64(g * lanes)))
+                by_lines(blocks_end)
+
+            adjacent = b.and_(b.icmp_signed("==", line_stride, _i64(1)),
+                              b.icmp_signed(">=", valid, _i64(groups * lanes)))
+            with b.if_else(adjacent) as (then, otherwise):
+                with then:
+                    adjacent_lines()
+                with otherwise:
+                    with b.if_else(b.icmp_signed("==", depth_stride, _i64(1))) as (then2, other):
+                        with then2:
+                            contiguous_lines()
+                        with other:
+                            by_lines(_i64(0))
+        b.ret_void()
+        return fn
+
+    def transpose(self, rows):
+        """Transpose a lanes x lanes block held as `lanes` vectors: swap the off-diagonal
+        d x d blocks of every 2d x 2d block, for d = lanes/2 ... 1 (shuffles of two vectors)."""
+        rows, n, d = list(rows), self.bl.lanes, self.bl.lanes // 2
+        while d:
+            low = [l if l & d == 0 else n + l - d for l in range(n)]
+            high = [l + d if l & d == 0 else n + l for l in range(n)]
+            for i in range(n):
+                if i & d == 0:
+                    x, y = rows[i], rows[i + d]
+                    rows[i] = self.b.shuffle_vector(x, y, ir.Constant(ir.VectorType(I32, n), low))
+                    rows[i + d] = self.b.shuffle_vector(x, y,
+                                                        ir.Constant(ir.VectorType(I32, n), high))
+            d //= 2
+        return rows
+
+    # ---- one C tile: micro-kernel and update ------------------------------------------------
+
+    def _tile(self, name):
+        """void tile(kc, a_panel, b_panel, i, j, mr, nr, load_c, do_bias, do_relu, do_mask,
+                     C, c_rs, bias, bias_rs, bias_cs, mask, mask_rs)
+
+        The product of one packed A panel and one B panel, added to C[i:i+mr, j:j+nr] (or
+        replacing it unless `load_c`), with the epilogue steps asked for."""
+        fn = self._define(name, _TILE_ARGS)
+        b, bl, p = self.b, self.bl, self.p
+        self.bias_tile = b.alloca(self.scalar, bl.mr * bl.nr, "bias_tile")
+        # the C tile is loaded or written after the k loop: start fetching it now (from L2 or
+        # L3 once C outgrows L1), first and last element of each row (a prefetch never faults)
+        prefetch = declare(self.module, "llvm.prefetch.p0",
+                           ir.FunctionType(VOID, [I8P, I32, I32, I32]))
+        row = self.at(p["C"], b.add(b.mul(p["i"], p["c_rs"]), p["j"]))
+        for r in range(bl.mr):
+            for c in (0, bl.nr - 1):
+                b.call(prefetch, [b.bitcast(self.at(row, _i64(c)), I8P), I32(1), I32(3), I32(1)])
+            row = self.at(row, p["c_rs"])
+        acc = self.micro_kernel(p["kc"], p["a_panel"], p["b_panel"])
+        full = b.and_(b.icmp_signed("==", p["mr"], _i64(bl.mr)),
+                      b.icmp_signed("==", p["nr"], _i64(bl.nr)))
+        with b.if_else(full) as (whole, edge):
+            with whole:
+                self.update_tile(acc, edge=False)
+            with edge:
+                self.update_tile(acc, edge=True)
+        b.ret_void()
+        return fn
+
+    def micro_kernel(self, kc, a_panel, b_panel):
+        """The MR x NR product of a packed A panel (kc x MR) and B panel (kc x NR), as MR*NV
+        vectors (row-major): per k, NV loads of B, then per row one broadcast and NV fmas."""
+        b, bl = self.b, self.bl
+        zero = constant(self.vec, 0)
+        before = b.block
+        body = b.append_basic_block("kernel.body")
+        done = b.append_basic_block("kernel.done")
+        b.cbranch(b.icmp_signed(">", kc, _i64(0)), body, done)
+        b.position_at_end(body)
+        k = b.phi(I64, "k")
+        ap = b.phi(a_panel.type, "ap")
+        bp = b.phi(b_panel.type, "bp")
+        acc = [b.phi(self.vec, f"acc{r}_{v}") for r in range(bl.mr) for v in range(self.nv)]
+        for phi, start in [(k, _i64(0)), (ap, a_panel), (bp, b_panel)] + [(x, zero) for x in acc]:
+            phi.add_incoming(start, before)
+        bvec = [self.load_vec(self.at(bp, _i64(v * bl.lanes))) for v in range(self.nv)]
+        new = []
+        for r in range(bl.mr):
+            a = splat(b, b.load(self.at(ap, _i64(r))), bl.lanes)
+            for v in range(self.nv):
+                # fmuladd: one fma where the target has it, mul + add on plain SSE2 (llvm.fma
+                # would become a libm call per lane there)
+                new.append(intrinsic(b, "fmuladd", [a, bvec[v], acc[r * self.nv + v]]))
+        k_next = b.add(k, _i64(1))
+        for phi, value in [(k, k_next), (ap, self.at(ap, _i64(bl.mr))),
+                           (bp, self.at(bp, _i64(bl.nr)))] + list(zip(acc, new)):
+            phi.add_incoming(value, body)
+        b.cbranch(b.icmp_signed("<", k_next, kc), body, done)
+        b.position_at_end(done)
+        out = []
+        for value in new:
+            phi = b.phi(self.vec)
+            phi.add_incoming(zero, before)
+            phi.add_incoming(value, body)
+            out.append(phi)
+        return out
+
+    def update_tile(self, acc, edge):
+        """C tile = (load_c ? C : 0) + acc, then bias, relu and mask as flagged, all in
+        registers, then one store. A full tile (`edge` False) uses plain vector loads and
+        stores; an edge tile masks lanes past nr and rows past mr (reads of those rows are
+        clamped to row mr-1 so every address is in bounds)."""
+        b, bl, p, nv = self.b, self.bl, self.p, self.nv
+        i, j, mr, nr = p["i"], p["j"], p["mr"], p["nr"]
+        zero = constant(self.vec, 0)
+        if edge:
+            index = ir.VectorType(I64, bl.lanes)
+            cols = [b.icmp_signed("<", ir.Constant(index, list(range(v * bl.lanes,
+                                                                     (v + 1) * bl.lanes))),
+                                  splat(b, nr, bl.lanes)) for v in range(nv)]
+            rows = [self.min(_i64(r), b.sub(mr, _i64(1))) for r in range(bl.mr)]
+        else:
+            cols = [None] * nv
+            rows = [_i64(r) for r in range(bl.mr)]
+
+        def tile_rows(base, row_stride):
+            return [self.at(base, b.mul(rows[r], row_stride)) for r in range(bl.mr)]
+
+        def origin(matrix, row_stride):  # &matrix[i, j] for a matrix with contiguous columns
+            return self.at(matrix, b.add(b.mul(i, row_stride), j))
+
+        def each(values, fn):  # fn(x, tile row pointers' index, vector) for every accumulator
+            return [fn(values[r * nv + v], r, v) for r in range(bl.mr) for v in range(nv)]
+
+        def load(row_ptrs, r, v):
+            return self.load_vec(self.at(row_ptrs[r], _i64(v * bl.lanes)), cols[v])
+
+        c_rows = tile_rows(origin(p["C"], p["c_rs"]), p["c_rs"])
+
+        def add_c(vals):
+            return each(vals, lambda x, r, v: b.fadd(x, load(c_rows, r, v)))
+
+        def add_bias(vals):
+            # contiguous bias rows are read as vectors; any other column stride (0 for a
+            # column vector broadcast along rows) is first gathered into a tile-sized scratch
+            # buffer, so the vector code serves both
+            contiguous = b.icmp_signed("==", p["bias_cs"], _i64(1))
+            with b.if_then(b.not_(contiguous)):
+                self.gather_bias()
+            base = b.select(contiguous, origin(p["bias"], p["bias_rs"]), self.bias_tile)
+            bias_rows = tile_rows(base, b.select(contiguous, p["bias_rs"], _i64(bl.nr)))
+            return each(vals, lambda x, r, v: b.fadd(x, load(bias_rows, r, v)))
+
+        def relu(vals):  # x < 0 ? 0 : x keeps NaN, as numpy.maximum(x, 0) does
+            return each(vals, lambda x, r, v: b.select(b.fcmp_ordered("<", x, zero), zero, x))
+
+        def apply_mask(vals):
+            mask_rows = tile_rows(origin(p["mask"], p["mask_rs"]), p["mask_rs"])
+            return each(vals, lambda x, r, v: b.select(
+                b.fcmp_ordered(">", load(mask_rows, r, v), zero), x, zero))
+
+        acc = self.when(p["load_c"], acc, add_c)
+        acc = self.when(p["do_bias"], acc, add_bias)
+        acc = self.when(p["do_relu"], acc, relu)
+        acc = self.when(p["do_mask"], acc, apply_mask)
+        for r in range(bl.mr):
+            row_ok = splat(b, b.icmp_signed("<", _i64(r), mr), bl.lanes) if edge else None
+            for v in range(nv):
+                self.store_vec(acc[r * nv + v], self.at(c_rows[r], _i64(v * bl.lanes)),
+                               b.and_(cols[v], row_ok) if edge else None)
+
+    def gather_bias(self):
+        """bias_tile[r, c] = bias[(i + r) * rs + (j + c) * cs] over the MR x NR tile, indices
+        clamped to mr-1, nr-1 (the lanes past them are never stored)."""
+        b, bl, p = self.b, self.bl, self.p
+        last_row, last_col = b.sub(p["mr"], _i64(1)), b.sub(p["nr"], _i64(1))
+        with self.loop(_i64(0), _i64(bl.mr), _i64(1), "br", plain=True) as r:
+            row = self.at(p["bias"], b.mul(b.add(p["i"], self.min(r, last_row)), p["bias_rs"]))
+            with self.loop(_i64(0), _i64(bl.nr), _i64(1), "bc", plain=True) as c:
+                col = b.add(p["j"], self.min(c, last_col))
+                b.store(b.load(self.at(row, b.mul(col, p["bias_cs"]))),
+                        self.at(self.bias_tile, b.add(b.mul(r, _i64(bl.nr)), c)))
+
+    # ---- the loop nest ------------------------------------------------------------------------
+
+    def _driver(self):
+        b, bl, p = self.b, self.bl, self.p
+        M, N, K = p["M"], p["N"], p["K"]
+        with b.if_then(b.or_(b.icmp_signed("<=", M, _i64(0)), b.icmp_signed("<=", N, _i64(0)))):
+            b.ret_void()
+        # workspace: the packed B block (kc x nc, panels padded to NR), then the A block
+        nc_padded = b.mul(b.sdiv(b.add(self.min(N, _i64(bl.nc)), _i64(bl.nr - 1)), _i64(bl.nr)),
+                          _i64(bl.nr))
+        b_pack = p["workspace"]
+        a_pack = self.at(b_pack, b.mul(self.min(K, _i64(bl.kc)), nc_padded))
+        # at least one K block, so K == 0 still writes C = (accumulate ? C : 0) + bias ...
+        k_blocks = b.sdiv(b.add(K, _i64(bl.kc - 1)), _i64(bl.kc))
+        k_blocks = b.select(b.icmp_signed(">", k_blocks, _i64(0)), k_blocks, _i64(1))
+        accumulate = b.icmp_signed("!=", p["accumulate"], I32(0))
+        has_bias = b.icmp_unsigned("!=", p["bias"], ir.Constant(p["bias"].type, None))
+        has_mask = b.icmp_unsigned("!=", p["mask"], ir.Constant(p["mask"].type, None))
+        has_relu = b.icmp_signed("!=", p["relu"], I32(0))
+        with self.loop(_i64(0), N, _i64(bl.nc), "jc") as jc:
+            nc = self.min(_i64(bl.nc), b.sub(N, jc))
+            with self.loop(_i64(0), k_blocks, _i64(1), "kb") as kb:
+                pc = b.mul(kb, _i64(bl.kc))
+                kc = self.min(_i64(bl.kc), b.sub(K, pc))
+                load_c = b.or_(accumulate, b.icmp_signed(">", kb, _i64(0)))
+                last = b.icmp_signed("==", kb, b.sub(k_blocks, _i64(1)))
+                b_block = self.at(p["B"], b.add(b.mul(pc, p["b_rs"]), b.mul(jc, p["b_cs"])))
+                b.call(self.pack_b, [b_pack, b_block, p["b_cs"], p["b_rs"], nc, kc])
+                with self.loop(_i64(0), M, _i64(bl.mc), "ic") as ic:
+                    mc = self.min(_i64(bl.mc), b.sub(M, ic))
+                    a_block = self.at(p["A"], b.add(b.mul(ic, p["a_rs"]), b.mul(pc, p["a_cs"])))
+                    b.call(self.pack_a, [a_pack, a_block, p["a_rs"], p["a_cs"], mc, kc])
+                    with self.loop(_i64(0), nc, _i64(bl.nr), "jr") as jr:
+                        nr = self.min(_i64(bl.nr), b.sub(nc, jr))
+                        b_panel = self.at(b_pack, b.mul(jr, kc))
+                        with self.loop(_i64(0), mc, _i64(bl.mr), "ir") as ir_:
+                            b.call(self.tile, [
+                                kc, self.at(a_pack, b.mul(ir_, kc)), b_panel,
+                                b.add(ic, ir_), b.add(jc, jr), self.min(_i64(bl.mr),
+                                                                        b.sub(mc, ir_)), nr,
+                                load_c, b.and_(last, has_bias), b.and_(last, has_relu),
+                                b.and_(last, has_mask), p["C"], p["c_rs"], p["bias"],
+                                p["bias_rs"], p["bias_cs"], p["mask"], p["mask_rs"]])
+        b.ret_void()
