@@ -115,10 +115,12 @@ _GEMM_ARGS = [("M", I64), ("N", I64), ("K", I64), ("A", "T"), ("a_rs", I64), ("a
               ("relu", I32), ("mask", "T"), ("mask_rs", I64), ("workspace", "T")]
 _PACK_ARGS = [("dst", "T"), ("src", "T"), ("line_stride", I64), ("depth_stride", I64),
               ("extent", I64), ("depth", I64)]
-_TILE_ARGS = [("kc", I64), ("a_panel", "T"), ("b_panel", "T"), ("i", I64), ("j", I64),
-              ("mr", I64), ("nr", I64), ("load_c", I1), ("do_bias", I1), ("do_relu", I1),
-              ("do_mask", I1), ("C", "T"), ("c_rs", I64), ("bias", "T"), ("bias_rs", I64),
-              ("bias_cs", I64), ("mask", "T"), ("mask_rs", I64)]
+_TILE_ARGS = [("context", "context"), ("kc", I64), ("a_panel", "T"), ("b_panel", "T"),
+              ("i", I64), ("j", I64), ("mr", I64), ("nr", I64), ("flags", I32)]
+# what stays the same for every tile, passed by one pointer to keep the per-tile call cheap
+_CONTEXT = [("C", "T"), ("c_rs", I64), ("bias", "T"), ("bias_rs", I64), ("bias_cs", I64),
+            ("mask", "T"), ("mask_rs", I64)]
+_FLAGS = ["load_c", "do_bias", "do_relu", "do_mask"]  # bits of the tile's `flags`
 _NOALIAS = {"C", "workspace", "dst"}  # written; never overlap what is read
 
 
@@ -135,6 +137,7 @@ class _Gemm:
         self.align = 4 if scalar is F32 else 8  # element alignment: vector loads are unaligned
         self.nv = bl.nr // bl.lanes  # vectors per tile row (2)
         self.no_unroll = None
+        self.context = ir.LiteralStructType([self._type(t) for _, t in _CONTEXT])
         self.pack_a = self._pack(f"{name}.pack_a", bl.mr)
         self.pack_b = self._pack(f"{name}.pack_b", bl.nr)
         self.tile = self._tile(f"{name}.tile")
@@ -145,7 +148,7 @@ class _Gemm:
 
     def _define(self, name, args, internal=True):
         """Start function `name`; its arguments by name in self.p, the builder in self.b."""
-        types = [self.scalar.as_pointer() if t == "T" else t for _, t in args]
+        types = [self._type(t) for _, t in args]
         fn = ir.Function(self.module, ir.FunctionType(VOID, types), name)
         for arg, (arg_name, _) in zip(fn.args, args):
             arg.name = arg_name
@@ -159,6 +162,12 @@ class _Gemm:
         self.p = {arg_name: arg for arg, (arg_name, _) in zip(fn.args, args)}
         self.b = ir.IRBuilder(fn.append_basic_block("entry"))
         return fn
+
+    def _type(self, t):
+        """An argument's LLVM type: "T" is T*, "context" the tile context's pointer."""
+        if isinstance(t, str):
+            return self.scalar.as_pointer() if t == "T" else self.context.as_pointer()
+        return t
 
     def at(self, ptr, offset):
         return self.b.gep(ptr, [offset])
@@ -272,22 +281,28 @@ class _Gemm:
                             with self.loop(start, depth, _i64(1), "kz", plain=True) as k:
                                 b.store(zero, slot(k, j))
 
-            def adjacent_lines():
-                # lines next to each other (B row-major, A column-major): copy vectors
+            def adjacent_lines(masked):
+                # lines next to each other (B row-major, A column-major): copy vectors; in a
+                # partial panel masked loads read only the valid lines (0 for the rest)
+                masks = [None] * groups
+                if masked:
+                    index = ir.VectorType(I64, lanes)
+                    masks = [b.icmp_signed("<", ir.Constant(index, list(range(
+                        g * lanes, (g + 1) * lanes))), splat(b, valid, lanes))
+                        for g in range(groups)]
                 with self.loop(_i64(0), depth, _i64(1), "kv", plain=True) as k:
                     row = self.at(first, b.mul(k, depth_stride))
                     for g in range(groups):
-                        self.store_vec(self.load_vec(self.at(row, _i64(g * lanes))),
+                        self.store_vec(self.load_vec(self.at(row, _i64(g * lanes)), masks[g]),
                                        slot(k, _i64(g * lanes)))
 
-            def contiguous_lines():
+            def contiguous_lines(blocks_end):
                 # each line contiguous along depth (A row-major, B transposed): load `lanes`
                 # depth steps of each line, transpose lanes x lanes blocks in registers
                 last = b.sub(valid, _i64(1))
                 lines = [self.at(first, b.mul(self.min(_i64(j), last), line_stride))
                          for j in range(groups * lanes)]
                 keep = [b.icmp_signed("<", _i64(j), valid) for j in range(groups * lanes)]
-                blocks_end = b.and_(depth, _i64(-lanes))
                 with self.loop(_i64(0), blocks_end, _i64(lanes), "kt", plain=True) as k0:
                     columns = [self.transpose([
                         b.select(keep[j], self.load_vec(self.at(lines[j], k0)), zeros)
@@ -296,19 +311,22 @@ class _Gemm:
                         for g in range(groups):
                             self.store_vec(columns[g][t], slot(b.add(k0, _i64(t)),
                                                                _i64(g * lanes)))
-                by_lines(blocks_end)
 
-            adjacent = b.and_(b.icmp_signed("==", line_stride, _i64(1)),
-                              b.icmp_signed(">=", valid, _i64(groups * lanes)))
-            with b.if_else(adjacent) as (then, otherwise):
-                with then:
-                    adjacent_lines()
-                with otherwise:
-                    with b.if_else(b.icmp_signed("==", depth_stride, _i64(1))) as (then2, other):
-                        with then2:
-                            contiguous_lines()
-                        with other:
-                            by_lines(_i64(0))
+            with b.if_else(b.icmp_signed("==", line_stride, _i64(1))) as (adjacent, other):
+                with adjacent:
+                    with b.if_else(b.icmp_signed(">=", valid, _i64(groups * lanes))) as (
+                            whole, part):
+                        with whole:
+                            adjacent_lines(masked=False)
+                        with part:
+                            adjacent_lines(masked=True)
+                with other:
+                    # whole blocks of `lanes` depth steps by transposes when lines are
+                    # contiguous, the rest (or everything) line by line
+                    blocks_end = b.select(b.icmp_signed("==", depth_stride, _i64(1)),
+                                          b.and_(depth, _i64(-lanes)), _i64(0))
+                    contiguous_lines(blocks_end)
+                    by_lines(blocks_end)
         b.ret_void()
         return fn
 
@@ -331,14 +349,20 @@ class _Gemm:
     # ---- one C tile: micro-kernel and update ------------------------------------------------
 
     def _tile(self, name):
-        """void tile(kc, a_panel, b_panel, i, j, mr, nr, load_c, do_bias, do_relu, do_mask,
-                     C, c_rs, bias, bias_rs, bias_cs, mask, mask_rs)
+        """void tile(context*, kc, a_panel, b_panel, i, j, mr, nr, flags)
 
         The product of one packed A panel and one B panel, added to C[i:i+mr, j:j+nr] (or
-        replacing it unless `load_c`), with the epilogue steps asked for."""
+        replacing it unless the load_c flag), with the epilogue steps flagged."""
         fn = self._define(name, _TILE_ARGS)
         b, bl, p = self.b, self.bl, self.p
-        self.bias_tile = b.alloca(self.scalar, bl.mr * bl.nr, "bias_tile")
+        for index, (field, _) in enumerate(_CONTEXT):
+            p[field] = b.load(b.gep(p["context"], [I32(0), I32(index)]), name=field)
+        for bit, flag in enumerate(_FLAGS):
+            p[flag] = b.icmp_signed("!=", b.and_(p["flags"], I32(1 << bit)), I32(0), name=flag)
+        # tile-sized buffers for edge tiles (C, bias and mask staged in and out) and for a
+        # bias with column stride != 1
+        self.buffers = {name: b.alloca(self.scalar, bl.mr * bl.nr, f"{name}_tile")
+                        for name in ("C", "bias", "mask")}
         # the C tile is loaded or written after the k loop: start fetching it now (from L2 or
         # L3 once C outgrows L1), first and last element of each row (a prefetch never faults)
         prefetch = declare(self.module, "llvm.prefetch.p0",
@@ -348,41 +372,67 @@ class _Gemm:
             for c in (0, bl.nr - 1):
                 b.call(prefetch, [b.bitcast(self.at(row, _i64(c)), I8P), I32(1), I32(3), I32(1)])
             row = self.at(row, p["c_rs"])
-        acc = self.micro_kernel(p["kc"], p["a_panel"], p["b_panel"])
-        full = b.and_(b.icmp_signed("==", p["mr"], _i64(bl.mr)),
-                      b.icmp_signed("==", p["nr"], _i64(bl.nr)))
-        with b.if_else(full) as (whole, edge):
-            with whole:
-                self.update_tile(acc, edge=False)
-            with edge:
-                self.update_tile(acc, edge=True)
+        acc = self.micro_kernels()
+        self.update_tile(acc)
         b.ret_void()
         return fn
 
-    def micro_kernel(self, kc, a_panel, b_panel):
-        """The MR x NR product of a packed A panel (kc x MR) and B panel (kc x NR), as MR*NV
-        vectors (row-major): per k, NV loads of B, then per row one broadcast and NV fmas."""
-        b, bl = self.b, self.bl
+    def micro_kernels(self):
+        """The tile's product by the smallest micro-kernel that covers it: MR or MR/2 rows,
+        NV or 1 vectors wide (an edge tile of 2 rows or 8 columns runs at the cost of its
+        size, not of a full tile's). All give the same bits: each element is summed over k in
+        the same order. Returns MR*NV vectors (those a kernel skips are 0)."""
+        b, bl, p = self.b, self.bl, self.p
+        row_options = [bl.mr, bl.mr // 2]
+        vector_options = [self.nv, 1] if self.nv > 1 else [1]
+        shapes = [(rows, vectors) for rows in row_options for vectors in vector_options]
+        choice = b.add(b.mul(b.zext(b.icmp_signed("<=", p["mr"], _i64(bl.mr // 2)), I32),
+                             I32(len(vector_options))),
+                       b.zext(b.icmp_signed("<=", p["nr"], _i64(bl.lanes)), I32))
+        blocks = [b.append_basic_block(f"kernel{rows}x{vectors}") for rows, vectors in shapes]
+        merge = b.append_basic_block("kernels.done")
+        switch = b.switch(choice, blocks[0])
+        results = []
+        for n, ((rows, vectors), block) in enumerate(zip(shapes, blocks)):
+            switch.add_case(I32(n), block)
+            b.position_at_end(block)
+            results.append((self.micro_kernel(rows, vectors), b.block))
+            b.branch(merge)
+        b.position_at_end(merge)
+        out = []
+        for n in range(bl.mr * self.nv):
+            phi = b.phi(self.vec)
+            for acc, block in results:
+                phi.add_incoming(acc[n], block)
+            out.append(phi)
+        return out
+
+    def micro_kernel(self, rows, vectors):
+        """The rows x vectors*lanes product of a packed A panel (kc x MR) and B panel
+        (kc x NR) as MR*NV vectors, row-major (those outside the shape are 0): per k, the B
+        vectors, then per row one broadcast of A and a fused multiply-add per vector."""
+        b, bl, p = self.b, self.bl, self.p
+        kc, a_panel, b_panel = p["kc"], p["a_panel"], p["b_panel"]
         zero = constant(self.vec, 0)
         before = b.block
-        body = b.append_basic_block("kernel.body")
-        done = b.append_basic_block("kernel.done")
+        body = b.append_basic_block(f"k{rows}x{vectors}.body")
+        done = b.append_basic_block(f"k{rows}x{vectors}.done")
         b.cbranch(b.icmp_signed(">", kc, _i64(0)), body, done)
         b.position_at_end(body)
         k = b.phi(I64, "k")
         ap = b.phi(a_panel.type, "ap")
         bp = b.phi(b_panel.type, "bp")
-        acc = [b.phi(self.vec, f"acc{r}_{v}") for r in range(bl.mr) for v in range(self.nv)]
+        acc = [b.phi(self.vec, f"acc{r}_{v}") for r in range(rows) for v in range(vectors)]
         for phi, start in [(k, _i64(0)), (ap, a_panel), (bp, b_panel)] + [(x, zero) for x in acc]:
             phi.add_incoming(start, before)
-        bvec = [self.load_vec(self.at(bp, _i64(v * bl.lanes))) for v in range(self.nv)]
+        bvec = [self.load_vec(self.at(bp, _i64(v * bl.lanes))) for v in range(vectors)]
         new = []
-        for r in range(bl.mr):
+        for r in range(rows):
             a = splat(b, b.load(self.at(ap, _i64(r))), bl.lanes)
-            for v in range(self.nv):
+            for v in range(vectors):
                 # fmuladd: one fma where the target has it, mul + add on plain SSE2 (llvm.fma
                 # would become a libm call per lane there)
-                new.append(intrinsic(b, "fmuladd", [a, bvec[v], acc[r * self.nv + v]]))
+                new.append(intrinsic(b, "fmuladd", [a, bvec[v], acc[r * vectors + v]]))
         k_next = b.add(k, _i64(1))
         for phi, value in [(k, k_next), (ap, self.at(ap, _i64(bl.mr))),
                            (bp, self.at(bp, _i64(bl.nr)))] + list(zip(acc, new)):
@@ -390,64 +440,76 @@ class _Gemm:
         b.cbranch(b.icmp_signed("<", k_next, kc), body, done)
         b.position_at_end(done)
         out = []
-        for value in new:
-            phi = b.phi(self.vec)
-            phi.add_incoming(zero, before)
-            phi.add_incoming(value, body)
-            out.append(phi)
+        for r in range(bl.mr):
+            for v in range(self.nv):
+                if r < rows and v < vectors:
+                    phi = b.phi(self.vec)
+                    phi.add_incoming(zero, before)
+                    phi.add_incoming(new[r * vectors + v], body)
+                    out.append(phi)
+                else:
+                    out.append(zero)
         return out
 
-    def update_tile(self, acc, edge):
+    def update_tile(self, acc):
         """C tile = (load_c ? C : 0) + acc, then bias, relu and mask as flagged, all in
-        registers, then one store. A full tile (`edge` False) uses plain vector loads and
-        stores; an edge tile masks lanes past nr and rows past mr (reads of those rows are
-        clamped to row mr-1 so every address is in bounds)."""
+        registers, then one store. A full tile reads and writes C, bias and mask in place with
+        vector loads and stores. An edge tile (mr < MR or nr < NR) runs the same code on
+        tile-sized buffers: what it needs is copied in before (masked loads, rows past mr
+        clamped to row mr-1 so every address is in bounds) and C copied out after."""
         b, bl, p, nv = self.b, self.bl, self.p, self.nv
         i, j, mr, nr = p["i"], p["j"], p["mr"], p["nr"]
         zero = constant(self.vec, 0)
-        if edge:
-            index = ir.VectorType(I64, bl.lanes)
-            cols = [b.icmp_signed("<", ir.Constant(index, list(range(v * bl.lanes,
-                                                                     (v + 1) * bl.lanes))),
-                                  splat(b, nr, bl.lanes)) for v in range(nv)]
-            rows = [self.min(_i64(r), b.sub(mr, _i64(1))) for r in range(bl.mr)]
-        else:
-            cols = [None] * nv
-            rows = [_i64(r) for r in range(bl.mr)]
+        edge = b.or_(b.icmp_signed("!=", mr, _i64(bl.mr)), b.icmp_signed("!=", nr, _i64(bl.nr)))
+        index = ir.VectorType(I64, bl.lanes)
+        self.cols = [b.icmp_signed("<", ir.Constant(index, list(range(v * bl.lanes,
+                                                                      (v + 1) * bl.lanes))),
+                                   splat(b, nr, bl.lanes)) for v in range(nv)]
 
-        def tile_rows(base, row_stride):
-            return [self.at(base, b.mul(rows[r], row_stride)) for r in range(bl.mr)]
-
-        def origin(matrix, row_stride):  # &matrix[i, j] for a matrix with contiguous columns
+        def origin(matrix, row_stride):  # &matrix[i, j] of a matrix with contiguous columns
             return self.at(matrix, b.add(b.mul(i, row_stride), j))
 
-        def each(values, fn):  # fn(x, tile row pointers' index, vector) for every accumulator
+        def staged(name, row_stride, needed, in_place=None):
+            """Where the tile of matrix `name` is read: in place, or its buffer, filled from
+            the matrix when `needed` on an edge tile. Returns (pointer, row stride)."""
+            in_place = b.not_(edge) if in_place is None else in_place
+            with b.if_then(b.and_(needed, b.not_(in_place))):
+                self.copy_tile(origin(p[name], row_stride), row_stride, self.buffers[name],
+                               _i64(bl.nr), mr, into_buffer=True)
+            return (b.select(in_place, origin(p[name], row_stride), self.buffers[name]),
+                    b.select(in_place, row_stride, _i64(bl.nr)))
+
+        def rows(tile):
+            pointer, stride = tile
+            return [self.at(pointer, b.mul(_i64(r), stride)) for r in range(bl.mr)]
+
+        def each(values, fn):  # fn(x, row, vector) for every accumulator
             return [fn(values[r * nv + v], r, v) for r in range(bl.mr) for v in range(nv)]
 
         def load(row_ptrs, r, v):
-            return self.load_vec(self.at(row_ptrs[r], _i64(v * bl.lanes)), cols[v])
+            return self.load_vec(self.at(row_ptrs[r], _i64(v * bl.lanes)))
 
-        c_rows = tile_rows(origin(p["C"], p["c_rs"]), p["c_rs"])
+        c_tile = staged("C", p["c_rs"], p["load_c"])
+        c_rows = rows(c_tile)
 
         def add_c(vals):
             return each(vals, lambda x, r, v: b.fadd(x, load(c_rows, r, v)))
 
         def add_bias(vals):
-            # contiguous bias rows are read as vectors; any other column stride (0 for a
-            # column vector broadcast along rows) is first gathered into a tile-sized scratch
-            # buffer, so the vector code serves both
+            # a bias with column stride != 1 (0 for a column vector broadcast along rows) is
+            # gathered into the buffer first, so the vector code serves every layout
             contiguous = b.icmp_signed("==", p["bias_cs"], _i64(1))
             with b.if_then(b.not_(contiguous)):
                 self.gather_bias()
-            base = b.select(contiguous, origin(p["bias"], p["bias_rs"]), self.bias_tile)
-            bias_rows = tile_rows(base, b.select(contiguous, p["bias_rs"], _i64(bl.nr)))
+            bias_rows = rows(staged("bias", p["bias_rs"], contiguous,
+                                    b.and_(contiguous, b.not_(edge))))
             return each(vals, lambda x, r, v: b.fadd(x, load(bias_rows, r, v)))
 
         def relu(vals):  # x < 0 ? 0 : x keeps NaN, as numpy.maximum(x, 0) does
             return each(vals, lambda x, r, v: b.select(b.fcmp_ordered("<", x, zero), zero, x))
 
         def apply_mask(vals):
-            mask_rows = tile_rows(origin(p["mask"], p["mask_rs"]), p["mask_rs"])
+            mask_rows = rows(staged("mask", p["mask_rs"], ir.Constant(I1, 1)))
             return each(vals, lambda x, r, v: b.select(
                 b.fcmp_ordered(">", load(mask_rows, r, v), zero), x, zero))
 
@@ -456,14 +518,32 @@ class _Gemm:
         acc = self.when(p["do_relu"], acc, relu)
         acc = self.when(p["do_mask"], acc, apply_mask)
         for r in range(bl.mr):
-            row_ok = splat(b, b.icmp_signed("<", _i64(r), mr), bl.lanes) if edge else None
             for v in range(nv):
-                self.store_vec(acc[r * nv + v], self.at(c_rows[r], _i64(v * bl.lanes)),
-                               b.and_(cols[v], row_ok) if edge else None)
+                self.store_vec(acc[r * nv + v], self.at(c_rows[r], _i64(v * bl.lanes)))
+        with b.if_then(edge):
+            self.copy_tile(origin(p["C"], p["c_rs"]), p["c_rs"], self.buffers["C"],
+                           _i64(bl.nr), mr, into_buffer=False)
+
+    def copy_tile(self, matrix, row_stride, buffer, buffer_stride, mr, into_buffer):
+        """Copy the valid mr x nr part of a tile between a matrix and its buffer, with lane
+        masks: into the buffer all MR rows (rows past mr repeat row mr-1), out only mr rows."""
+        b, bl = self.b, self.bl
+        last = b.sub(mr, _i64(1))
+        with self.loop(_i64(0), _i64(bl.mr) if into_buffer else mr, _i64(1), "row",
+                       plain=True) as r:
+            row = self.at(matrix, b.mul(self.min(r, last), row_stride))
+            staged = self.at(buffer, b.mul(r, buffer_stride))
+            for v in range(self.nv):
+                there = self.at(row, _i64(v * bl.lanes))
+                here = self.at(staged, _i64(v * bl.lanes))
+                if into_buffer:
+                    self.store_vec(self.load_vec(there, self.cols[v]), here)
+                else:
+                    self.store_vec(self.load_vec(here), there, self.cols[v])
 
     def gather_bias(self):
-        """bias_tile[r, c] = bias[(i + r) * rs + (j + c) * cs] over the MR x NR tile, indices
-        clamped to mr-1, nr-1 (the lanes past them are never stored)."""
+        """bias buffer[r, c] = bias[(i + r) * rs + (j + c) * cs] over the MR x NR tile,
+        indices clamped to mr-1, nr-1 (the lanes past them are never stored)."""
         b, bl, p = self.b, self.bl, self.p
         last_row, last_col = b.sub(p["mr"], _i64(1)), b.sub(p["nr"], _i64(1))
         with self.loop(_i64(0), _i64(bl.mr), _i64(1), "br", plain=True) as r:
@@ -471,7 +551,7 @@ class _Gemm:
             with self.loop(_i64(0), _i64(bl.nr), _i64(1), "bc", plain=True) as c:
                 col = b.add(p["j"], self.min(c, last_col))
                 b.store(b.load(self.at(row, b.mul(col, p["bias_cs"]))),
-                        self.at(self.bias_tile, b.add(b.mul(r, _i64(bl.nr)), c)))
+                        self.at(self.buffers["bias"], b.add(b.mul(r, _i64(bl.nr)), c)))
 
     # ---- the loop nest ------------------------------------------------------------------------
 
@@ -488,17 +568,25 @@ class _Gemm:
         # at least one K block, so K == 0 still writes C = (accumulate ? C : 0) + bias ...
         k_blocks = b.sdiv(b.add(K, _i64(bl.kc - 1)), _i64(bl.kc))
         k_blocks = b.select(b.icmp_signed(">", k_blocks, _i64(0)), k_blocks, _i64(1))
+        context = b.alloca(self.context, name="context")
+        for index, (field, _) in enumerate(_CONTEXT):
+            b.store(p[field], b.gep(context, [I32(0), I32(index)]))
+        # flags of the last K block (the first also loads C when accumulating; later ones do)
+        def flag(name, on):
+            return b.select(on, I32(1 << _FLAGS.index(name)), I32(0))
+        last_flags = b.or_(b.or_(
+            flag("do_bias", b.icmp_unsigned("!=", p["bias"], ir.Constant(p["bias"].type, None))),
+            flag("do_mask", b.icmp_unsigned("!=", p["mask"], ir.Constant(p["mask"].type, None)))),
+            flag("do_relu", b.icmp_signed("!=", p["relu"], I32(0))))
         accumulate = b.icmp_signed("!=", p["accumulate"], I32(0))
-        has_bias = b.icmp_unsigned("!=", p["bias"], ir.Constant(p["bias"].type, None))
-        has_mask = b.icmp_unsigned("!=", p["mask"], ir.Constant(p["mask"].type, None))
-        has_relu = b.icmp_signed("!=", p["relu"], I32(0))
         with self.loop(_i64(0), N, _i64(bl.nc), "jc") as jc:
             nc = self.min(_i64(bl.nc), b.sub(N, jc))
             with self.loop(_i64(0), k_blocks, _i64(1), "kb") as kb:
                 pc = b.mul(kb, _i64(bl.kc))
                 kc = self.min(_i64(bl.kc), b.sub(K, pc))
-                load_c = b.or_(accumulate, b.icmp_signed(">", kb, _i64(0)))
-                last = b.icmp_signed("==", kb, b.sub(k_blocks, _i64(1)))
+                flags = b.or_(flag("load_c", b.or_(accumulate, b.icmp_signed(">", kb, _i64(0)))),
+                              b.select(b.icmp_signed("==", kb, b.sub(k_blocks, _i64(1))),
+                                       last_flags, I32(0)))
                 b_block = self.at(p["B"], b.add(b.mul(pc, p["b_rs"]), b.mul(jc, p["b_cs"])))
                 b.call(self.pack_b, [b_pack, b_block, p["b_cs"], p["b_rs"], nc, kc])
                 with self.loop(_i64(0), M, _i64(bl.mc), "ic") as ic:
@@ -510,10 +598,7 @@ class _Gemm:
                         b_panel = self.at(b_pack, b.mul(jr, kc))
                         with self.loop(_i64(0), mc, _i64(bl.mr), "ir") as ir_:
                             b.call(self.tile, [
-                                kc, self.at(a_pack, b.mul(ir_, kc)), b_panel,
-                                b.add(ic, ir_), b.add(jc, jr), self.min(_i64(bl.mr),
-                                                                        b.sub(mc, ir_)), nr,
-                                load_c, b.and_(last, has_bias), b.and_(last, has_relu),
-                                b.and_(last, has_mask), p["C"], p["c_rs"], p["bias"],
-                                p["bias_rs"], p["bias_cs"], p["mask"], p["mask_rs"]])
+                                context, kc, self.at(a_pack, b.mul(ir_, kc)), b_panel,
+                                b.add(ic, ir_), b.add(jc, jr),
+                                self.min(_i64(bl.mr), b.sub(mc, ir_)), nr, flags])
         b.ret_void()
