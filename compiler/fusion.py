@@ -149,6 +149,7 @@ class Fusion:
         self.epilogues = {}  # matmul node -> (absorbed nodes, final value, extra params)
         self.absorbed = {}  # node -> the matmul node whose kernel computes it
         self.group_of = {}
+        self._producers = {}
         self._find_epilogues()
         self._force_memory_operands()
         self._decide_inlining()
@@ -295,6 +296,15 @@ class Fusion:
         return ("single", kind)
 
     def _form_groups(self):
+        self._producers = {}
+        self.root_consumers = {}
+        for node in self.graph.nodes:
+            if self.is_root(node):
+                for producer in self.root_producers(node):
+                    self.root_consumers.setdefault(producer, []).append(node)
+        self._absorbed_into = {}
+        for node, owner in self.absorbed.items():
+            self._absorbed_into.setdefault(owner, []).append(node)
         self.groups = []
         for node in self.graph.nodes:
             if self.is_root(node):
@@ -314,6 +324,12 @@ class Fusion:
 
     def root_producers(self, node):
         """Root nodes whose values `node` reads, seen through inlined values and remaps."""
+        cached = self._producers.get(node)
+        if cached is None:
+            cached = self._producers[node] = self._find_root_producers(node)
+        return cached
+
+    def _find_root_producers(self, node):
         found, stack, seen = [], list(node.inputs), set()
         while stack:
             v = stack.pop()
@@ -350,7 +366,9 @@ class Fusion:
             if value.node in member_set and value.node is not member:
                 if not same_point(indices, member_indices(value, domain), value.shape):
                     return False
-                if _level(value, domain) == "full" and _level(member.outputs[0], domain) == "kept":
+                reads_full_as_kept = (_level(value, domain) == "full" and
+                                      _level(member.outputs[0], domain) == "kept")
+                if reads_full_as_kept and member.prim.name not in REDUCTIONS:
                     return False
         return True
 
@@ -364,6 +382,8 @@ class Fusion:
                 return [(v, None) for v in node.inputs]
             starts = [(v, ix) for v, ix in zip(node.inputs, operand_indices(node, indices))
                       if ix is not None]
+        if self.kinds[node] != "reduce":
+            starts += [(node.inputs[slot], None) for slot in RANDOM_ACCESS.get(node.prim.name, ())]
         found = []
         stack = list(starts)
         while stack:
@@ -371,39 +391,42 @@ class Fusion:
             producer = value.node
             if producer is None or self.kinds[producer] == "constant":
                 continue
-            if self.is_root(producer) or producer in self.absorbed:
-                found.append((value, indices))
+            if self.is_root(producer) or producer in self.absorbed or indices is None:
+                found.append((value, indices))  # None: read anywhere (gather's source)
                 continue
-            for v, ix in zip(producer.inputs, operand_indices(producer, indices)):
+            for slot, (v, ix) in enumerate(zip(producer.inputs,
+                                               operand_indices(producer, indices))):
                 if ix is not None:
                     stack.append((v, ix))
+                elif slot in RANDOM_ACCESS.get(producer.prim.name, ()):
+                    stack.append((v, None))
         return found
 
     def _creates_cycle(self, a, b):
-        """A path from one group to the other through a node of neither would make the merged
-        kernel wait on itself."""
-        inside = set(a.nodes) | set(b.nodes)
-        last = max(self.order[n] for n in inside)
-        for source in (a, b):
-            stack = [(v, False) for n in source.nodes for v in n.outputs]
-            seen = set()
+        """A path from one group to the other through a third would make the merged kernel wait
+        on itself (checked between groups: two nodes unrelated by data can still be tied through
+        the groups they belong to)."""
+        for source, target in ((a, b), (b, a)):
+            stack = [g for g in self._consumer_groups(source) if g is not target]
+            seen = set(map(id, stack))
             while stack:
-                value, outside = stack.pop()
-                for node, _ in self.users.get(value, ()):
-                    if self.order[node] > last or (node, outside) in seen:
-                        continue
-                    seen.add((node, outside))
-                    if node in inside:
-                        if outside:
-                            return True
-                        continue
-                    via = outside or self._is_separate_kernel(node)
-                    stack.extend((v, via) for v in node.outputs)
+                group = stack.pop()
+                for nxt in self._consumer_groups(group):
+                    if nxt is target:
+                        return True
+                    if id(nxt) not in seen and nxt is not source:
+                        seen.add(id(nxt))
+                        stack.append(nxt)
         return False
 
-    def _is_separate_kernel(self, node):
-        return self.is_root(node) or node in self.absorbed or self.kinds[node] in (
-            "custom", "library")
+    def _consumer_groups(self, group):
+        found = []
+        for node in group.nodes + self._absorbed_into.get(group.nodes[0], []):
+            for consumer in self.root_consumers.get(node, ()):
+                g = self.group_of[consumer]
+                if g is not group and all(g is not f for f in found):
+                    found.append(g)
+        return found
 
     # ---- results ---------------------------------------------------------------------------
 

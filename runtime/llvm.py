@@ -24,6 +24,11 @@ _init_lock = threading.Lock()
 _initialized = False
 
 
+# Libraries whose functions generated code may call: libm (fmod, for remainders) and libgcc
+# (half-precision conversions LLVM emits as calls on CPUs without F16C).
+RUNTIME_LIBRARIES = ("libm.so.6", "libgcc_s.so.1")
+
+
 def initialize():
     global _initialized
     with _init_lock:
@@ -31,6 +36,11 @@ def initialize():
             llvm.initialize_native_target()
             llvm.initialize_native_asmprinter()
             llvm.initialize_native_asmparser()
+            for name in RUNTIME_LIBRARIES:
+                try:
+                    llvm.load_library_permanently(name)
+                except RuntimeError:
+                    pass  # not glibc: a call needing it is refused by the symbol check
             _initialized = True
 
 
@@ -139,7 +149,7 @@ class LoadedCode:
         return address
 
     def optimized_ir(self):
-        if self._optimized_ir is None:
+        if self._optimized_ir is None and self._module is not None:
             self._optimized_ir = str(self._module)
         return self._optimized_ir
 
@@ -168,12 +178,10 @@ def _parse(ir_text):
     return module
 
 
-def compile_module(ir_text, tgt=None, externals=()):
-    """Parse, verify, optimize, emit and load `ir_text` for `tgt` (default: host).
-
-    `externals` names functions the module calls that live elsewhere (llgrad's shared kernels,
-    libc): each must resolve, or a call would jump to address 0.
-    """
+def compile_module(ir_text, tgt=None):
+    """Parse, verify, optimize and emit `ir_text` for `tgt` (default: host), then load the
+    object code. Every symbol the object leaves undefined (llgrad's shared routines, libm) must
+    resolve first: MCJIT would otherwise let a call jump to address 0."""
     tgt = tgt or target("host")
     timings = {}
     with _compile_lock:
@@ -185,14 +193,56 @@ def compile_module(ir_text, tgt=None, externals=()):
         start = time.perf_counter()
         optimize(module, tm)
         timings["llvm_optimize"] = time.perf_counter() - start
-        for name in externals:
-            if not llvm.address_of_symbol(name):
-                raise RuntimeError(f"generated code calls {name!r}, which is not loaded")
         start = time.perf_counter()
-        engine = llvm.create_mcjit_compiler(module, tm)
-        engine.finalize_object()
+        obj = tm.emit_object(module)
         timings["llvm_emit"] = time.perf_counter() - start
-    return LoadedCode(engine, module, tgt, timings, str(ir_text))
+    code = load_object(obj, tgt)
+    code._module = module
+    code.ir_text = str(ir_text)
+    code.timings = dict(timings, **code.timings)
+    return code
+
+
+def load_object(obj, tgt=None):
+    """Load object code (bytes from `compile_module` or a cache) into memory."""
+    tgt = tgt or target("host")
+    start = time.perf_counter()
+    missing = [name for name in undefined_symbols(obj) if not llvm.address_of_symbol(name)]
+    if missing:
+        raise RuntimeError(f"generated code calls {', '.join(missing)}, which no loaded library "
+                           f"defines")
+    with _compile_lock:
+        engine = llvm.create_mcjit_compiler(llvm.parse_assembly(""), _target_machine(tgt))
+        engine.add_object_file(llvm.ObjectFileRef.from_data(obj))
+        engine.finalize_object()
+    code = LoadedCode(engine, None, tgt, {"load_object": time.perf_counter() - start}, "")
+    code.object = obj
+    return code
+
+
+def undefined_symbols(obj):
+    """Names an ELF64 object file uses but does not define (its symbol table's SHN_UNDEF
+    entries)."""
+    import struct
+
+    if obj[:4] != b"\x7fELF" or obj[4] != 2:
+        raise RuntimeError("object code is not ELF64")
+    shoff, = struct.unpack_from("<Q", obj, 0x28)
+    shentsize, shnum = struct.unpack_from("<HH", obj, 0x3A)
+    sections = [struct.unpack_from("<IIQQQQIIQQ", obj, shoff + i * shentsize) for i in range(shnum)]
+    names = []
+    for sh_name, sh_type, _, _, offset, size, link, _, _, entsize in sections:
+        if sh_type != 2:  # SHT_SYMTAB
+            continue
+        strtab = sections[link]
+        str_offset = strtab[4]
+        for k in range(size // entsize):
+            st_name, st_info, _, st_shndx = struct.unpack_from("<IBBH", obj, offset + k * entsize)
+            binding = st_info >> 4
+            if st_shndx == 0 and st_name and binding in (1, 2):  # undefined global or weak
+                end = obj.index(b"\0", str_offset + st_name)
+                names.append(obj[str_offset + st_name:end].decode())
+    return names
 
 
 def emit_assembly(ir_text, tgt=None, optimized=False):

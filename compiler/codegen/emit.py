@@ -14,7 +14,7 @@ from llvmlite import ir
 
 from .. import dtypes
 from ..loops import (
-    Accumulate, Apply, Check, Const, Let, LibCall, Load, Loop, Ref, Store, Var, View,
+    Accumulate, Apply, Assign, Check, Const, Let, LibCall, Load, Loop, Pointer, Ref, Store, Var,
     linear_coefficient, walk)
 from .ops import Ops, combine, identity_constant
 from .types import (
@@ -60,7 +60,7 @@ class KernelEmitter:
         self.entry = self.fn.append_basic_block("entry")
         self.b = ir.IRBuilder(self.entry)
         self.ops = Ops(self.b)
-        self.mutable = {s.local for s in walk(kernel.body) if isinstance(s, Accumulate)}
+        self.mutable = {s.local for s in walk(kernel.body) if isinstance(s, (Accumulate, Assign))}
         self.fail_block = None
 
     # ---- top level -----------------------------------------------------------------------------
@@ -89,6 +89,10 @@ class KernelEmitter:
                 self.let(s, ctx)
             elif isinstance(s, Accumulate):
                 self.accumulate(s, ctx)
+            elif isinstance(s, Assign):
+                self.b.store(self.widen(self.expr(s.value, ctx),
+                                        lanes_of(ctx.slots[s.local].type.pointee)),
+                             ctx.slots[s.local])
             elif isinstance(s, Store):
                 self.store(s, ctx)
             elif isinstance(s, Check):
@@ -176,8 +180,9 @@ class KernelEmitter:
         for a, param in zip(s.args, fn.function_type.args):
             if a is None:
                 args.append(ir.Constant(param, None))
-            elif isinstance(a, View):
-                pointer = self.b.gep(self.pointers[a.buffer], [I64(a.offset)])
+            elif isinstance(a, Pointer):
+                index = self.expr(a.index, ctx, lane0=True)
+                pointer = self.b.gep(self.pointers[a.buffer], [index])
                 args.append(self.b.bitcast(pointer, param))
             elif isinstance(a, tuple) and a[0] == "i32":
                 args.append(I32(a[1]))
@@ -383,3 +388,18 @@ def emit_entry(module, name, kernels, functions, program):
     b.ret(I32(0))
     return fn
 
+
+
+ENTRY = "llgrad_step"
+
+
+def emit_program(program, target, library, name=ENTRY):
+    """The module of a whole step: its kernels and the entry point. Returns (module, the names
+    of the shared routines it calls)."""
+    module = ir.Module(name=name)
+    noalias = not program.inputs_may_overlap
+    functions = [emit_kernel(module, k, target, noalias, library) for k in program.kernels]
+    emit_entry(module, name, program.kernels, functions, program)
+    used = sorted({s.routine for k in program.kernels for s in walk(k.body)
+                   if isinstance(s, LibCall)})
+    return module, [library[r].symbol for r in used]

@@ -10,18 +10,17 @@ import functools
 import os
 import warnings
 
-from ..compiler.interpreter import Interpreter
+import time
+
 from ..compiler.printer import to_dot
+from .backends import BACKENDS, default_backend
 from .pytree import flatten
 from .specialization import trace_specialization
 
 DEFAULT_MAX_SPECIALIZATIONS = 8
 
-# name -> class built from an optimized graph, called with the input arrays, returning outputs.
-BACKENDS = {"interp": Interpreter}
 
-
-def compile(fn=None, *, backend="interp", max_specializations=DEFAULT_MAX_SPECIALIZATIONS,  # noqa: A001
+def compile(fn=None, *, backend=None, max_specializations=DEFAULT_MAX_SPECIALIZATIONS,  # noqa: A001
             verify=False):
     """Compile `fn` (a function or an nn.Module); usable as `@llgrad.compile` or
     `@llgrad.compile(backend="interp")`. `verify=True` checks every graph between passes."""
@@ -36,8 +35,9 @@ def _debug(flag):
 
 
 class CompiledFunction:
-    def __init__(self, fn, backend="interp", max_specializations=DEFAULT_MAX_SPECIALIZATIONS,
+    def __init__(self, fn, backend=None, max_specializations=DEFAULT_MAX_SPECIALIZATIONS,
                  verify=False):
+        backend = backend or default_backend()
         if backend not in BACKENDS:
             raise ValueError(f"unknown llgrad.compile backend {backend!r}; choose one of "
                              f"{sorted(BACKENDS)}")
@@ -45,7 +45,8 @@ class CompiledFunction:
         self.backend = backend
         self.max_specializations = max_specializations
         self.verify = verify
-        self.stats = {"traces": 0, "compiles": 0, "disk_hits": 0, "calls": 0}
+        self.stats = {"traces": 0, "compiles": 0, "disk_hits": 0, "calls": 0,
+                      "executions": {name: 0 for name in BACKENDS}, "time": {}}
         self.specializations = []
         self.last_retrace = None
         self._warned_limit = False
@@ -80,9 +81,20 @@ class CompiledFunction:
                           f"the guard that keeps changing: {self.last_retrace}. Each new "
                           f"specialization is traced and compiled again.", UserWarning,
                           stacklevel=3)
+        start = time.perf_counter()
         spec = trace_specialization(self.fn, args, kwargs, flat_args, structure, self.backend,
                                     self.verify)
+        total = time.perf_counter() - start
+        spec.executable.counters = self.stats["executions"]
+        if spec.backward_graph is not None:
+            spec.backward_executable.counters = self.stats["executions"]
         self.stats["traces"] += 1
+        if self.backend == "llvm":
+            self.stats["compiles"] += 1 + (spec.backward_graph is not None)
+        times = self.stats["time"]
+        for phase, seconds in spec.timings.items():
+            times[phase] = times.get(phase, 0.0) + seconds
+        times["trace"] = times.get("trace", 0.0) + total - sum(spec.timings.values())
         self.specializations.append(spec)
         if _debug("graphs"):
             print(spec.explanation())

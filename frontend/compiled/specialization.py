@@ -5,6 +5,8 @@ array feeds each graph input, which results are returned, which state tensors ar
 (and how many version steps that is), which `.grad` slots are set, and, for outputs that require
 grad, the backward. Replaying runs the optimized graph and carries out the plan.
 """
+import time
+
 import numpy as np
 
 from .. import tracing
@@ -12,10 +14,11 @@ from ..compiler import passes
 from ..compiler.partition import split_joint
 from ..compiler.printer import format_graph, node_line
 from ..tensor import Tensor
+from .backends import BACKENDS, Plan
 from .backward import CompiledFunctionBackward, plan_backward
 from .guards import Guards
 from .pytree import flatten, unflatten
-from .refs import make_refs
+from .refs import ArgRef, make_refs
 
 
 def trace_specialization(fn, args, kwargs, flat_args, structure, backend, verify):
@@ -141,8 +144,6 @@ def _state_names(tracer):
 class Specialization:
     def __init__(self, tracer, flat_args, structure, outputs, out_structure, effects, backward,
                  backend, verify):
-        from . import BACKENDS
-
         refs = make_refs(tracer, _state_names(tracer))
         state_records = [r for r in tracer.lifted_order
                          if r.grad_owner is None and id(r.tensor) not in tracer.arg_ids]
@@ -173,19 +174,44 @@ class Specialization:
                                  _results_that_are_inputs(forward).items()
                                  if k >= self.n_results and self.feeds[pos].ref is not None]
         self.pass_log = []
+        self.timings = {}
+        start = time.perf_counter()
         self.graph = passes.run_pipeline(forward, verify=verify, log=self.pass_log)
-        self.executable = BACKENDS[backend](self.graph)
         self.backward_graph = None
         if backward_graph is not None:
             self.backward_graph = passes.run_pipeline(backward_graph, verify=verify)
-            self.backward_executable = BACKENDS[backend](self.backward_graph)
+        self.timings["passes"] = time.perf_counter() - start
+        plan = self._backend_plan(tracer, effects, flat_args, forward_inputs)
+        self.executable = BACKENDS[backend](self.graph, plan)
+        _add_timings(self.timings, self.executable.timings)
+        if self.backward_graph is not None:
+            self.backward_executable = BACKENDS[backend](self.backward_graph, Plan())
+            _add_timings(self.timings, self.backward_executable.timings)
+
+    def _backend_plan(self, tracer, effects, flat_args, forward_inputs):
+        """Which outputs overwrite which inputs in place (state of the same shape and dtype),
+        and which inputs keep their own memory layout (state: written or read where it is)."""
+        position = {v: i for i, v in enumerate(forward_inputs)}
+        # Only tensors are read here: a runtime input's producer would draw random numbers.
+        arrays = [feed(flat_args) if feed.ref is not None else None for feed in self.feeds]
+        layout_fixed = [feed.ref is not None and not isinstance(feed.ref, ArgRef)
+                        for feed in self.feeds]
+        inplace = {}
+        for record, index, _ in effects.state_writes:
+            i = position.get(record.value)
+            out = self.graph.outputs[index]
+            if i is not None and out.aval == self.graph.inputs[i].aval and layout_fixed[i]:
+                inplace[index] = i
+        return Plan(inplace, arrays, layout_fixed)
 
     # ---- a call ---------------------------------------------------------------------------------
 
     def run(self, flat_args):
         inputs = [feed(flat_args) for feed in self.feeds]
         everything = self.executable(inputs)
-        results = _owned(everything[:self.n_results], inputs)
+        results = everything[:self.n_results]
+        if not self.executable.owns_results:
+            results = _owned(results, inputs)
         residuals = everything[self.n_results:]
         self._apply_effects(results, flat_args)
         leaves = [self._output(item, results, flat_args) for item in self.outputs]
@@ -204,7 +230,8 @@ class Specialization:
     def _apply_effects(self, results, flat_args):
         for ref, index, steps in self.state_writes:
             tensor = ref(flat_args)
-            np.copyto(tensor._data, results[index], casting="unsafe")
+            if results[index] is not tensor._data:  # not already written in place
+                np.copyto(tensor._data, results[index], casting="unsafe")
             tensor._version_box()[0] += steps
         for ref, (kind, what) in self.grad_sets:
             owner = ref(flat_args)
@@ -251,6 +278,11 @@ class Specialization:
             lines.append("== optimized backward graph, run when autograd reaches the outputs")
             lines.append(format_graph(self.backward_graph))
         return "\n".join(lines)
+
+
+def _add_timings(total, more):
+    for phase, seconds in more.items():
+        total[phase] = total.get(phase, 0.0) + seconds
 
 
 def _resolve_output(item, refs):

@@ -1,10 +1,14 @@
 """Property test: random programs over the op set, with random broadcasting shapes, give the same
 values and gradients compiled (reference interpreter) as eager."""
 import numpy as np
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import llgrad
+
+# Every test runs on each back end and checks which one executed (tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("each_backend")
 
 UNARY = [
     lambda x: x.tanh(), lambda x: x.sigmoid(), lambda x: x.sin(), lambda x: x.exp().clamp(max=50),

@@ -6,6 +6,9 @@ import pytest
 import llgrad
 from llgrad.tracing import TracingError
 
+# Every test runs on each back end and checks which one executed (tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("each_backend")
+
 C = llgrad.compile
 
 

@@ -328,7 +328,7 @@ class OpTests:
                 compare_with_torch(torch, op, sample, op.dtypes[0], layout)
 
     @selects(lambda op: op.differentiable and op.traceable)
-    def test_compiled_matches_eager(self, op):
+    def test_compiled_matches_eager(self, op, each_backend):
         for sample in op.sample_list():
             compare_compiled_with_eager(op, sample)
 

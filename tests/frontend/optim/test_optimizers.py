@@ -339,9 +339,10 @@ def test_rmsprop_and_adagrad_argument_errors_match_torch():
     lambda p: llgrad.optim.RMSprop(p, lr=0.01, momentum=0.9, centered=True),
     lambda p: llgrad.optim.Adagrad(p, lr=0.05, lr_decay=0.01, weight_decay=0.01),
 ], ids=["sgd-nesterov", "sgd-dampening", "adam", "adamw-amsgrad", "rmsprop", "adagrad"])
-def test_compiled_training_step_matches_eager(make):
+def test_compiled_training_step_matches_eager(make, each_backend):
     """Under llgrad.compile, hyperparameters are runtime inputs (a schedule does not retrace),
-    state is created outside the trace, and the updates equal the eager ones bit for bit."""
+    state is created outside the trace, and the updates equal the eager ones: bit for bit on the
+    interpreter (the same NumPy kernels), to rounding on native code (other summation orders)."""
     if not hasattr(llgrad, "compile"):
         pytest.skip("llgrad.compile is not available")
     results = []
@@ -367,9 +368,17 @@ def test_compiled_training_step_matches_eager(make):
         results.append((losses, [p.detach().numpy().copy() for p in model.parameters()],
                         opt.state_dict()))
     (eager_losses, eager_params, eager_sd), (comp_losses, comp_params, comp_sd) = results
-    assert comp_losses == eager_losses
+
+    def same(a, b):
+        if each_backend == "interp":
+            np.testing.assert_array_equal(a, b)
+        else:
+            scale = float(np.abs(np.asarray(b)).max()) if np.size(b) else 0.0
+            np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6 * max(scale, 1e-3))
+
+    same(comp_losses, eager_losses)
     for a, b in zip(eager_params, comp_params):
-        np.testing.assert_array_equal(a, b)
+        same(b, a)
     for pid, entries in eager_sd["state"].items():
         for key, value in entries.items():
-            np.testing.assert_array_equal(comp_sd["state"][pid][key].numpy(), value.numpy())
+            same(comp_sd["state"][pid][key].numpy(), value.numpy())

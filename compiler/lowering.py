@@ -1,0 +1,990 @@
+"""Lowering: an optimized graph becomes a Program, kernels in loop IR over planned memory.
+
+`lower(graph, inplace, input_strides)` runs fusion (fusion.py), gives every value that needs
+memory a buffer (an input's, a fresh output array, state written in place, or a temporary in the
+arena), builds each group's loop nest, orders the kernels (checks early, in-place writes of
+state late) and verifies that every in-place write comes after the last read of the old value;
+a write that cannot be proven safe goes to a temporary copied in at the very end.
+"""
+import heapq
+
+import numpy as np
+
+from . import dtypes
+from .fusion import REDUCTIONS, Fusion, loop_vars, member_indices, operand_indices
+from .ir import CONSTANT
+from .loops import (
+    INDEX, Accumulate, Apply, Assign, Buffer, Check, Const, Kernel, Let, LibCall, Load, Local,
+    Loop, Pointer, Ref, Store, Var, View, add, contiguous_strides, index_of, mul, walk,
+    walk_exprs)
+from .primitive import REGISTRY, numel
+
+P = REGISTRY
+
+
+class Program:
+    """Kernels in execution order over buffers, and what the runtime must do around them."""
+
+    def __init__(self, graph):
+        self.graph = graph
+        self.kernels = []
+        self.buffers = []  # every buffer the entry point addresses
+        self.inputs = []  # graph input position -> Buffer
+        self.outputs = []  # graph output position -> ("fresh", Buffer) | ("inplace", input pos)
+        self.constants = []  # (Buffer, array)
+        self.errors = {}  # check code -> (exception type, message with {} for the index)
+        self.offsets = {}  # temp Buffer -> byte offset in the arena
+        self.arena_bytes = 0
+        self.table_size = 0
+        self.arena_slot = self.errinfo_slot = None
+        self.fusion = None
+        self.inputs_may_overlap = False  # then kernels' pointers are not marked noalias
+
+    def error(self, exception, message):
+        code = len(self.errors) + 1
+        self.errors[code] = (exception, message)
+        return code
+
+
+def lower(graph, inplace=None, input_strides=None, library=None, inputs_may_overlap=False):
+    """Lower `graph`. `inplace`: {output position: input position} for state updated in place;
+    `input_strides`: per input, element strides of the arrays that will be passed (None:
+    contiguous); `library`: the shared routines available (name -> Routine);
+    `inputs_may_overlap`: some input arrays share memory (no noalias then)."""
+    builder = ProgramBuilder(graph, inplace or {}, input_strides, library or {})
+    program = builder.build()
+    program.inputs_may_overlap = inputs_may_overlap
+    return program
+
+
+class ProgramBuilder:
+    def __init__(self, graph, inplace, input_strides, library):
+        self.graph = graph
+        self.inplace = dict(inplace)
+        self.input_strides = input_strides
+        self.library = library
+        self.names = iter(range(10 ** 9))
+
+    def build(self):
+        while True:
+            program = self._attempt()
+            unsafe = self._unsafe_inplace(program)
+            if not unsafe:
+                break
+            for k in unsafe:  # write those to a temporary, copied into the state at the end
+                self.inplace[k] = ("late", self.inplace[k])
+        self._plan_arena(program)
+        self._plan_table(program)
+        return program
+
+    # ---- one attempt with the current in-place choices -----------------------------------------
+
+    def _attempt(self):
+        graph = self.graph
+        program = Program(graph)
+        self.program = program
+        self.fusion = fusion = Fusion(graph)
+        program.fusion = fusion
+        self.buffer_of = {}
+        self.late_copies = []
+        for i, v in enumerate(graph.inputs):
+            strides = self.input_strides[i] if self.input_strides else None
+            buf = Buffer(f"in{i}", v.dtype, v.shape, "input", strides)
+            program.inputs.append(buf)
+            self.buffer_of[v] = View.whole(buf)
+        self._assign_output_buffers(program, fusion)
+        for value in fusion.materialized():
+            if value not in self.buffer_of:
+                self.buffer_of[value] = View.whole(self._new_buffer(value, "temp"))
+        kernels = self._kernels_in_order()
+        for source, target in self.late_copies:
+            kernels.append(self._view_copy_kernel(source, target))
+        program.kernels = kernels
+        program.buffers = self._all_buffers(program)
+        return program
+
+    def _new_buffer(self, value, kind):
+        buf = Buffer(f"{kind[0]}{next(self.names)}", value.dtype, value.shape, kind)
+        return buf
+
+    def _assign_output_buffers(self, program, fusion):
+        """Graph outputs: written in place into an input (state), or into a fresh array.
+
+        A state write whose value is not computed here (it is another input, a constant, or a
+        value already stored elsewhere), or that is not safe in place ("late"), is staged in a
+        temporary and copied into the state after every kernel ran, so no input is overwritten
+        while something may still read it (a swap of two parameters)."""
+        graph = self.graph
+        claimed = set()
+        self.output_copies = []  # (value, target view): copies into fresh outputs / staging
+        for k, value in enumerate(graph.outputs):
+            target = self.inplace.get(k)
+            late = isinstance(target, tuple)
+            if late:
+                target = target[1]
+            computed = value.node is not None and value.node.prim is not CONSTANT
+            if target is not None:
+                program.outputs.append(("inplace", target))
+                if value is graph.inputs[target]:
+                    continue  # state left as it was: nothing to write
+                state = View.whole(program.inputs[target])
+                if computed and value not in claimed and not late:
+                    claimed.add(value)
+                    self.buffer_of[value] = state
+                    continue
+                staging = View.whole(self._new_buffer(value, "temp"))
+                if computed and value not in claimed:  # its kernel writes the staging buffer
+                    claimed.add(value)
+                    self.buffer_of[value] = staging
+                else:
+                    self.output_copies.append((value, staging))
+                self.late_copies.append((staging, state))
+                continue
+            buf = Buffer(f"out{k}", value.dtype, value.shape, "output")
+            program.outputs.append(("fresh", buf))
+            if computed and value not in claimed and value not in self.buffer_of:
+                claimed.add(value)
+                self.buffer_of[value] = View.whole(buf)
+            else:
+                self.output_copies.append((value, View.whole(buf)))
+
+    # ---- kernels -------------------------------------------------------------------------------
+
+    def _kernels_in_order(self):
+        fusion = self.fusion
+        deps = fusion.group_dependencies()
+        kernels = {}
+        for group in fusion.groups:
+            kernels[id(group)] = KernelBuilder(self, group).build()
+        copies = [self._copy_kernel(v, t) for v, t in self.output_copies]
+        return self._schedule(fusion.groups, deps, kernels) + copies
+
+    def _schedule(self, groups, deps, kernels):
+        """Kahn's algorithm: kernels with bounds checks as early as possible, kernels writing
+        state in place as late as possible, otherwise graph order."""
+        state = {b for b in self.program.inputs}
+        waiting = {id(g): len(set(map(id, deps[g]))) for g in groups}
+        users = {id(g): [] for g in groups}
+        for g in groups:
+            for d in set(map(id, deps[g])):
+                users[d].append(g)
+        order = {id(g): i for i, g in enumerate(groups)}
+
+        def priority(g):
+            k = kernels[id(g)]
+            writes_state = bool(k.writes() & state)
+            return (1 if writes_state else 0, 0 if k.can_fail else 1, order[id(g)])
+
+        ready = [(priority(g), order[id(g)], g) for g in groups if waiting[id(g)] == 0]
+        heapq.heapify(ready)
+        result = []
+        while ready:
+            _, _, g = heapq.heappop(ready)
+            result.append(kernels[id(g)])
+            for u in users[id(g)]:
+                waiting[id(u)] -= 1
+                if waiting[id(u)] == 0:
+                    heapq.heappush(ready, (priority(u), order[id(u)], u))
+        if len(result) != len(groups):
+            raise AssertionError("kernel dependencies form a cycle (a fusion bug)")
+        return result
+
+    def _copy_kernel(self, value, target):
+        builder = KernelBuilder(self, None)
+        indices = loop_vars(value.shape)
+        body = builder.body()
+        body.add(Store(target.buffer, index_of(target, indices),
+                       builder.value_at(value, indices, body)))
+        return builder.finish("copy", nest(value.shape, body.statements), [])
+
+    def _view_copy_kernel(self, source, target):
+        indices = loop_vars(source.shape)
+        body = [Store(target.buffer, index_of(target, indices),
+                      Load(source.buffer, index_of(source, indices)))]
+        return KernelBuilder(self, None).finish("copy", nest(source.shape, body), [])
+
+    def _all_buffers(self, program):
+        seen, result = set(), []
+        for buf in program.inputs:
+            seen.add(buf)
+            result.append(buf)
+        for kind, what in program.outputs:
+            if kind == "fresh" and what not in seen:
+                seen.add(what)
+                result.append(what)
+        for k in program.kernels:
+            for buf in k.buffers:
+                if buf not in seen:
+                    seen.add(buf)
+                    result.append(buf)
+        return result
+
+    # ---- safety of in-place writes ---------------------------------------------------------
+
+    def _unsafe_inplace(self, program):
+        """Output positions whose in-place write could clobber a value still to be read, or
+        happen before a bounds check."""
+        unsafe = []
+        order = program.kernels
+        last_check = max((i for i, k in enumerate(order) if k.can_fail), default=-1)
+        for out_index, (kind, target) in enumerate(program.outputs):
+            if kind != "inplace" or isinstance(self.inplace.get(out_index), tuple):
+                continue
+            state = program.inputs[target]
+            writers = [i for i, k in enumerate(order) if state in k.writes()]
+            if not writers:
+                continue
+            first = writers[0]
+            readers = [i for i, k in enumerate(order) if state in k.reads()]
+            if first <= last_check or any(r > first for r in readers) or \
+                    not _reads_precede_write(order[first], state):
+                unsafe.append(out_index)
+        return unsafe
+
+    # ---- memory ----------------------------------------------------------------------------
+
+    def _plan_arena(self, program):
+        """Temporaries share one arena: each lives from the kernel that first touches it to the
+        last one, and is placed first-fit (64-byte aligned) among those alive with it."""
+        first, last = {}, {}
+        for i, k in enumerate(program.kernels):
+            for buf in k.buffers:
+                if buf.kind == "temp":
+                    first.setdefault(buf, i)
+                    last[buf] = i
+        placed = []  # (start, end, offset, size)
+        top = 0
+        for buf in sorted(first, key=lambda b: (first[b], -b.nbytes)):
+            size = _aligned(max(buf.nbytes, 1))
+            offset = 0
+            for start, end, off, sz in sorted(placed, key=lambda p: p[2]):
+                if end < first[buf] or start > last[buf]:
+                    continue
+                if offset + size <= off:
+                    break
+                offset = max(offset, _aligned(off + sz))
+            placed.append((first[buf], last[buf], offset, size))
+            program.offsets[buf] = offset
+            top = max(top, offset + size)
+        program.arena_bytes = top
+
+    def _plan_table(self, program):
+        """Slots of the argument table: inputs, fresh outputs, constants, errinfo, arena."""
+        slot = 0
+        for buf in program.buffers:
+            if buf.kind in ("input", "output", "const"):
+                buf.index = slot
+                slot += 1
+        program.errinfo_slot = slot
+        program.arena_slot = slot + 1
+        program.table_size = slot + 2
+
+
+def _aligned(n, alignment=64):
+    return (n + alignment - 1) // alignment * alignment
+
+
+def _reads_precede_write(kernel, buffer):
+    """Inside the kernel that writes `buffer` in place, every read of it must come before the
+    write, in the same loop body, at the same index (an elementwise update)."""
+    stores = [s for s in walk(kernel.body) if isinstance(s, Store) and s.buffer is buffer]
+    if any(isinstance(s, LibCall) and buffer in s.written for s in walk(kernel.body)):
+        return not any(isinstance(e, Load) and e.buffer is buffer
+                       for e in walk_exprs(kernel.body))
+    if len(stores) != 1:
+        return not any(isinstance(e, Load) and e.buffer is buffer
+                       for e in walk_exprs(kernel.body))
+    store = stores[0]
+    key = repr(store.index)
+    found_store = False
+
+    def scan(body):
+        nonlocal found_store
+        for s in body:
+            if isinstance(s, Loop):
+                if not scan(s.body):
+                    return False
+                continue
+            for e in _exprs_of(s):
+                for x in _walk(e):
+                    if isinstance(x, Load) and x.buffer is buffer:
+                        if found_store or body is not owner or repr(x.index) != key:
+                            return False
+            if s is store:
+                found_store = True
+        return True
+
+    owner = _body_containing(kernel.body, store)
+    return scan(kernel.body)
+
+
+def _exprs_of(s):
+    from .loops import statement_exprs
+
+    return statement_exprs(s)
+
+
+def _walk(e):
+    from .loops import walk_expr
+
+    return walk_expr(e)
+
+
+def _body_containing(body, target):
+    for s in body:
+        if s is target:
+            return body
+        if isinstance(s, Loop):
+            found = _body_containing(s.body, target)
+            if found is not None:
+                return found
+    return None
+
+
+def nest(shape, statements, vector_last=True, names=None):
+    """Loops over `shape` (outermost first) around `statements`; the innermost may be vector."""
+    body = statements
+    variables = names or loop_vars(shape)
+    for k in range(len(shape) - 1, -1, -1):
+        body = [Loop(variables[k], shape[k], body, vector=vector_last and k == len(shape) - 1)]
+    return body
+
+
+class Body:
+    """A statement list being filled, remembering values already computed in it (and in the
+    bodies around it) so each is computed once."""
+
+    def __init__(self, parent=None):
+        self.statements = []
+        self.parent = parent
+        self.memo = {}
+
+    def add(self, statement):
+        self.statements.append(statement)
+
+    def find(self, key):
+        body = self
+        while body is not None:
+            if key in body.memo:
+                return body.memo[key]
+            body = body.parent
+        return None
+
+
+class KernelBuilder:
+    """Builds the loop nest of one group (or a copy kernel when group is None)."""
+
+    def __init__(self, program_builder, group):
+        self.pb = program_builder
+        self.fusion = program_builder.fusion
+        self.group = group
+        self.available = {}  # member value -> Local holding it at the current point
+        self.members = set(group.nodes) if group is not None else set()
+        self.stored = set()  # members already written to their buffer in this kernel
+        self.prologue = []  # statements a library kernel runs first (staged operands)
+
+    # ---- helpers -----------------------------------------------------------------------------
+
+    def body(self, parent=None):
+        return Body(parent)
+
+    def view(self, value):
+        return self.pb.buffer_of.get(value)
+
+    def finish(self, kind, statements, nodes, flops=0):
+        name = f"k{next(self.pb.names)}_{kind}"
+        buffers = _buffers_used(statements)
+        return Kernel(name, buffers, statements, nodes, flops)
+
+    # ---- reading values ------------------------------------------------------------------------
+
+    def value_at(self, value, indices, body):
+        """The expression for `value` at `indices`, in the scope of `body`."""
+        local = self.available.get(value)
+        if local is not None:
+            return Ref(local)
+        node = value.node
+        view = self.view(value)
+        if view is not None and node not in self.members:
+            return Load(view.buffer, index_of(view, indices))
+        if view is not None and value in self.stored:
+            return Load(view.buffer, index_of(view, indices))
+        if node is None:
+            raise AssertionError(f"graph input {value} has no buffer")
+        if node.prim is CONSTANT:
+            return self.constant_at(node, indices)
+        key = (value, tuple(repr(ix) for ix in indices))
+        found = body.find(key)
+        if found is not None:
+            return Ref(found)
+        expr = self.compute(node, indices, body)
+        if isinstance(expr, (Const, Ref, Load)):
+            return expr
+        local = Local(value.dtype)
+        body.add(Let(local, expr))
+        body.memo[key] = local
+        return Ref(local)
+
+    def constant_at(self, node, indices):
+        array = node.params["value"]
+        dtype = node.outputs[0].dtype
+        flat = array.reshape(-1)
+        if flat.size and bool(np.all(flat == flat[0])) and not (
+                dtype.is_floating_point and np.isnan(flat[0]) != np.isnan(flat).all()):
+            return Const(_python_scalar(flat[0], dtype), dtype)
+        view = self.view(node.outputs[0])
+        if view is None:
+            buf = Buffer(f"c{next(self.pb.names)}", dtype, array.shape, "const")
+            self.pb.program.constants.append((buf, np.ascontiguousarray(array)))
+            view = View.whole(buf)
+            self.pb.buffer_of[node.outputs[0]] = view
+        return Load(view.buffer, index_of(view, indices))
+
+    def compute(self, node, indices, body):
+        """The expression of an elementwise or remap node at `indices` from its operands."""
+        name = node.prim.name
+        if name == "full_like":
+            return Const(_python_scalar(node.params["value"], node.outputs[0].dtype),
+                         node.outputs[0].dtype)
+        if name in ("take", "gather"):
+            return self.gather(node, indices, body)
+        operand_ix = operand_indices(node, indices)
+        if self.fusion.kinds[node] == "remap" or name == "copy":
+            return self.value_at(node.inputs[0], operand_ix[0], body)
+        args = [self.value_at(v, ix, body) for v, ix in zip(node.inputs, operand_ix)]
+        return Apply(node.prim, args, dict(node.params), node.outputs[0].dtype)
+
+    def gather(self, node, indices, body):
+        """take / gather: the source is read at a position given by the index tensor, which is
+        wrapped (negative counts from the end) and checked (an error before any state is
+        written)."""
+        x, idx = node.inputs
+        axis = node.params["axis"]
+        operand_ix = operand_indices(node, indices)
+        position = self.index_value(idx, operand_ix[1], x.shape[axis], axis, body)
+        if node.prim.name == "take":
+            source_ix = tuple(indices[:axis]) + (position,) + tuple(indices[axis + idx.ndim:])
+        else:
+            source_ix = tuple(indices[:axis]) + (position,) + tuple(indices[axis + 1:])
+        return self.value_at(x, source_ix, body)
+
+    def index_value(self, idx, indices, size, axis, body):
+        raw = self.value_at(idx, indices, body)
+        if raw.dtype is not INDEX:
+            raw = Apply(P["cast"], (raw,), {"dtype": INDEX}, INDEX)
+        wrapped = Local(INDEX, "ix")
+        negative = Apply(P["lt"], (raw, Const(0, INDEX)), {}, dtypes.bool_)
+        body.add(Let(wrapped, Apply(P["where"], (negative, add(raw, Const(size, INDEX)), raw),
+                                    {}, INDEX)))
+        ok = Apply(P["logical_and"], (
+            Apply(P["ge"], (Ref(wrapped), Const(0, INDEX)), {}, dtypes.bool_),
+            Apply(P["lt"], (Ref(wrapped), Const(size, INDEX)), {}, dtypes.bool_)), {},
+            dtypes.bool_)
+        code = self.pb.program.error(
+            IndexError, f"index {{}} is out of bounds for dimension {axis} with size {size}")
+        body.add(Check(ok, code, raw))
+        return Ref(wrapped)
+
+    # ---- groups ------------------------------------------------------------------------------
+
+    def build(self):
+        group = self.group
+        kind = group.domain[0]
+        if kind == "loop":
+            return self.loop_group()
+        if kind == "row":
+            return self.row_group()
+        node = group.nodes[0]
+        fkind = self.fusion.kinds[node]
+        if fkind == "library":
+            return self.library_kernel(node)
+        return getattr(self, "custom_" + node.prim.name)(node)
+
+    def members_in_order(self):
+        return self.group.nodes
+
+    def emit_member(self, node, indices, body):
+        """Compute a member at its point, keep it in a local, store it if it needs memory."""
+        value = node.outputs[0]
+        expr = self.compute(node, indices, body)
+        local = Local(value.dtype)
+        body.add(Let(local, expr))
+        self.available[value] = local
+        self.store_if_needed(value, indices, body, local)
+
+    def store_if_needed(self, value, indices, body, local):
+        view = self.view(value)
+        if view is not None:
+            body.add(Store(view.buffer, index_of(view, indices), Ref(local)))
+            self.stored.add(value)
+
+    def loop_group(self):
+        shape = self.group.domain[1]
+        indices = loop_vars(shape)
+        body = self.body()
+        for node in self.members_in_order():
+            self.emit_member(node, indices, body)
+        statements = nest(shape, body.statements)
+        flops = numel(shape) * len(self.group.nodes)
+        return self.finish(_kernel_kind(self.group), statements, self.group.nodes, flops)
+
+    def row_group(self):
+        """Outer loops over the kept axes; inside, stages of loops over the reduced axes:
+        each stage computes the values that need the previous stage's reductions."""
+        _, shape, axes = self.group.domain
+        variables = loop_vars(shape)
+        kept = [k for k in range(len(shape)) if k not in axes]
+        row_last = (len(shape) - 1) in axes
+        stages = self.stages()
+        outer = self.body()
+        kept_members = [n for n in self.members_in_order() if self.level(n) == "kept"]
+        full_members = [n for n in self.members_in_order() if self.level(n) == "full"]
+        reductions = [n for n in self.members_in_order() if n.prim.name in REDUCTIONS]
+        kept_ix = {n: member_indices(n.outputs[0], self.group.domain) for n in kept_members}
+        for node in kept_members:
+            if stages[node] == -1 and node not in reductions:
+                self.emit_member(node, kept_ix[node], outer)
+        last_stage = max(stages.values(), default=0)
+        reduced_numel = numel([shape[a] for a in axes])
+        for stage in range(0, last_stage + 1):
+            stage_reductions = [n for n in reductions if stages[n] == stage]
+            stage_full = [n for n in full_members if stages[n] == stage]
+            accumulators = {}
+            for node in stage_reductions:
+                acc = Local(node.outputs[0].dtype, "acc")
+                how = REDUCTIONS[node.prim.name]
+                outer.add(Let(acc, _initial(how, node.outputs[0].dtype, reduced_numel)))
+                accumulators[node] = (acc, how)
+            inner = self.body(outer)
+            for node in stage_full:
+                self.emit_member(node, variables, inner)
+            for node in stage_reductions:
+                acc, how = accumulators[node]
+                value = self.value_at(node.inputs[0], variables, inner)
+                inner.add(Accumulate(acc, how, value))
+            for node in stage_full:  # later stages recompute these, or read them back
+                self.available.pop(node.outputs[0], None)
+            reduced_vars = [variables[a] for a in axes]
+            statements = inner.statements
+            for position in range(len(axes) - 1, -1, -1):
+                a = axes[position]
+                statements = [Loop(reduced_vars[position], shape[a], statements,
+                                   vector=row_last and position == len(axes) - 1)]
+            outer.statements.extend(statements)
+            for node in stage_reductions:
+                acc, _ = accumulators[node]
+                self.available[node.outputs[0]] = acc
+                self.store_if_needed(node.outputs[0], kept_ix[node], outer, acc)
+            for node in kept_members:
+                if stages[node] == stage and node not in reductions:
+                    self.emit_member(node, kept_ix[node], outer)
+        statements = outer.statements
+        for position in range(len(kept) - 1, -1, -1):
+            k = kept[position]
+            statements = [Loop(variables[k], shape[k], statements,
+                               vector=not row_last and position == len(kept) - 1)]
+        flops = numel(shape) * max(1, len(full_members) + len(reductions))
+        return self.finish(_kernel_kind(self.group), statements, self.group.nodes, flops)
+
+    def level(self, node):
+        if node.prim.name in REDUCTIONS:
+            return "kept"
+        from .fusion import _level
+
+        return _level(node.outputs[0], self.group.domain)
+
+    def stages(self):
+        """Stage of each member: reductions and full-domain values run in the inner loops of
+        their stage; kept-axes values right after it (-1: before any inner loop)."""
+        domain = self.group.domain
+        members = set(self.group.nodes)
+        stage = {}
+        for node in self.members_in_order():
+            level = self.level(node)
+            is_reduction = node.prim.name in REDUCTIONS
+            best = 0 if (level == "full" or is_reduction) else -1
+            for value, _ in self.fusion.reads(node, domain):
+                producer = value.node
+                if producer not in members or producer is node:
+                    continue
+                s = stage[producer]
+                producer_kept = self.level(producer) == "kept"
+                if level == "full" or is_reduction:
+                    best = max(best, s + 1 if producer_kept else s)
+                else:
+                    best = max(best, s)
+            stage[node] = best
+        return stage
+
+    # ---- library kernels -----------------------------------------------------------------------
+
+    def library_kernel(self, node):
+        if node.prim.name == "argsort":
+            return self.argsort_kernel(node)
+        return self.matmul_kernel(node)
+
+    def operand_view(self, value):
+        """A library operand as a strided view of memory (looking through movement nodes); when
+        the movements do not form a view (a reshape of a transpose), a copy into a temporary at
+        the start of the kernel."""
+        try:
+            return self._as_view(value)
+        except NotImplementedError:
+            staging = Buffer(f"s{next(self.pb.names)}", value.dtype, value.shape, "temp")
+            indices = loop_vars(value.shape)
+            body = self.body()
+            body.add(Store(staging, index_of(View.whole(staging), indices),
+                           self.value_at(value, indices, body)))
+            self.prologue += nest(value.shape, body.statements)
+            return View.whole(staging)
+
+    def _as_view(self, value):
+        view = self.view(value)
+        if view is not None:
+            return view
+        node = value.node
+        if node is not None and node.prim is CONSTANT:
+            self.constant_at(node, (Const(0, INDEX),) * value.ndim)
+            return self.view(value) or self._constant_view(node)
+        if node is None or self.fusion.kinds[node] != "remap" or node.prim.name in (
+                "take", "gather"):
+            raise NotImplementedError("not a movement of memory")
+        base = self._as_view(node.inputs[0])
+        name, params = node.prim.name, node.params
+        if name == "permute":
+            perm = params["perm"]
+            return View(base.buffer, base.offset, [base.shape[p] for p in perm],
+                        [base.strides[p] for p in perm])
+        if name == "slice":
+            offset = base.offset + sum(s * st for s, st in zip(params["starts"], base.strides))
+            return View(base.buffer, offset, value.shape,
+                        [st * step for st, step in zip(base.strides, params["steps"])])
+        if name == "broadcast_to":
+            return self.broadcast_view(base, value.shape)
+        if name == "reshape" and base.is_contiguous():
+            return View(base.buffer, base.offset, value.shape, contiguous_strides(value.shape))
+        raise NotImplementedError(f"operand {name} of a library call is not a view of memory")
+
+    def _constant_view(self, node):
+        value = node.outputs[0]
+        buf = Buffer(f"c{next(self.pb.names)}", value.dtype, value.shape, "const")
+        self.pb.program.constants.append((buf, np.ascontiguousarray(node.params["value"])))
+        view = View.whole(buf)
+        self.pb.buffer_of[value] = view
+        return view
+
+    def matmul_kernel(self, node):
+        """C = A @ B (+ bias) [relu | mask], one GEMM call per batch element."""
+        if node.prim.name == "matmul_add":
+            bias, a, b = node.inputs
+        else:
+            bias, (a, b) = None, node.inputs
+        absorbed, result, extra = self.fusion.epilogues.get(node, ([], node.outputs[0], {}))
+        out = self.view(result)
+        dtype = result.dtype
+        if dtype not in (dtypes.float32, dtypes.float64):
+            return self.integer_matmul(node, a, b, bias, result, out)
+        av, bv = self.operand_view(a), self.operand_view(b)
+        cv = out
+        m, k = a.shape[-2], a.shape[-1]
+        n = b.shape[-1]
+        batch = tuple(result.shape[:-2])
+        bias_view = self.broadcast_view(self.operand_view(bias), result.shape) if bias is not None \
+            else None
+        mask_view = self.view(extra["mask"]) if "mask" in extra else None
+        if out.strides[-1] != 1 and n > 1:
+            raise NotImplementedError("matmul output with non-contiguous rows")
+        routine = self.pb.library[f"gemm_{dtype.name}"]
+        workspace = Buffer(f"w{next(self.pb.names)}", dtype,
+                           (routine.workspace_elements(m, n, k),), "temp")
+        batch_vars = tuple(Var(f"b{j}") for j in range(len(batch)))
+        a_batch = self.broadcast_view(av, batch + (m, k))
+        b_batch = self.broadcast_view(bv, batch + (k, n))
+
+        def pointer(view, trailing=2):
+            if view is None:
+                return None
+            ix = tuple(batch_vars) + (Const(0, INDEX),) * trailing
+            return Pointer(view.buffer, index_of(view, ix))
+
+        args = [m, n, k,
+                pointer(a_batch), _stride(a_batch, -2), _stride(a_batch, -1),
+                pointer(b_batch), _stride(b_batch, -2), _stride(b_batch, -1),
+                pointer(cv), _stride(cv, -2),
+                ("i32", 0),
+                pointer(bias_view), _stride(bias_view, -2) if bias_view else 0,
+                _stride(bias_view, -1) if bias_view else 0,
+                ("i32", 1 if extra.get("relu") else 0),
+                pointer(mask_view), _stride(mask_view, -2) if mask_view else 0,
+                Pointer(workspace, Const(0, INDEX))]
+        call = LibCall(f"gemm_{dtype.name}", args, [cv.buffer])
+        statements = [call]
+        for j in range(len(batch) - 1, -1, -1):
+            statements = [Loop(batch_vars[j], batch[j], statements)]
+        flops = 2 * m * n * k * numel(batch)
+        return self.finish("gemm", self.prologue + statements, [node] + list(absorbed), flops)
+
+    def broadcast_view(self, view, shape):
+        """`view` broadcast (NumPy rules) to `shape`: stride 0 along broadcast dimensions."""
+        lead = len(shape) - len(view.shape)
+        strides = [0] * lead + [0 if d == 1 and shape[k + lead] != 1 else st
+                                for k, (d, st) in enumerate(zip(view.shape, view.strides))]
+        return View(view.buffer, view.offset, shape, strides)
+
+    def integer_matmul(self, node, a, b, bias, result, out):
+        """Integer matmul (rare): a plain triple loop with wrapping arithmetic."""
+        m, k, n = a.shape[-2], a.shape[-1], b.shape[-1]
+        batch = tuple(result.shape[:-2])
+        bvars = tuple(Var(f"b{j}") for j in range(len(batch)))
+        i, j, r = Var("m"), Var("n"), Var("r")
+        body = self.body()
+        inner = self.body(body)
+        acc = Local(result.dtype, "acc")
+        body.add(Let(acc, Const(0, result.dtype)))
+        a_ix = _broadcast_batch(a.shape, batch, bvars) + (i, r)
+        b_ix = _broadcast_batch(b.shape, batch, bvars) + (r, j)
+        product = Apply(P["mul"], (self.value_at(a, a_ix, inner), self.value_at(b, b_ix, inner)),
+                        {}, result.dtype)
+        inner.add(Accumulate(acc, "add", product))
+        body.statements.append(Loop(r, k, inner.statements))
+        total = Ref(acc)
+        if bias is not None:
+            total = Apply(P["add"], (self.value_at(bias, _broadcast_batch(
+                bias.shape, batch + (m, n), bvars + (i, j)), body), total), {}, result.dtype)
+        body.add(Store(out.buffer, index_of(out, bvars + (i, j)), total))
+        statements = nest(batch + (m, n), body.statements, vector_last=False,
+                          names=bvars + (i, j))
+        return self.finish("imatmul", statements, [node], 2 * m * n * k * numel(batch))
+
+    def argsort_kernel(self, node):
+        x = node.inputs[0]
+        axis, descending = node.params["axis"], node.params["descending"]
+        keys = self.operand_view(x)
+        out = self.view(node.outputs[0])
+        n = x.shape[axis]
+        routine = self.pb.library[f"argsort_{x.dtype.name}"]
+        workspace = Buffer(f"w{next(self.pb.names)}", dtypes.int64,
+                           (routine.workspace_elements(n),), "temp")
+        others = [d for d in range(x.ndim) if d != axis]
+        variables = loop_vars(x.shape)
+        ix = tuple(Const(0, INDEX) if d == axis else variables[d] for d in range(x.ndim))
+        call = LibCall(f"argsort_{x.dtype.name}", [
+            Pointer(keys.buffer, index_of(keys, ix)), n, keys.strides[axis] if x.ndim else 1,
+            Pointer(out.buffer, index_of(out, ix)), out.strides[axis] if x.ndim else 1,
+            ("i32", 1 if descending else 0), Pointer(workspace, Const(0, INDEX))],
+            [out.buffer])
+        statements = [call]
+        for d in reversed(others):
+            statements = [Loop(variables[d], x.shape[d], statements)]
+        return self.finish("argsort", self.prologue + statements, [node])
+
+    # ---- custom kernels ----------------------------------------------------------------------
+
+    def _out(self, node):
+        return self.view(node.outputs[0])
+
+    def custom_concat(self, node):
+        axis = node.params["axis"]
+        out = self._out(node)
+        statements, offset = [], 0
+        for x in node.inputs:
+            indices = loop_vars(x.shape)
+            body = self.body()
+            target = tuple(add(ix, Const(offset, INDEX)) if d == axis else ix
+                           for d, ix in enumerate(indices))
+            body.add(Store(out.buffer, index_of(out, target), self.value_at(x, indices, body)))
+            statements += nest(x.shape, body.statements)
+            offset += x.shape[axis]
+        return self.finish("concat", statements, [node])
+
+    def custom_pad(self, node):
+        x = node.inputs[0]
+        config, fill = node.params["config"], node.params.get("value", 0)
+        out = self._out(node)
+        value = node.outputs[0]
+        body = self.body()
+        indices = loop_vars(value.shape)
+        body.add(Store(out.buffer, index_of(out, indices), Const(
+            _python_scalar(fill, value.dtype), value.dtype)))
+        statements = nest(value.shape, body.statements)
+        # Interior: only the positions of x that land inside the output (negative padding crops).
+        starts, extents = [], []
+        for d, (lo, _, interior), size in zip(x.shape, config, value.shape):
+            step = interior + 1
+            first = max(0, -(lo // step) if lo < 0 else 0)
+            while first < d and lo + first * step < 0:
+                first += 1
+            last = d
+            while last > first and lo + (last - 1) * step >= size:
+                last -= 1
+            starts.append(first)
+            extents.append(max(0, last - first))
+        inner = self.body()
+        loop_ix = loop_vars(x.shape)
+        source_ix = tuple(add(ix, Const(s, INDEX)) for ix, s in zip(loop_ix, starts))
+        target_ix = tuple(add(Const(lo, INDEX), mul(ix, Const(interior + 1, INDEX)))
+                          for ix, (lo, _, interior) in zip(source_ix, config))
+        inner.add(Store(out.buffer, index_of(out, target_ix), self.value_at(x, source_ix, inner)))
+        statements += nest(tuple(extents), inner.statements)
+        return self.finish("pad", statements, [node])
+
+    def _copy_base(self, node, out):
+        base = node.inputs[0]
+        indices = loop_vars(base.shape)
+        body = self.body()
+        body.add(Store(out.buffer, index_of(out, indices), self.value_at(base, indices, body)))
+        return nest(base.shape, body.statements)
+
+    def custom_scatter(self, node, add_values=False):
+        """out = base; then, in index order, out[.., idx, ..] = src (or += src)."""
+        base, idx, src = node.inputs
+        axis = node.params["axis"]
+        out = self._out(node)
+        statements = self._copy_base(node, out)
+        indices = loop_vars(idx.shape)
+        body = self.body()
+        position = self.index_value(idx, indices, base.shape[axis], axis, body)
+        target = tuple(position if d == axis else ix for d, ix in enumerate(indices))
+        value = self.value_at(src, indices if src.ndim else (), body)
+        body.add(Store(out.buffer, index_of(out, target), value, add=add_values))
+        statements += nest(idx.shape, body.statements)
+        return self.finish("scatter", statements, [node])
+
+    def custom_scatter_add(self, node):
+        return self.custom_scatter(node, add_values=True)
+
+    def custom_index_add(self, node):
+        """out = base; out[.., idx[p], ..] += src[.., p, ..] with idx positions outermost (the
+        order np.add.at applies them)."""
+        base, idx, src = node.inputs
+        axis = node.params["axis"]
+        out = self._out(node)
+        statements = self._copy_base(node, out)
+        p_vars = tuple(Var(f"p{j}") for j in range(idx.ndim))
+        rest = [d for d in range(src.ndim) if not axis <= d < axis + idx.ndim]
+        r_vars = {d: Var(f"i{d}") for d in rest}
+        body = self.body()
+        position = self.index_value(idx, p_vars, base.shape[axis], axis, body)
+        src_ix = tuple(p_vars[d - axis] if axis <= d < axis + idx.ndim else r_vars[d]
+                       for d in range(src.ndim))
+        before = [r_vars[d] for d in rest if d < axis]
+        after = [r_vars[d] for d in rest if d >= axis + idx.ndim]
+        target = tuple(before) + (position,) + tuple(after)
+        body.add(Store(out.buffer, index_of(out, target), self.value_at(src, src_ix, body),
+                       add=True))
+        inner = body.statements
+        for d in reversed(rest):
+            inner = [Loop(r_vars[d], src.shape[d], inner, vector=d == rest[-1])]
+        for j in range(idx.ndim - 1, -1, -1):
+            inner = [Loop(p_vars[j], idx.shape[j], inner)]
+        return self.finish("index_add", statements + inner, [node])
+
+    def custom_argmax(self, node, better="gt"):
+        """The first position of the maximum (NaN counts as the maximum, as in NumPy)."""
+        x = node.inputs[0]
+        axis, keepdims = node.params["axis"], node.params["keepdims"]
+        out = self._out(node)
+        variables = loop_vars(x.shape)
+        axes = list(range(x.ndim)) if axis is None else [axis % max(x.ndim, 1)]
+        kept = [d for d in range(x.ndim) if d not in axes]
+        outer = self.body()
+        best, where = Local(x.dtype, "best"), Local(INDEX, "arg")
+        first_ix = tuple(Const(0, INDEX) if d in axes else variables[d] for d in range(x.ndim))
+        outer.add(Let(best, self.value_at(x, first_ix, outer)))
+        outer.add(Let(where, Const(0, INDEX)))
+        inner = self.body(outer)
+        value = self.value_at(x, variables, inner)
+        flat = Const(0, INDEX)
+        for d in axes:
+            flat = add(mul(flat, Const(x.shape[d], INDEX)), variables[d])
+        wins = Apply(P[better], (value, Ref(best)), {}, dtypes.bool_)
+        if x.dtype.is_floating_point:
+            nan_first = Apply(P["logical_and"], (
+                Apply(P["isnan"], (value,), {}, dtypes.bool_),
+                Apply(P["logical_not"], (Apply(P["isnan"], (Ref(best),), {}, dtypes.bool_),),
+                      {}, dtypes.bool_)), {}, dtypes.bool_)
+            wins = Apply(P["logical_or"], (wins, nan_first), {}, dtypes.bool_)
+        chosen = Local(dtypes.bool_, "wins")
+        inner.add(Let(chosen, wins))
+        inner.add(Assign(best, Apply(P["where"], (Ref(chosen), value, Ref(best)), {}, x.dtype)))
+        inner.add(Assign(where, Apply(P["where"], (Ref(chosen), flat, Ref(where)), {}, INDEX)))
+        statements = inner.statements
+        for d in reversed(axes):
+            statements = [Loop(variables[d], x.shape[d], statements)]
+        outer.statements.extend(statements)
+        out_ix = tuple(Const(0, INDEX) if d in axes else variables[d] for d in range(x.ndim)) \
+            if keepdims else tuple(variables[d] for d in kept)
+        if axis is None and not keepdims:
+            out_ix = ()
+        outer.add(Store(out.buffer, index_of(out, out_ix), Ref(where)))
+        statements = outer.statements
+        for d in reversed(kept):
+            statements = [Loop(variables[d], x.shape[d], statements)]
+        return self.finish(node.prim.name, statements, [node])
+
+    def custom_argmin(self, node):
+        return self.custom_argmax(node, better="lt")
+
+
+def _broadcast_batch(shape, batch, bvars):
+    """Index of an operand's batch dimensions, broadcast against the result's batch."""
+    lead = len(batch) - (len(shape) - 2)
+    return tuple(Const(0, INDEX) if d == 1 else bvars[k + lead]
+                 for k, d in enumerate(shape[:-2]))
+
+
+def _stride(view, axis):
+    if view is None:
+        return 0
+    return view.strides[axis] if view.shape[axis] != 1 else 0
+
+
+def _initial(how, dtype, reduced_numel):
+    """The accumulator's start. Sums start at -0.0 (x + -0.0 is x, keeping a -0.0 sum) except
+    for an empty reduction, which NumPy gives as +0.0."""
+    if how == "add":
+        value = (0.0 if reduced_numel == 0 else -0.0) if dtype.is_floating_point else 0
+        return Const(value if dtype is not dtypes.bool_ else False, dtype)
+    if dtype.is_floating_point:
+        return Const(float("-inf") if how == "max" else float("inf"), dtype)
+    if dtype is dtypes.bool_:
+        return Const(how == "min", dtype)
+    info = np.iinfo(dtype.np)
+    return Const(int(info.min) if how == "max" else int(info.max), dtype)
+
+
+def _python_scalar(value, dtype):
+    value = np.asarray(value).reshape(-1)[0] if np.ndim(value) else value
+    if dtype is dtypes.bool_:
+        return bool(value)
+    if dtype.is_floating_point:
+        return float(value)
+    return int(value)
+
+
+def _kernel_kind(group):
+    names = [n.prim.name for n in group.nodes]
+    if any(n in REDUCTIONS for n in names):
+        return "row"
+    return "loop"
+
+
+def _buffers_used(statements):
+    seen, found = set(), []
+
+    def note(buf):
+        if buf not in seen:
+            seen.add(buf)
+            found.append(buf)
+
+    for s in walk(statements):
+        if isinstance(s, Store):
+            note(s.buffer)
+        if isinstance(s, LibCall):
+            for a in s.args:
+                if isinstance(a, Pointer):
+                    note(a.buffer)
+    for e in walk_exprs(statements):
+        if isinstance(e, Load):
+            note(e.buffer)
+    return found
