@@ -39,6 +39,7 @@ class Program:
         self.arena_slot = self.errinfo_slot = None
         self.fusion = None
         self.inputs_may_overlap = False  # then kernels' pointers are not marked noalias
+        self.profile_slot = None  # table slot of per-kernel cycle counters, when profiling
 
     def error(self, exception, message):
         code = len(self.errors) + 1
@@ -46,7 +47,8 @@ class Program:
         return code
 
 
-def lower(graph, inplace=None, input_strides=None, library=None, inputs_may_overlap=False):
+def lower(graph, inplace=None, input_strides=None, library=None, inputs_may_overlap=False,
+          profile=False):
     """Lower `graph`. `inplace`: {output position: input position} for state updated in place;
     `input_strides`: per input, element strides of the arrays that will be passed (None:
     contiguous); `library`: the shared routines available (name -> Routine);
@@ -54,6 +56,9 @@ def lower(graph, inplace=None, input_strides=None, library=None, inputs_may_over
     builder = ProgramBuilder(graph, inplace or {}, input_strides, library or {})
     program = builder.build()
     program.inputs_may_overlap = inputs_may_overlap
+    if profile:
+        program.profile_slot = program.table_size
+        program.table_size += 1
     return program
 
 

@@ -13,10 +13,47 @@ import numpy as np
 
 from ..compiler import lowering
 from ..compiler.codegen import library as shared
-from ..compiler.codegen.emit import ENTRY, emit_program
+from ..compiler.codegen.emit import ENTRY, PYTHON_API, PYTHON_ENTRY, emit_program
 from . import llvm
 
 _ENTRY_TYPE = ctypes.CFUNCTYPE(ctypes.c_int32, ctypes.c_void_p)
+METH_FASTCALL = 0x0080
+
+
+class _MethodDef(ctypes.Structure):
+    _fields_ = [("ml_name", ctypes.c_char_p), ("ml_meth", ctypes.c_void_p),
+                ("ml_flags", ctypes.c_int), ("ml_doc", ctypes.c_char_p)]
+
+
+def _array_data_offset():
+    """Where a NumPy array object keeps its data pointer (right after the object header in
+    every NumPy so far), checked on a live array; None if this is not CPython or the layout
+    differs, and then calls go through ctypes."""
+    import sys
+
+    if sys.implementation.name != "cpython":
+        return None
+    probe = np.arange(3.0)
+    offset = 2 * ctypes.sizeof(ctypes.c_void_p)
+    if ctypes.c_void_p.from_address(id(probe) + offset).value != probe.ctypes.data:
+        return None
+    for name in PYTHON_API:
+        llvm.register_symbol(name, ctypes.cast(getattr(ctypes.pythonapi, name),
+                                                ctypes.c_void_p).value)
+    return offset
+
+
+_DATA_OFFSET = _array_data_offset()
+_new_function = ctypes.pythonapi.PyCFunction_NewEx
+_new_function.restype = ctypes.py_object
+_new_function.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p]
+
+
+def builtin_function(address, name):
+    """A Python builtin calling the METH_FASTCALL function at `address`; keep the returned
+    definition alive as long as the function."""
+    definition = _MethodDef(name.encode(), address, METH_FASTCALL, None)
+    return _new_function(ctypes.addressof(definition), None, None), definition
 _loaded_routines = {}  # (target key, routine key) -> LoadedCode, alive for the process
 _routine_lock = threading.Lock()
 
@@ -53,7 +90,13 @@ class NativeStep:
         self.program = program
         library = shared.routines(self.target)
         start = time.perf_counter()
-        module, externals = emit_program(program, self.target, library)
+        self._fresh = [(k, what.index, what.shape, what.dtype.np)
+                       for k, (kind, what) in enumerate(program.outputs) if kind == "fresh"]
+        self._input_slots = [b.index for b in program.inputs]
+        self.call_slots = self._input_slots + [slot for _, slot, _, _ in self._fresh]
+        python_entry = None if _DATA_OFFSET is None else (self.call_slots, _DATA_OFFSET)
+        module, externals = emit_program(program, self.target, library,
+                                         python_entry=python_entry)
         self.ir_text = str(module)
         self.timings = {"emit_ir": time.perf_counter() - start}
         used = sorted({k for k in library if library[k].symbol in externals})
@@ -62,18 +105,22 @@ class NativeStep:
         self.code = llvm.compile_module(self.ir_text, self.target)
         self.timings.update(self.code.timings)
         self._entry = _ENTRY_TYPE(self.code.address(ENTRY))
+        self._python_entry = None
+        if python_entry is not None:
+            self._python_entry, self._definition = builtin_function(
+                self.code.address(PYTHON_ENTRY), PYTHON_ENTRY)
         self._constants = [(buf.index, array) for buf, array in program.constants]
         self._outputs = program.outputs
-        self._fresh = [(k, what.index, what.shape, what.dtype.np)
-                       for k, (kind, what) in enumerate(program.outputs) if kind == "fresh"]
-        self._input_slots = [b.index for b in program.inputs]
         self._pool = []
         self.executions = 0
+        self.cycles = np.zeros(len(program.kernels), dtype=np.int64)  # when profiling
 
     # ---- call contexts -----------------------------------------------------------------------
 
     def _new_context(self):
-        table = (ctypes.c_void_p * self.program.table_size)()
+        """An argument table (a uint64 array, so the CPython entry can find its address like any
+        array's) with its own arena and error slot."""
+        table = np.zeros(self.program.table_size, dtype=np.uint64)
         arena = np.empty(max(self.program.arena_bytes, 64) + 64, dtype=np.uint8)
         errinfo = np.zeros(1, dtype=np.int64)
         aligned = (-arena.ctypes.data) % 64
@@ -81,31 +128,38 @@ class NativeStep:
         table[self.program.errinfo_slot] = errinfo.ctypes.data
         for slot, array in self._constants:
             table[slot] = array.ctypes.data
+        if self.program.profile_slot is not None:
+            table[self.program.profile_slot] = self.cycles.ctypes.data
         return table, arena, errinfo
 
-    def __call__(self, inputs):
+    def run(self, arrays):
+        """Run the step on `arrays` (one per call slot: the inputs, then the fresh outputs).
+        Raises the failed check's error, with nothing written to the inputs."""
         try:
             context = self._pool.pop()
         except IndexError:
             context = self._new_context()
         table, _, errinfo = context
         try:
-            for slot, array in zip(self._input_slots, inputs):
-                table[slot] = array.ctypes.data
-            fresh = {}
-            for k, slot, shape, dtype in self._fresh:
-                out = np.empty(shape, dtype)
-                table[slot] = out.ctypes.data
-                fresh[k] = out
-            status = self._entry(ctypes.addressof(table))
-            bad = int(errinfo[0])
+            if self._python_entry is not None:
+                status = self._python_entry(table, *arrays)
+            else:
+                for slot, array in zip(self.call_slots, arrays):
+                    table[slot] = array.ctypes.data
+                status = self._entry(table.ctypes.data)
+            bad = int(errinfo[0]) if status else 0
         finally:
             self._pool.append(context)
-        self.executions += 1
         if status:
             exception, message = self.program.errors[status]
             raise exception(message.format(bad))
-        return [fresh[k] if kind == "fresh" else inputs[what]
+        self.executions += 1
+
+    def __call__(self, inputs):
+        fresh = [np.empty(shape, dtype) for _, _, shape, dtype in self._fresh]
+        self.run(list(inputs) + fresh)
+        by_output = dict(zip((k for k, _, _, _ in self._fresh), fresh))
+        return [by_output[k] if kind == "fresh" else inputs[what]
                 for k, (kind, what) in enumerate(self._outputs)]
 
     # ---- seeing inside -----------------------------------------------------------------------
@@ -118,12 +172,13 @@ class NativeStep:
 
 
 def compile_graph(graph, inplace=None, input_strides=None, target=None,
-                  inputs_may_overlap=False):
-    """Lower and compile `graph`: a NativeStep."""
+                  inputs_may_overlap=False, profile=False):
+    """Lower and compile `graph`: a NativeStep. `profile=True` counts each kernel's cycles
+    (in `step.cycles`)."""
     target = target or llvm.target("host")
     start = time.perf_counter()
     program = lowering.lower(graph, inplace, input_strides, shared.routines(target),
-                             inputs_may_overlap)
+                             inputs_may_overlap, profile)
     lowering_time = time.perf_counter() - start
     step = NativeStep(program, target)
     step.timings["fusion_and_lowering"] = lowering_time

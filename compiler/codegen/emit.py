@@ -18,7 +18,8 @@ from ..loops import (
     linear_coefficient, walk)
 from .ops import Ops, combine, identity_constant
 from .types import (
-    I1, I8, I32, I64, constant, lanes_of, splat, storage_type, value_type, vector_of)
+    I1, I8, I32, I64, VOID, constant, declare, lanes_of, splat, storage_type, value_type,
+    vector_of)
 
 
 class Context:
@@ -379,8 +380,17 @@ def emit_entry(module, name, kernels, functions, program):
         else:
             raw = slot(buf.index)
         addresses[buf] = b.bitcast(raw, storage_type(buf.dtype).as_pointer())
-    for kernel, function in zip(kernels, functions):
+    counters = None
+    if program.profile_slot is not None:  # cycles per kernel, accumulated (explain, benchmarks)
+        counters = b.bitcast(slot(program.profile_slot), I64.as_pointer())
+        clock = declare(module, "llvm.readcyclecounter", ir.FunctionType(I64, []))
+    for k, (kernel, function) in enumerate(zip(kernels, functions)):
+        if counters is not None:
+            started = b.call(clock, [])
         status = b.call(function, [addresses[buf] for buf in kernel.buffers] + [errinfo])
+        if counters is not None:
+            counter = b.gep(counters, [I64(k)])
+            b.store(b.add(b.load(counter), b.sub(b.call(clock, []), started)), counter)
         if kernel.can_fail:
             failed = b.icmp_signed("!=", status, I32(0))
             with b.if_then(failed, likely=False):
@@ -393,13 +403,48 @@ def emit_entry(module, name, kernels, functions, program):
 ENTRY = "llgrad_step"
 
 
-def emit_program(program, target, library, name=ENTRY):
-    """The module of a whole step: its kernels and the entry point. Returns (module, the names
-    of the shared routines it calls)."""
+def emit_program(program, target, library, name=ENTRY, python_entry=None):
+    """The module of a whole step: its kernels and the entry point (and, given
+    `python_entry=(slots, data_offset)`, the CPython entry). Returns (module, the names of the
+    shared routines it calls)."""
     module = ir.Module(name=name)
     noalias = not program.inputs_may_overlap
     functions = [emit_kernel(module, k, target, noalias, library) for k in program.kernels]
-    emit_entry(module, name, program.kernels, functions, program)
+    entry = emit_entry(module, name, program.kernels, functions, program)
+    if python_entry is not None:
+        emit_python_entry(module, python_entry[0], python_entry[1], entry)
     used = sorted({s.routine for k in program.kernels for s in walk(k.body)
                    if isinstance(s, LibCall)})
     return module, [library[r].symbol for r in used]
+
+
+PYTHON_ENTRY = "llgrad_step_py"
+PYTHON_API = ("PyEval_SaveThread", "PyEval_RestoreThread", "PyLong_FromLong")
+
+
+def emit_python_entry(module, slots, data_offset, entry):
+    """A CPython METH_FASTCALL function `f(table, *arrays) -> int`: stores each NumPy array's
+    data pointer (read at `data_offset` in the array object) into its table slot, releases the
+    GIL, runs the step and returns its status. Calling it costs what calling a builtin costs,
+    where ctypes pays microseconds per call."""
+    i8p = I8.as_pointer()
+    fnty = ir.FunctionType(i8p, [i8p, i8p.as_pointer(), I64])
+    fn = ir.Function(module, fnty, PYTHON_ENTRY)
+    _, args, _ = fn.args
+    b = ir.IRBuilder(fn.append_basic_block("entry"))
+
+    def data_of(k):
+        obj = b.load(b.gep(args, [I64(k)]))
+        return b.load(b.bitcast(b.gep(obj, [I64(data_offset)]), i8p.as_pointer()))
+
+    table = b.bitcast(data_of(0), i8p.as_pointer())
+    for k, slot in enumerate(slots, start=1):
+        b.store(data_of(k), b.gep(table, [I64(slot)]))
+    save = declare(module, "PyEval_SaveThread", ir.FunctionType(i8p, []))
+    restore = declare(module, "PyEval_RestoreThread", ir.FunctionType(VOID, [i8p]))
+    to_int = declare(module, "PyLong_FromLong", ir.FunctionType(i8p, [I64]))
+    thread = b.call(save, [])
+    status = b.call(entry, [table])
+    b.call(restore, [thread])
+    b.ret(b.call(to_int, [b.sext(status, I64)]))
+    return fn
