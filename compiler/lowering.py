@@ -11,7 +11,8 @@ import heapq
 import numpy as np
 
 from . import dtypes
-from .fusion import REDUCTIONS, Fusion, loop_vars, member_indices, operand_indices
+from .fusion import (
+    REDUCTIONS, Fusion, broadcast_indices, loop_vars, member_indices, operand_indices)
 from .ir import CONSTANT
 from .loops import (
     INDEX, Accumulate, Apply, Assign, Buffer, Check, Const, Kernel, Let, LibCall, Load, Local,
@@ -754,8 +755,9 @@ class KernelBuilder:
         body.statements.append(Loop(r, k, inner.statements))
         total = Ref(acc)
         if bias is not None:
-            total = Apply(P["add"], (self.value_at(bias, _broadcast_batch(
-                bias.shape, batch + (m, n), bvars + (i, j)), body), total), {}, result.dtype)
+            bias_ix = broadcast_indices(bias.shape, batch + (m, n), bvars + (i, j))
+            total = Apply(P["add"], (self.value_at(bias, bias_ix, body), total), {},
+                          result.dtype)
         body.add(Store(out.buffer, index_of(out, bvars + (i, j)), total))
         statements = nest(batch + (m, n), body.statements, vector_last=False,
                           names=bvars + (i, j))

@@ -204,13 +204,14 @@ class Ops:
         zero, one = self.const(x, 0), self.const(x, 1)
         mod = b.frem(x, y)
         div = b.fdiv(b.fsub(x, mod), y)
+        # C's `if (mod)` and `if (div)`: NaN counts as nonzero (unordered !=).
         signs_differ = b.xor(b.fcmp_ordered("<", y, zero), b.fcmp_ordered("<", mod, zero))
-        fix = b.and_(b.fcmp_ordered("!=", mod, zero), signs_differ)
+        fix = b.and_(b.fcmp_unordered("!=", mod, zero), signs_differ)
         div = b.select(fix, b.fsub(div, one), div)
         floor = intrinsic(b, "floor", [div])
         floor = b.select(b.fcmp_ordered(">", b.fsub(div, floor), self.const(x, 0.5)),
                          b.fadd(floor, one), floor)
-        result = b.select(b.fcmp_ordered("!=", div, zero), floor,
+        result = b.select(b.fcmp_unordered("!=", div, zero), floor,
                           intrinsic(b, "copysign", [zero, b.fdiv(x, y)]))
         return b.select(b.fcmp_ordered("==", y, zero), b.fdiv(x, y), result)
 
