@@ -183,3 +183,61 @@ def compile_graph(graph, inplace=None, input_strides=None, target=None,
     step = NativeStep(program, target)
     step.timings["fusion_and_lowering"] = lowering_time
     return step
+
+
+def describe(step, llvm_ir=False, assembly=False):
+    """What `explain` shows of native code: each kernel with the graph nodes it computes, its
+    flops and bytes, its loop IR; optionally its LLVM IR and assembly."""
+    program = step.program
+    temps = [b for b in program.buffers if b.kind == "temp"]
+    lines = [f"== native code ({step.target.name}: {step.target.cpu}, "
+             f"{step.target.vector_bits}-bit vectors): {len(program.kernels)} kernels; arena "
+             f"{_size(program.arena_bytes)} for intermediates totalling "
+             f"{_size(sum(b.nbytes for b in temps))}"]
+    asm = _assembly_by_kernel(step) if assembly else {}
+    for kernel in program.kernels:
+        nodes = ", ".join(f"%{v.name} {n.prim.name}" for n in kernel.nodes for v in n.outputs)
+        read = sum(b.nbytes for b in kernel.reads())
+        written = sum(b.nbytes for b in kernel.writes())
+        lines.append(f"-- {kernel.name}: {nodes or 'copy'}; {kernel.flops / 1e6:.3g} MFLOP, "
+                     f"reads {_size(read)}, writes {_size(written)}")
+        lines.append(repr(kernel))
+        if llvm_ir:
+            lines.append(f"-- LLVM IR of {kernel.name} (as generated)")
+            lines.append(_kernel_ir(step, kernel))
+        if assembly:
+            lines.append(f"-- assembly of {kernel.name}")
+            lines.append(asm.get(kernel.name, "(inlined)"))
+    return "\n".join(lines)
+
+
+def _size(n):
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+
+
+def _kernel_ir(step, kernel):
+    from llvmlite import ir
+
+    from ..compiler.codegen.emit import emit_kernel
+
+    module = ir.Module(name=kernel.name)
+    emit_kernel(module, kernel, step.target, not step.program.inputs_may_overlap,
+                shared.routines(step.target))
+    text = str(module)
+    start = text.find("define ")
+    return text[start:] if start >= 0 else text
+
+
+def _assembly_by_kernel(step):
+    """Assembly per kernel, from a build of the step where kernels stay separate functions."""
+    import re
+
+    text = re.sub(r'(define )internal (i32 @"k\w+"\([^)]*\))', r"\1\2 noinline", step.ir_text)
+    asm = llvm.emit_assembly(text, step.target)
+    found = {}
+    for match in re.finditer(r"^(k\w+):\n(.*?)(?=^\.Lfunc_end)", asm, re.M | re.S):
+        found[match.group(1)] = match.group(2).rstrip()
+    return found

@@ -7,12 +7,12 @@ miss it traces again and can say which guard changed. Nothing falls back to eage
 function that cannot be traced raises, naming what to change.
 """
 import functools
-import os
 import warnings
 
 import time
 
 from ..compiler.printer import to_dot
+from . import debug
 from .backends import BACKENDS, default_backend
 from .pytree import flatten
 from .specialization import trace_specialization
@@ -28,10 +28,6 @@ def compile(fn=None, *, backend=None, max_specializations=DEFAULT_MAX_SPECIALIZA
         return functools.partial(compile, backend=backend,
                                  max_specializations=max_specializations, verify=verify)
     return CompiledFunction(fn, backend, max_specializations, verify)
-
-
-def _debug(flag):
-    return flag in os.environ.get("LLGRAD_DEBUG", "").split(",")
 
 
 class CompiledFunction:
@@ -72,8 +68,8 @@ class CompiledFunction:
             misses = min((s.guards.misses(flat_args, structure) for s in self.specializations),
                          key=len)
             self.last_retrace = misses[0] if misses else "no guard changed"
-            if _debug("retrace"):
-                print(f"llgrad.compile: retracing {self.__name__}: {self.last_retrace}")
+            if debug.enabled("retrace"):
+                debug.report(f"llgrad.compile: retracing {self.__name__}: {self.last_retrace}")
         if len(self.specializations) >= self.max_specializations and not self._warned_limit:
             self._warned_limit = True
             warnings.warn(f"llgrad.compile: {self.__name__} has been specialized "
@@ -96,17 +92,25 @@ class CompiledFunction:
             times[phase] = times.get(phase, 0.0) + seconds
         times["trace"] = times.get("trace", 0.0) + total - sum(spec.timings.values())
         self.specializations.append(spec)
-        if _debug("graphs"):
-            print(spec.explanation())
+        shown = debug.flags()
+        if "graphs" in shown:
+            debug.report(spec.explanation())
+        if shown & {"kernels", "llvm", "asm"}:
+            debug.report(spec.kernel_explanation(llvm="llvm" in shown, asm="asm" in shown))
         return spec
 
-    def explain(self, *args, dot=None, **kwargs):
-        """Print and return the forward, backward and optimized graphs for these arguments (no
-        step is run); `dot=path` also writes the optimized graph as Graphviz DOT."""
+    def explain(self, *args, dot=None, kernels=True, llvm=False, asm=False, **kwargs):
+        """Print and return what compiling for these arguments gives (no step is run): the
+        forward, backward and optimized graphs, then the native kernels (`kernels=True`: which
+        graph nodes each computes, its flops and bytes, its loop IR), their LLVM IR
+        (`llvm=True`) and assembly (`asm=True`). `dot=path` also writes the optimized graph as
+        Graphviz DOT."""
         flat_args, structure = flatten((args, kwargs))
         spec = self._find(flat_args, structure) or self._specialize(args, kwargs, flat_args,
                                                                     structure)
         text = spec.explanation()
+        if kernels or llvm or asm:
+            text += "\n" + spec.kernel_explanation(llvm=llvm, asm=asm)
         print(text)
         if dot is not None:
             with open(dot, "w") as f:

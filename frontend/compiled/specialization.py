@@ -261,6 +261,19 @@ class Specialization:
 
     # ---- explanation ----------------------------------------------------------------------------
 
+    def kernel_explanation(self, llvm=False, asm=False):
+        """The native code of the forward (and backward) graph: kernels, loop IR, optionally LLVM
+        IR and assembly; a note for the interpreter."""
+        if not hasattr(self.executable, "step"):
+            return f"== {self.executable.name} back end: no native kernels"
+        from ..runtime.native import describe
+
+        parts = [describe(self.executable.step, llvm, asm)]
+        if self.backward_graph is not None:
+            parts.append("== backward, run when autograd reaches the outputs")
+            parts.append(describe(self.backward_executable.step, llvm, asm))
+        return "\n".join(parts)
+
     def explanation(self):
         forward_end = self.backward_marks[0] if self.backward_marks else len(self.joint.nodes)
         nodes = self.joint.nodes

@@ -359,8 +359,28 @@ def test_debug_env_prints_graphs(monkeypatch, capsys):
     f = llgrad.compile(lambda x: x * 3)
     f(llgrad.ones(2))
     f(llgrad.ones(3))
-    out = capsys.readouterr().out
-    assert "== optimized graph" in out and "retracing" in out
+    err = capsys.readouterr().err  # diagnostics go to stderr, never into the user's stdout
+    assert "== optimized graph" in err and "retracing" in err
+
+
+def test_debug_env_rejects_an_unknown_flag(monkeypatch):
+    monkeypatch.setenv("LLGRAD_DEBUG", "graphs,kernal")
+    f = llgrad.compile(lambda x: x * 3)
+    with pytest.raises(ValueError, match="unknown flag 'kernal'; the known flags are asm, "
+                                         "graphs, kernels, llvm, retrace"):
+        f(llgrad.ones(2))
+
+
+def test_debug_env_prints_kernels_llvm_ir_and_assembly(monkeypatch, capsys):
+    monkeypatch.setenv("LLGRAD_DEBUG", "kernels,llvm,asm")
+    f = llgrad.compile(lambda x: (x * 3).exp())
+    f(llgrad.ones(40))
+    err = capsys.readouterr().err
+    if f.backend == "llvm":
+        assert "kernel k" in err and "LLVM IR of" in err and "assembly of" in err
+        assert "define" in err and "ret" in err
+    else:
+        assert "no native kernels" in err
 
 
 def test_verify_option_checks_every_pass():

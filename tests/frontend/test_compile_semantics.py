@@ -215,7 +215,7 @@ def test_compiled_module_names_itself_in_retrace_messages(monkeypatch, capsys):
     with llgrad.no_grad():
         g(llgrad.ones(1, 2))
         g(llgrad.ones(3, 2))
-    assert "retracing Linear" in capsys.readouterr().out
+    assert "retracing Linear" in capsys.readouterr().err
 
 
 def test_create_graph_accumulation_onto_an_existing_grad_stays_differentiable():
