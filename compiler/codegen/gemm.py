@@ -268,18 +268,15 @@ class _Gemm:
                 return self.at(panel, b.add(b.mul(k, _i64(width)), line))
 
             def by_lines(start):
-                # scalar, line by line from depth `start`: reads each line in order, and one
-                # load and store per step is cheap for LLVM to analyse
+                # scalar, line by line from depth `start`: reads each line in order (lines
+                # past the panel's valid ones re-read the last and store 0), and one load and
+                # store per step is cheap for LLVM to analyse
                 with self.loop(_i64(0), _i64(width), _i64(1), "j", plain=True) as j:
-                    with b.if_else(b.icmp_signed("<", j, valid)) as (copy, pad):
-                        with copy:
-                            line = self.at(first, b.mul(j, line_stride))
-                            with self.loop(start, depth, _i64(1), "k", plain=True) as k:
-                                b.store(b.load(self.at(line, b.mul(k, depth_stride))),
-                                        slot(k, j))
-                        with pad:
-                            with self.loop(start, depth, _i64(1), "kz", plain=True) as k:
-                                b.store(zero, slot(k, j))
+                    keep = b.icmp_signed("<", j, valid)
+                    line = self.at(first, b.mul(self.min(j, b.sub(valid, _i64(1))), line_stride))
+                    with self.loop(start, depth, _i64(1), "k", plain=True) as k:
+                        x = b.load(self.at(line, b.mul(k, depth_stride)))
+                        b.store(b.select(keep, x, zero), slot(k, j))
 
             def adjacent_lines(masked):
                 # lines next to each other (B row-major, A column-major): copy vectors; in a
@@ -298,19 +295,23 @@ class _Gemm:
 
             def contiguous_lines(blocks_end):
                 # each line contiguous along depth (A row-major, B transposed): load `lanes`
-                # depth steps of each line, transpose lanes x lanes blocks in registers
+                # depth steps of each of a group's lines, transpose that lanes x lanes block
+                # in registers. Groups go last to first: only the last can spill over into
+                # the next depth step's first lines, which group 0 then rewrites.
                 last = b.sub(valid, _i64(1))
-                lines = [self.at(first, b.mul(self.min(_i64(j), last), line_stride))
-                         for j in range(groups * lanes)]
-                keep = [b.icmp_signed("<", _i64(j), valid) for j in range(groups * lanes)]
-                with self.loop(_i64(0), blocks_end, _i64(lanes), "kt", plain=True) as k0:
-                    columns = [self.transpose([
-                        b.select(keep[j], self.load_vec(self.at(lines[j], k0)), zeros)
-                        for j in range(g * lanes, (g + 1) * lanes)]) for g in range(groups)]
-                    for t in range(lanes):
-                        for g in range(groups):
-                            self.store_vec(columns[g][t], slot(b.add(k0, _i64(t)),
-                                                               _i64(g * lanes)))
+                with self.loop(_i64(0), _i64(groups), _i64(1), "group", plain=True) as g:
+                    line0_g = b.mul(b.sub(_i64(groups - 1), g), _i64(lanes))
+                    lines, keep = [], []
+                    for l in range(lanes):
+                        line = b.add(line0_g, _i64(l))
+                        lines.append(self.at(first, b.mul(self.min(line, last), line_stride)))
+                        keep.append(b.icmp_signed("<", line, valid))
+                    with self.loop(_i64(0), blocks_end, _i64(lanes), "kt", plain=True) as k0:
+                        columns = self.transpose([
+                            b.select(keep[l], self.load_vec(self.at(lines[l], k0)), zeros)
+                            for l in range(lanes)])
+                        for t in range(lanes):
+                            self.store_vec(columns[t], slot(b.add(k0, _i64(t)), line0_g))
 
             with b.if_else(b.icmp_signed("==", line_stride, _i64(1))) as (adjacent, other):
                 with adjacent:
@@ -331,19 +332,44 @@ class _Gemm:
         return fn
 
     def transpose(self, rows):
-        """Transpose a lanes x lanes block held as `lanes` vectors: swap the off-diagonal
-        d x d blocks of every 2d x 2d block, for d = lanes/2 ... 1 (shuffles of two vectors)."""
-        rows, n, d = list(rows), self.bl.lanes, self.bl.lanes // 2
-        while d:
+        """Transpose a lanes x lanes block held as `lanes` vectors, in the x86 way (every step
+        one unpack or 128-bit permute instruction, cheap to compile too): first each group of
+        e rows (e elements per 128 bits) transposes its e x e blocks within 128-bit lanes by
+        unpacks, then whole 128-bit blocks are transposed by swapping the off-diagonal d x d
+        blocks of every 2d x 2d block, for d = e, 2e, ... lanes/2."""
+        b, n = self.b, self.bl.lanes
+        e = min(n, 16 // (4 if self.scalar is F32 else 8))
+
+        def shuffle(x, y, pattern):  # pattern(base of a 128-bit lane) -> indices within it
+            mask = [i for base in range(0, n, e) for i in pattern(base)]
+            return b.shuffle_vector(x, y, ir.Constant(ir.VectorType(I32, n), mask))
+
+        def unpack(x, y, half, size):  # unpack{lo,hi}{ps,pd}: size 1 or 2 elements
+            return shuffle(x, y, lambda base: [
+                (n if (i // size) % 2 else 0) + base + half * e // 2 + i // (2 * size) * size
+                + i % size for i in range(e)])
+
+        rows = list(rows)
+        for g in range(0, n, e):
+            r = rows[g:g + e]
+            if e == 4:
+                t = [unpack(r[0], r[1], 0, 1), unpack(r[0], r[1], 1, 1),
+                     unpack(r[2], r[3], 0, 1), unpack(r[2], r[3], 1, 1)]
+                r = [unpack(t[0], t[2], 0, 2), unpack(t[0], t[2], 1, 2),
+                     unpack(t[1], t[3], 0, 2), unpack(t[1], t[3], 1, 2)]
+            else:
+                r = [unpack(r[0], r[1], 0, 1), unpack(r[0], r[1], 1, 1)]
+            rows[g:g + e] = r
+        d = e
+        while d < n:
             low = [l if l & d == 0 else n + l - d for l in range(n)]
             high = [l + d if l & d == 0 else n + l for l in range(n)]
             for i in range(n):
                 if i & d == 0:
                     x, y = rows[i], rows[i + d]
-                    rows[i] = self.b.shuffle_vector(x, y, ir.Constant(ir.VectorType(I32, n), low))
-                    rows[i + d] = self.b.shuffle_vector(x, y,
-                                                        ir.Constant(ir.VectorType(I32, n), high))
-            d //= 2
+                    rows[i] = b.shuffle_vector(x, y, ir.Constant(ir.VectorType(I32, n), low))
+                    rows[i + d] = b.shuffle_vector(x, y, ir.Constant(ir.VectorType(I32, n), high))
+            d *= 2
         return rows
 
     # ---- one C tile: micro-kernel and update ------------------------------------------------
