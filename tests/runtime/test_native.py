@@ -1,0 +1,103 @@
+"""Native executables: the code they emit and how they are called."""
+import threading
+
+import numpy as np
+import pytest
+from llvmlite import ir
+
+from llgrad.compiler import dtypes
+from llgrad.compiler import primitives as P
+from llgrad.compiler.codegen import library
+from llgrad.compiler.codegen.emit import emit_program
+from llgrad.compiler.interpreter import run
+from llgrad.compiler.ir import Graph
+from llgrad.compiler.lowering import lower
+from llgrad.compiler.primitive import Aval
+from llgrad.runtime import llvm
+from llgrad.runtime.native import compile_graph
+
+
+def gelu_graph(n=4096):
+    g = Graph()
+    x = g.add_input(Aval((n,), dtypes.float32))
+    g.outputs = [P.mul(P.mul(x, 0.5), P.add(P.erf(P.mul(x, 0.7071067811865476)), 1.0))]
+    return g
+
+
+def assembly_for(graph, target):
+    program = lower(graph, library=library.routines(target))
+    module, _ = emit_program(program, target, library.routines(target))
+    return llvm.emit_assembly(str(module), target)
+
+
+def test_fused_elementwise_kernel_uses_the_widest_vector_registers():
+    host = llvm.target("host")
+    asm = assembly_for(gelu_graph(), host)
+    widest = "zmm" if host.has_avx512 else "ymm"
+    assert f"%{widest}" in asm
+    assert "erf" not in asm.replace("llgrad.erf", "")  # no libm call: inlined vector math
+
+
+def test_avx512_build_uses_zmm_registers():
+    """Built (not run) for an AVX-512 CPU, as on the machines llgrad targets first."""
+    asm = assembly_for(gelu_graph(), llvm.target("avx512"))
+    assert "%zmm" in asm
+
+
+def test_gemm_micro_kernel_uses_zmm_on_avx512():
+    target = llvm.target("avx512")
+    module = library.routines(target)["gemm_float32"].module()
+    asm = llvm.emit_assembly(str(module), target)
+    assert "vfmadd231ps\t" in asm and "%zmm" in asm
+
+
+def test_concurrent_calls_from_several_threads_are_each_correct():
+    g = Graph()
+    x = g.add_input(Aval((64, 33), dtypes.float32))
+    h = P.exp(P.sub(x, P.reduce_max(x, axes=(1,), keepdims=True)))
+    g.outputs = [P.div(h, P.reduce_sum(h, axes=(1,), keepdims=True))]
+    step = compile_graph(g)
+    inputs = [np.random.default_rng(i).standard_normal((64, 33)).astype(np.float32)
+              for i in range(8)]
+    want = [run(g, [a])[0] for a in inputs]
+    errors = []
+    barrier = threading.Barrier(4)
+
+    def worker(k):
+        barrier.wait()
+        for round_ in range(50):
+            i = (k + round_) % len(inputs)
+            got = step([inputs[i]])[0]
+            if not np.allclose(got, want[i], rtol=1e-5, atol=1e-7):
+                errors.append((k, round_))
+
+    threads = [threading.Thread(target=worker, args=(k,)) for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    assert step.executions == 200
+
+
+def test_state_written_in_place_keeps_its_array():
+    g = Graph()
+    p = g.add_input(Aval((10,), dtypes.float32))
+    grad = g.add_input(Aval((10,), dtypes.float32))
+    g.outputs = [P.sub(p, P.mul(grad, 0.1))]
+    step = compile_graph(g, inplace={0: 0})
+    param = np.ones(10, np.float32)
+    (result,) = step([param, np.full(10, 2.0, np.float32)])
+    assert result is param
+    np.testing.assert_allclose(param, 0.8)
+
+
+def test_unresolvable_call_is_refused_before_loading():
+    module = ir.Module()
+    missing = ir.Function(module, ir.FunctionType(ir.VoidType(), []), "llgrad_not_defined")
+    fn = ir.Function(module, ir.FunctionType(ir.VoidType(), []), "caller")
+    b = ir.IRBuilder(fn.append_basic_block())
+    b.call(missing, [])
+    b.ret_void()
+    with pytest.raises(RuntimeError, match="llgrad_not_defined"):
+        llvm.compile_module(str(module))
