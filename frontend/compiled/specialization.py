@@ -168,11 +168,12 @@ class Specialization:
             self.wrt = [refs[id(r)] for r in backward.wrt]
             backward.wrt = None  # the records hold trace-time arguments: keep only the refs
         self.feeds = _feeds(tracer, refs, forward_inputs)
-        # Residuals that are inputs themselves (a weight) are saved as they are, not copied: the
-        # backward checks their tensors were not modified in place meanwhile, as eager does.
-        self.saved_input_refs = [self.feeds[pos].ref for k, pos in
-                                 _results_that_are_inputs(forward).items()
-                                 if k >= self.n_results and self.feeds[pos].ref is not None]
+        # Residuals that are inputs, or views of inputs (`w.t()`), are what eager autograd would
+        # save as the input tensor itself (a view shares its base's version counter): the
+        # backward checks those tensors were not modified in place meanwhile, as eager does.
+        self.saved_input_refs = list({id(ref): ref for ref in (
+            self.feeds[pos].ref for k, pos in _results_viewing_inputs(forward).items()
+            if k >= self.n_results and self.feeds[pos].ref is not None)}.values())
         self.pass_log = []
         self.timings = {}
         start = time.perf_counter()
@@ -311,10 +312,20 @@ def _resolve_effect(effect, refs):
     return effect
 
 
-def _results_that_are_inputs(graph):
-    """{output index: input position} for outputs that are graph inputs unchanged."""
+# Movements that keep a tensor's storage (a view, in eager mode): they share its version counter.
+_VIEWS = ("permute", "reshape", "slice", "broadcast_to", "stop_gradient")
+
+
+def _results_viewing_inputs(graph):
+    """{output index: input position} for outputs that are graph inputs, or views of one."""
     position = {v: i for i, v in enumerate(graph.inputs)}
-    return {k: position[v] for k, v in enumerate(graph.outputs) if v in position}
+    found = {}
+    for k, v in enumerate(graph.outputs):
+        while v not in position and v.node is not None and v.node.prim.name in _VIEWS:
+            v = v.node.inputs[0]
+        if v in position:
+            found[k] = position[v]
+    return found
 
 
 def _owned(results, inputs):

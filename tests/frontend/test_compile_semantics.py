@@ -377,3 +377,23 @@ def test_a_parameter_group_added_later_retraces():
     g()
     assert b.tolist() == [0.0, 0.0]
     assert "parameter groups" in g.last_retrace
+
+
+def test_backward_after_modifying_an_input_a_residual_views_raises_like_eager():
+    """The backward of x @ w.t() reads w through a view: modifying w in place after the call
+    must make backward fail, as in eager mode, not give a gradient from other values."""
+    x = t([[1.0, 2.0], [3.0, 4.0]], requires_grad=True)
+
+    def f(x, w):
+        return (x @ w.t()).sum()
+
+    w = t([[2.0, 0.0], [1.0, 2.0]])
+    y = C(f)(x, w)
+    w.add_(1)
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        y.backward()
+    w_eager = t([[2.0, 0.0], [1.0, 2.0]])
+    y_eager = f(x, w_eager)
+    w_eager.add_(1)
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        y_eager.backward()
