@@ -16,8 +16,8 @@ from .fusion import (
 from .ir import CONSTANT
 from .loops import (
     INDEX, Accumulate, Apply, Assign, Buffer, Check, Const, Kernel, Let, LibCall, Load, Local,
-    Loop, Pointer, Ref, Store, Var, View, add, contiguous_strides, index_of, mul, walk,
-    walk_exprs)
+    Loop, Pointer, Ref, Store, Var, View, add, collapse_dimensions, contiguous_strides, index_of,
+    mul, walk, walk_exprs)
 from .primitive import REGISTRY, numel
 
 P = REGISTRY
@@ -530,7 +530,8 @@ class KernelBuilder:
         body = self.body()
         for node in self.members_in_order():
             self.emit_member(node, indices, body)
-        statements = nest(shape, body.statements)
+        inner, loop_shape, variables = collapse_dimensions(body.statements, shape, indices)
+        statements = nest(loop_shape, inner, names=variables)
         flops = numel(shape) * len(self.group.nodes)
         return self.finish(_kernel_kind(self.group), statements, self.group.nodes, flops)
 
