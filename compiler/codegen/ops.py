@@ -103,10 +103,7 @@ class Ops:
         if not self._is_float(args[0]):
             raise TypeError(f"{name} of an integer tensor reached code generation; the frontend "
                             f"promotes it to float first")
-        try:
-            from . import mathlib
-        except ImportError:  # TEMPORARY until mathlib lands
-            from . import _libm_fallback as mathlib
+        from . import mathlib
 
         if element_type(args[0].type) == ir.HalfType():  # half: computed in float32
             wide = [self.b.fpext(a, vector_of(ir.FloatType(), lanes_of(a))) for a in args]
