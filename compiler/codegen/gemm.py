@@ -463,7 +463,9 @@ class _Gemm:
         for phi, value in [(k, k_next), (ap, self.at(ap, _i64(bl.mr))),
                            (bp, self.at(bp, _i64(bl.nr)))] + list(zip(acc, new)):
             phi.add_incoming(value, body)
-        b.cbranch(b.icmp_signed("<", k_next, kc), body, done)
+        latch = b.cbranch(b.icmp_signed("<", k_next, kc), body, done)
+        if (rows, vectors) != (bl.mr, self.nv):  # LLVM unrolls the full kernel by 2: enough
+            latch.set_metadata("llvm.loop", _LoopID(self.module, self._plain_loop()))
         b.position_at_end(done)
         out = []
         for r in range(bl.mr):
@@ -478,11 +480,12 @@ class _Gemm:
         return out
 
     def update_tile(self, acc):
-        """C tile = (load_c ? C : 0) + acc, then bias, relu and mask as flagged, all in
-        registers, then one store. A full tile reads and writes C, bias and mask in place with
-        vector loads and stores. An edge tile (mr < MR or nr < NR) runs the same code on
-        tile-sized buffers: what it needs is copied in before (masked loads, rows past mr
-        clamped to row mr-1 so every address is in bounds) and C copied out after."""
+        """C tile = (load_c ? C : 0) + acc in registers, one store, then (last K block only)
+        bias, relu and mask on the stored tile while it is in L1. A full tile reads and writes
+        C, bias and mask in place with vector loads and stores. An edge tile (mr < MR or
+        nr < NR) runs the same code on tile-sized buffers: what it needs is copied in before
+        (masked loads, rows past mr clamped to row mr-1 so every address is in bounds) and C
+        copied out after."""
         b, bl, p, nv = self.b, self.bl, self.p, self.nv
         i, j, mr, nr = p["i"], p["j"], p["mr"], p["nr"]
         zero = constant(self.vec, 0)
@@ -518,37 +521,51 @@ class _Gemm:
         c_tile = staged("C", p["c_rs"], p["load_c"])
         c_rows = rows(c_tile)
 
-        def add_c(vals):
-            return each(vals, lambda x, r, v: b.fadd(x, load(c_rows, r, v)))
-
-        def add_bias(vals):
-            # a bias with column stride != 1 (0 for a column vector broadcast along rows) is
-            # gathered into the buffer first, so the vector code serves every layout
-            contiguous = b.icmp_signed("==", p["bias_cs"], _i64(1))
-            with b.if_then(b.not_(contiguous)):
-                self.gather_bias()
-            bias_rows = rows(staged("bias", p["bias_rs"], contiguous,
-                                    b.and_(contiguous, b.not_(edge))))
-            return each(vals, lambda x, r, v: b.fadd(x, load(bias_rows, r, v)))
-
-        def relu(vals):  # x < 0 ? 0 : x keeps NaN, as numpy.maximum(x, 0) does
-            return each(vals, lambda x, r, v: b.select(b.fcmp_ordered("<", x, zero), zero, x))
-
-        def apply_mask(vals):
-            mask_rows = rows(staged("mask", p["mask_rs"], ir.Constant(I1, 1)))
-            return each(vals, lambda x, r, v: b.select(
-                b.fcmp_ordered(">", load(mask_rows, r, v), zero), x, zero))
-
-        acc = self.when(p["load_c"], acc, add_c)
-        acc = self.when(p["do_bias"], acc, add_bias)
-        acc = self.when(p["do_relu"], acc, relu)
-        acc = self.when(p["do_mask"], acc, apply_mask)
+        acc = self.when(p["load_c"], acc, lambda vals: each(
+            vals, lambda x, r, v: b.fadd(x, load(c_rows, r, v))))
         for r in range(bl.mr):
             for v in range(nv):
                 self.store_vec(acc[r * nv + v], self.at(c_rows[r], _i64(v * bl.lanes)))
+        epilogue = b.or_(b.or_(p["do_bias"], p["do_relu"]), p["do_mask"])
+        with b.if_then(epilogue):
+            self.epilogue(staged, c_tile, edge)
         with b.if_then(edge):
             self.copy_tile(origin(p["C"], p["c_rs"]), p["c_rs"], self.buffers["C"],
                            _i64(bl.nr), mr, into_buffer=False)
+
+    def epilogue(self, staged, c_tile, edge):
+        """bias, relu and mask on the tile just stored (still in L1), as a loop over its rows:
+        kept out of the unrolled register code, the epilogue costs little to compile. Each step
+        is a select on its flag (no branches for LLVM to unswitch the loop on); an absent
+        operand is read from its unused buffer and the value discarded."""
+        b, bl, p = self.b, self.bl, self.p
+        zero, minus_zero = constant(self.vec, 0), constant(self.vec, -0.0)
+        contiguous = b.icmp_signed("==", p["bias_cs"], _i64(1))
+        # a bias with column stride != 1 (0 for a column vector broadcast along rows) is
+        # gathered into the buffer first, so the vector code serves every layout
+        with b.if_then(b.and_(p["do_bias"], b.not_(contiguous))):
+            self.gather_bias()
+        direct = b.and_(p["do_bias"], contiguous)
+        bias, bias_stride = staged("bias", p["bias_rs"], direct, b.and_(direct, b.not_(edge)))
+        mask, mask_stride = staged("mask", p["mask_rs"], p["do_mask"],
+                                   b.and_(p["do_mask"], b.not_(edge)))
+        do_bias, do_relu, do_mask = (splat(b, p[name], bl.lanes)
+                                     for name in ("do_bias", "do_relu", "do_mask"))
+        with self.loop(_i64(0), _i64(bl.mr), _i64(1), "epilogue", plain=True) as r:
+            c_row = self.at(c_tile[0], b.mul(r, c_tile[1]))
+            bias_row = self.at(bias, b.mul(r, bias_stride))
+            mask_row = self.at(mask, b.mul(r, mask_stride))
+            for v in range(self.nv):
+                at = _i64(v * bl.lanes)
+                x = self.load_vec(self.at(c_row, at))
+                # + -0.0 leaves every x as it is (+0.0 would turn -0.0 into +0.0)
+                x = b.fadd(x, b.select(do_bias, self.load_vec(self.at(bias_row, at)),
+                                       minus_zero))
+                # x < 0 ? 0 : x keeps NaN, as numpy.maximum(x, 0) does
+                x = b.select(b.and_(do_relu, b.fcmp_ordered("<", x, zero)), zero, x)
+                keep = b.fcmp_ordered(">", self.load_vec(self.at(mask_row, at)), zero)
+                x = b.select(b.and_(do_mask, b.not_(keep)), zero, x)
+                self.store_vec(x, self.at(c_row, at))
 
     def copy_tile(self, matrix, row_stride, buffer, buffer_stride, mr, into_buffer):
         """Copy the valid mr x nr part of a tile between a matrix and its buffer, with lane
