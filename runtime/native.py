@@ -76,8 +76,16 @@ def ensure_routines(keys, target):
     return timings
 
 
-class NativeError:
-    """How a failed check is reported: the exception type and message."""
+def clear_caches():
+    """Forget every compiled shared routine, so the next step compiles them again (benchmarks
+    of a cold start). Code already loaded stays mapped for steps that use it."""
+    with _routine_lock:
+        _retired.extend(_loaded_routines.values())
+        _loaded_routines.clear()
+    shared.routines.cache_clear()
+
+
+_retired = []  # loaded code of cleared caches: still called by live steps, never freed
 
 
 class NativeStep:

@@ -1,0 +1,247 @@
+"""The native back end beside its peers: torch eager, torch.compile and JAX's jit, in the same
+process when installed (each peer's benchmark is skipped when it is not).
+
+Groups (compare within a group; the machine is shared and noisy, so quote ratios of medians):
+- small-mlp-step: batch 32, 64-128-128-10, cross-entropy, SGD with momentum (target: llgrad at
+  least 2x faster than JAX's jit);
+- tiny-call: `a + 1` on 4 floats (target: at most 3 us);
+- gelu-fwd-bwd-4M: GELU and its gradient on 4M float32 (peers: JAX jit, torch.compile);
+- cold-compile: tracing, optimizing and compiling the 784-512-512-10 training step (target:
+  under 0.5 s), measured in a fresh process (every cache empty) and in a warm one.
+
+Run: python -m pytest benchmarks/test_native.py --benchmark-only --benchmark-group-by=group
+"""
+import numpy as np
+import pytest
+
+import llgrad
+
+SIZES = (64, 128, 128, 10)
+BATCH = 32
+
+
+def _one_thread_peers():
+    """Peers get the threads llgrad's native code uses today: one."""
+    try:
+        import torch
+
+        torch.set_num_threads(1)
+    except ImportError:
+        pass
+
+
+def mlp_data(sizes=SIZES, batch=BATCH, seed=0):
+    rng = np.random.default_rng(seed)
+    return (rng.standard_normal((batch, sizes[0])).astype(np.float32),
+            rng.integers(0, sizes[-1], batch))
+
+
+def mlp_step(lib, sizes=SIZES):
+    lib.manual_seed(0)
+    nn = lib.nn
+    layers = []
+    for a, b in zip(sizes[:-1], sizes[1:]):
+        layers += [nn.Linear(a, b), nn.ReLU()]
+    model = nn.Sequential(*layers[:-1])
+    opt = lib.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+
+    def step(x, y):
+        opt.zero_grad()
+        loss = nn.functional.cross_entropy(model(x), y)
+        loss.backward()
+        opt.step()
+        return loss
+
+    return step
+
+
+def jax_mlp_step(sizes=SIZES):
+    jax = pytest.importorskip("jax")
+    jnp = jax.numpy
+    key = jax.random.PRNGKey(0)
+    params = []
+    for a, b in zip(sizes[:-1], sizes[1:]):
+        key, k1 = jax.random.split(key)
+        params.append((jax.random.normal(k1, (b, a)) / np.sqrt(a), jnp.zeros(b)))
+    momentum = jax.tree_util.tree_map(jnp.zeros_like, params)
+
+    def loss_fn(params, x, y):
+        h = x
+        for i, (w, b) in enumerate(params):
+            h = h @ w.T + b
+            if i < len(params) - 1:
+                h = jax.nn.relu(h)
+        logp = jax.nn.log_softmax(h)
+        return -jnp.mean(jnp.take_along_axis(logp, y[:, None], axis=1))
+
+    @jax.jit
+    def step(params, momentum, x, y):
+        loss, grads = jax.value_and_grad(loss_fn)(params, x, y)
+        momentum = jax.tree_util.tree_map(lambda m, g: 0.9 * m + g, momentum, grads)
+        params = jax.tree_util.tree_map(lambda p, m: p - 0.01 * m, params, momentum)
+        return params, momentum, loss
+
+    state = [params, momentum]
+
+    def run(x, y):
+        state[0], state[1], loss = step(state[0], state[1], x, y)
+        return loss.block_until_ready()
+
+    return run
+
+
+SMALL = "small-mlp-step-32x64-128-128-10"
+
+
+@pytest.mark.benchmark(group=SMALL, warmup=True, warmup_iterations=100)
+def test_small_step_llgrad_native(benchmark):
+    x, y = mlp_data()
+    step = llgrad.compile(mlp_step(llgrad))
+    x, y = llgrad.tensor(x), llgrad.tensor(y)
+    assert np.isfinite(benchmark(step, x, y).item())
+    assert step.stats["executions"]["llvm"] > 0 and step.stats["traces"] == 1
+
+
+@pytest.mark.benchmark(group=SMALL, warmup=True, warmup_iterations=100)
+def test_small_step_jax_jit(benchmark):
+    x, y = mlp_data()
+    run = jax_mlp_step()
+    assert np.isfinite(float(benchmark(run, x, y)))
+
+
+@pytest.mark.benchmark(group=SMALL, warmup=True, warmup_iterations=100)
+def test_small_step_torch_eager(benchmark):
+    torch = pytest.importorskip("torch")
+    _one_thread_peers()
+    x, y = mlp_data()
+    step = mlp_step(torch)
+    assert np.isfinite(benchmark(step, torch.tensor(x), torch.tensor(y)).item())
+
+
+@pytest.mark.benchmark(group=SMALL, warmup=True, warmup_iterations=100)
+def test_small_step_torch_compile(benchmark):
+    torch = pytest.importorskip("torch")
+    _one_thread_peers()
+    x, y = mlp_data()
+    step = torch.compile(mlp_step(torch))
+    xt, yt = torch.tensor(x), torch.tensor(y)
+    try:
+        step(xt, yt)
+    except Exception as error:  # no C compiler for inductor, for instance
+        pytest.skip(f"torch.compile unavailable here: {type(error).__name__}")
+    assert np.isfinite(benchmark(step, xt, yt).item())
+
+
+TINY = "tiny-call-a-plus-1-on-4-floats"
+
+
+@pytest.mark.benchmark(group=TINY, warmup=True, warmup_iterations=1000)
+def test_tiny_call_llgrad_native(benchmark):
+    f = llgrad.compile(lambda a: a + 1)
+    a = llgrad.ones(4)
+    benchmark(f, a)
+    assert f.stats["executions"]["llvm"] > 0
+
+
+@pytest.mark.benchmark(group=TINY, warmup=True, warmup_iterations=1000)
+def test_tiny_call_jax_jit(benchmark):
+    jax = pytest.importorskip("jax")
+    f = jax.jit(lambda a: a + 1)
+    a = jax.numpy.ones(4)
+    benchmark(lambda: f(a).block_until_ready())
+
+
+@pytest.mark.benchmark(group=TINY, warmup=True, warmup_iterations=1000)
+def test_tiny_call_torch_compile(benchmark):
+    torch = pytest.importorskip("torch")
+    f = torch.compile(lambda a: a + 1)
+    a = torch.ones(4)
+    try:
+        f(a)
+    except Exception as error:
+        pytest.skip(f"torch.compile unavailable here: {type(error).__name__}")
+    benchmark(f, a)
+
+
+GELU = "gelu-fwd-bwd-4M-float32"
+N_GELU = 4 * 1024 * 1024
+
+
+@pytest.mark.benchmark(group=GELU, warmup=True, warmup_iterations=5)
+def test_gelu_llgrad_native(benchmark):
+    x = llgrad.tensor(np.random.default_rng(0).standard_normal(N_GELU).astype(np.float32),
+                      requires_grad=True)
+
+    @llgrad.compile
+    def gelu_grad(x):
+        x.grad = None
+        y = llgrad.nn.functional.gelu(x)
+        y.sum().backward()
+        return y.detach()
+
+    benchmark(gelu_grad, x)
+    assert gelu_grad.stats["executions"]["llvm"] > 0
+
+
+@pytest.mark.benchmark(group=GELU, warmup=True, warmup_iterations=5)
+def test_gelu_jax_jit(benchmark):
+    jax = pytest.importorskip("jax")
+    x = jax.numpy.asarray(np.random.default_rng(0).standard_normal(N_GELU).astype(np.float32))
+    f = jax.jit(jax.value_and_grad(lambda x: jax.nn.gelu(x, approximate=False).sum()))
+    benchmark(lambda: jax.block_until_ready(f(x)))
+
+
+@pytest.mark.benchmark(group=GELU, warmup=True, warmup_iterations=5)
+def test_gelu_torch_compile(benchmark):
+    torch = pytest.importorskip("torch")
+    _one_thread_peers()
+    x = torch.tensor(np.random.default_rng(0).standard_normal(N_GELU).astype(np.float32),
+                     requires_grad=True)
+
+    def gelu_grad(x):
+        x.grad = None
+        y = torch.nn.functional.gelu(x)
+        y.sum().backward()
+        return y.detach()
+
+    f = torch.compile(gelu_grad)
+    try:
+        f(x)
+    except Exception as error:
+        pytest.skip(f"torch.compile unavailable here: {type(error).__name__}")
+    benchmark(f, x)
+
+
+COLD = "cold-compile-784-512-512-10"
+
+
+def big_batch():
+    rng = np.random.default_rng(0)
+    return (llgrad.tensor(rng.standard_normal((128, 784)).astype(np.float32)),
+            llgrad.tensor(rng.integers(0, 10, 128)))
+
+
+def _compile_and_run(x, y):
+    step = llgrad.compile(mlp_step(llgrad, (784, 512, 512, 10)))
+    step(x, y)
+    assert step.stats["compiles"] > 0
+    return step
+
+
+@pytest.mark.benchmark(group=COLD)
+def test_cold_compile_empty_caches(benchmark):
+    """The first call of the step with nothing compiled yet (the shared GEMM included): trace,
+    passes, lowering, LLVM, loading and one run."""
+    from llgrad.runtime import native
+
+    x, y = big_batch()
+    benchmark.pedantic(_compile_and_run, args=(x, y), setup=native.clear_caches, rounds=3,
+                       iterations=1)
+
+
+@pytest.mark.benchmark(group=COLD)
+def test_cold_compile_shared_routines_loaded(benchmark):
+    """A new compiled step in a process that already loaded the shared routines."""
+    x, y = big_batch()
+    _compile_and_run(x, y)
+    benchmark.pedantic(_compile_and_run, args=(x, y), rounds=3, iterations=1)
