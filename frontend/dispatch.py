@@ -20,6 +20,7 @@ from .autograd.graph import (SavedTensor, ShapeOnly, grad_accumulator, next_sequ
 from .compiler import dtypes
 from .compiler.primitive import numpy_result, shape_of
 from . import tracing
+from .tracing import active_tracer
 from .tensor import Tensor
 
 EMPTY = MappingProxyType({})  # the params of ops without any; read-only because shared
@@ -72,8 +73,9 @@ def primitive_op(node_name, prim, promote=None):
 
 def apply(op, args, params=EMPTY):
     """Run `op` on `args` (Tensors or plain values); returns a Tensor (or a tuple of them)."""
-    if tracing.ACTIVE is not None:
-        return tracing.ACTIVE.apply(op, python_scalars(args), params)
+    tracer = active_tracer()
+    if tracer is not None:
+        return tracer.apply(op, python_scalars(args), params)
     datas = []
     requires_grad = False
     # While collecting the operands, note whether type promotion could change anything: the

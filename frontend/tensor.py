@@ -9,6 +9,7 @@ import warnings
 import numpy as np
 
 from . import tracing
+from .tracing import active_tracer
 from ._device import CPU
 from .autograd.grad_mode import STATE
 from .compiler import dtypes
@@ -221,8 +222,10 @@ class Tensor:
             raise RuntimeError("only Tensors of floating point dtype can require gradients")
         self._note_state_change()
         self._requires_grad = requires_grad
-        if requires_grad and tracing.ACTIVE is not None and type(self._data) is not np.ndarray:
-            tracing.ACTIVE.note_leaf(self)
+        if requires_grad and type(self._data) is not np.ndarray:
+            tracer = active_tracer()
+            if tracer is not None:
+                tracer.note_leaf(self)
         return self
 
     @property
@@ -238,23 +241,26 @@ class Tensor:
     def grad(self):
         if self.grad_fn is not None and not self._retains_grad and self._grad is None:
             warnings.warn(NON_LEAF_GRAD_WARNING, UserWarning, stacklevel=2)
-        if tracing.ACTIVE is not None:
-            tracing.ACTIVE.note_grad_read(self)  # the .grad slot is state, read at each call
+        tracer = active_tracer()
+        if tracer is not None:
+            tracer.note_grad_read(self)  # the .grad slot is state, read at each call
         return self._grad
 
     @grad.setter
     def grad(self, value):
         if value is not None:
             _check_assigned_grad(self, value)
-        if tracing.ACTIVE is not None:
-            tracing.ACTIVE.note_grad_write(self)
+        tracer = active_tracer()
+        if tracer is not None:
+            tracer.note_grad_write(self)
         self._grad = value
 
     def _note_state_change(self):
         """Under a trace, a pre-existing tensor is lifted before its attributes change, so the
         trace can put them back and replay the change at every call."""
-        if tracing.ACTIVE is not None and type(self._data) is np.ndarray:
-            tracing.ACTIVE.lift(self)
+        tracer = active_tracer()
+        if tracer is not None and type(self._data) is np.ndarray:
+            tracer.lift(self)
 
     @grad.deleter
     def grad(self):
@@ -326,8 +332,9 @@ class Tensor:
     def detach(self):
         """A tensor sharing this one's storage and version counter, cut from the graph."""
         t = _new(Tensor)
-        if tracing.ACTIVE is not None:
-            return tracing.ACTIVE.alias(self, t, detached=True)
+        tracer = active_tracer()
+        if tracer is not None:
+            return tracer.alias(self, t, detached=True)
         t._data = self._data
         t._vbox = self._version_box()
         return t
@@ -349,21 +356,23 @@ class Tensor:
         """The storage without autograd; in-place changes through it are invisible to autograd
         (it has its own version counter), which is what optimizers rely on."""
         t = _new(Tensor)
-        if tracing.ACTIVE is not None:  # in-place updates through it must reach the tensor
-            return tracing.ACTIVE.alias(self, t, detached=False)
+        tracer = active_tracer()
+        if tracer is not None:  # in-place updates through it must reach the tensor
+            return tracer.alias(self, t, detached=False)
         t._data = self._data
         return t
 
     @data.setter
     def data(self, value):
-        if tracing.ACTIVE is not None:
+        tracer = active_tracer()
+        if tracer is not None:
             if value._data is self._data:
                 return  # `p.data -= x` assigns back the alias it updated in place
             if tuple(value.shape) != tuple(self.shape) or value.dtype is not self.dtype:
                 raise tracing.TracingError(
                     "assigning a tensor of another shape or dtype to tensor.data inside "
                     "llgrad.compile is not supported")
-            tracing.ACTIVE.rebind(self, value)
+            tracer.rebind(self, value)
             return
         self._data = value._data
 

@@ -1,17 +1,22 @@
 """Tracing: running a Python function with symbolic tensors to record a graph.
 
-While a `Tracer` is active, every op goes to it (`dispatch.apply` checks `ACTIVE`). Tensors the
-function touches that existed before the trace (its arguments, module parameters, optimizer
-state, `.grad` slots) are *lifted*: for the duration of the trace their storage is swapped for a
-graph input, so every path that reads them, however indirect, sees the symbolic value; in-place
-updates rebind it (and every alias of it). When the function returns, the tracer's record says
-what changed (the state writes and `.grad` assignments to replay on every call), and every lifted
-tensor is put back as it was.
+While a `Tracer` is active in a thread, every op that thread runs goes to it (`dispatch.apply`
+checks `active_tracer()`). Tracing is per thread: other threads keep running eagerly meanwhile,
+and two threads can trace two functions at once. Tensors the function touches that existed before
+the trace (its arguments, module parameters, optimizer state, `.grad` slots) are *lifted*: for the
+duration of the trace their storage is swapped for a graph input, so every path that reads them,
+however indirect, sees the symbolic value; in-place updates rebind it (and every alias of it).
+When the function returns, the tracer's record says what changed (the state writes and `.grad`
+assignments to replay on every call), and every lifted tensor is put back as it was. (So another
+thread must not use those same tensors while the trace runs: it would find them traced.)
 
 Backward inside the traced function runs the compiler's autodiff pass on the recorded graph.
 """
+import contextvars
 import os
+import sys
 import traceback
+import types
 
 import numpy as np
 
@@ -20,7 +25,54 @@ from .compiler import primitives as P
 from .compiler.ir import Graph, Value, custom_vjp
 from .compiler.primitive import Aval
 
-ACTIVE = None  # the Tracer while a function is being traced
+
+# The calling thread's Tracer, or None (run eagerly). A context variable is per thread: a new
+# thread starts outside any trace, whatever other threads trace (unless the interpreter gives new
+# threads a copy of their starter's context: sys.flags.thread_inherit_context, the default of
+# Python 3.14's free-threaded build; then a thread started inside a traced function traces too).
+_TRACER = contextvars.ContextVar("llgrad_tracer", default=None)
+# Set, not left at the default: a context variable caches its value for a thread only once set
+# there (a default is looked up again each time, once the thread has a context: NumPy's errstate
+# gives it one). `end()` sets it in each thread that traced.
+_TRACER.set(None)
+
+# `active_tracer()`: the Tracer recording the calling thread's ops, or None. Every eager op asks,
+# so this is the bound C method itself, not a Python function around it: ~10 ns more than reading
+# a module global, where a Python function reading a threading.local costs ~30 ns more.
+active_tracer = _TRACER.get
+
+
+def begin(tracer):
+    """Start tracing with `tracer` in the calling thread (until `end()`); other threads are not
+    affected."""
+    if _TRACER.get() is not None:
+        raise TracingError("llgrad.compile functions cannot be nested")
+    _TRACER.set(tracer)
+
+
+def end():
+    """End the calling thread's trace: its ops run eagerly again."""
+    _TRACER.set(None)
+
+
+class _TracingModule(types.ModuleType):
+    """Transitional: `tracing.ACTIVE = tracer` / `= None` (compiled/specialization.py) begins /
+    ends the calling thread's trace, and reading it gives `active_tracer()`. Remove once that
+    file calls begin() / end(): attribute reads of a module of a subclass are a little slower."""
+
+    @property
+    def ACTIVE(self):  # noqa: N802
+        return active_tracer()
+
+    @ACTIVE.setter
+    def ACTIVE(self, tracer):  # noqa: N802
+        if tracer is None:
+            end()
+        else:
+            begin(tracer)
+
+
+sys.modules[__name__].__class__ = _TracingModule
 
 _PACKAGE_DIRS = tuple(os.path.dirname(os.path.abspath(p)) + os.sep for p in (
     __file__, autodiff.__file__))
@@ -48,30 +100,36 @@ def concrete_value_error(what):
 
 
 def apply(op, args, params):
-    if ACTIVE is None:
-        raise TracingError("a traced tensor was used after its llgrad.compile trace ended; do not "
-                           "keep tensors from inside a compiled function in global state")
-    return ACTIVE.apply(op, args, params)
+    tracer = active_tracer()
+    if tracer is None:
+        raise TracingError("a traced tensor was used after its llgrad.compile trace ended, or in "
+                           "another thread than the one tracing; do not keep tensors from inside "
+                           "a compiled function in global state, nor use the tensors a function "
+                           "being compiled touches in other threads while it is traced")
+    return tracer.apply(op, args, params)
 
 
 def constant(tensor):
-    return ACTIVE.constant(tensor) if ACTIVE is not None else tensor
+    tracer = active_tracer()
+    return tracer.constant(tensor) if tracer is not None else tensor
 
 
 def rebind(tensor, result):
-    ACTIVE.rebind(tensor, result)
+    active_tracer().rebind(tensor, result)
 
 
 def traced_backward(tensors, grads, retain_graph, create_graph, inputs):
-    if ACTIVE is None:
+    tracer = active_tracer()
+    if tracer is None:
         return False
-    return ACTIVE.backward(tensors, grads, retain_graph, create_graph, inputs)
+    return tracer.backward(tensors, grads, retain_graph, create_graph, inputs)
 
 
 def traced_grad(outputs, inputs, grads, retain_graph, create_graph):
-    if ACTIVE is None:
+    tracer = active_tracer()
+    if tracer is None:
         return None
-    return ACTIVE.grad(outputs, inputs, grads, retain_graph, create_graph)
+    return tracer.grad(outputs, inputs, grads, retain_graph, create_graph)
 
 
 def random_tensor(draw, shape, dtype):
@@ -79,9 +137,10 @@ def random_tensor(draw, shape, dtype):
     compiled function (a runtime input), so the generator advances exactly as in eager."""
     from .tensor import Tensor
 
-    if ACTIVE is None:
+    tracer = active_tracer()
+    if tracer is None:
         return Tensor._wrap(draw())
-    return ACTIVE.runtime_tensor(draw, Aval(shape, dtype))
+    return tracer.runtime_tensor(draw, Aval(shape, dtype))
 
 
 def runtime_scalar(getter, dtype=dtypes.float64):
@@ -89,9 +148,10 @@ def runtime_scalar(getter, dtype=dtypes.float64):
     0-d tensor inside a trace. That tensor is *weak* like the Python number it stands for: it
     does not raise the dtype of the tensors it meets, and arithmetic among such numbers stays in
     double precision, so compiled updates round exactly as eager ones."""
-    if ACTIVE is None:
+    tracer = active_tracer()
+    if tracer is None:
         return getter()
-    t = ACTIVE.runtime_tensor(lambda: np.asarray(getter(), dtype=dtype.np), Aval((), dtype))
+    t = tracer.runtime_tensor(lambda: np.asarray(getter(), dtype=dtype.np), Aval((), dtype))
     t._weak = True
     return t
 
@@ -100,28 +160,29 @@ def guard(description, getter):
     """Assume `getter()` keeps its current value for this trace (a retrace happens if not);
     returns the value. Python branches on runtime state use this."""
     value = getter()
-    if ACTIVE is not None:
-        ACTIVE.guard(description, getter, value)
+    tracer = active_tracer()
+    if tracer is not None:
+        tracer.guard(description, getter, value)
     return value
 
 
 class outside_trace:
     """Create concrete tensors (optimizer state) even while a trace is running. State made this
     way outlives the trace; `undo()` takes it back if the trace fails, so a step that never
-    ran leaves no state behind."""
+    ran leaves no state behind. Only the calling thread's trace is set aside."""
 
     def __init__(self, undo=None):
         self._undo = undo
 
     def __enter__(self):
-        global ACTIVE
-        if ACTIVE is not None and self._undo is not None:
-            ACTIVE.undo.append(self._undo)
-        self._saved, ACTIVE = ACTIVE, None
+        tracer = active_tracer()
+        if tracer is not None and self._undo is not None:
+            tracer.undo.append(self._undo)
+        self._saved = tracer
+        _TRACER.set(None)
 
     def __exit__(self, *exc):
-        global ACTIVE
-        ACTIVE = self._saved
+        _TRACER.set(self._saved)
         return False
 
 

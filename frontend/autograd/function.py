@@ -162,11 +162,12 @@ class Function:
     @classmethod
     def apply(cls, *args, **kwargs):
         from ..tensor import Tensor
-        from .. import tracing
+        from ..tracing import active_tracer
 
         args, kwargs = cls._bind_arguments(args, kwargs)
-        if tracing.ACTIVE is not None:  # the tracer decides; closure tensors are lifted there
-            return tracing.ACTIVE.apply_function(cls, args, kwargs)
+        tracer = active_tracer()
+        if tracer is not None:  # the tracer decides; closure tensors are lifted there
+            return tracer.apply_function(cls, args, kwargs)
         ctx = FunctionCtx()
         tensors = [a for a in args if isinstance(a, Tensor)]
         requires_grad = grad_mode.STATE.enabled and any(t._requires_grad for t in tensors)

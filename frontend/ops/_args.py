@@ -2,6 +2,7 @@
 import numpy as np
 
 from .. import tracing
+from ..tracing import active_tracer
 from ..autograd.grad_mode import STATE, no_grad
 from ..tensor import Size, Tensor
 
@@ -53,7 +54,7 @@ def write_out(out, result):
     with no_grad():
         if tuple(out.shape) == tuple(result.shape):
             return out.copy_(result)
-        if tracing.ACTIVE is not None or type(out._data) is not np.ndarray:
+        if active_tracer() is not None or type(out._data) is not np.ndarray:
             raise tracing.TracingError("out= with a tensor of another shape (which PyTorch "
                                        "resizes) is not supported inside llgrad.compile")
         # resize_: new storage of the result's shape; views of the old storage no longer see it

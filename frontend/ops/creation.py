@@ -25,7 +25,7 @@ def _make(array, requires_grad=False, dtype=None):
         raise RuntimeError("Only Tensors of floating point and complex dtype can require "
                            "gradients")
     t = Tensor._wrap(array)
-    if tracing.ACTIVE is not None:
+    if tracing.active_tracer() is not None:
         t = tracing.constant(t)  # made constant first: a requires_grad leaf of the trace
     if requires_grad:
         t.requires_grad_(True)
@@ -419,11 +419,12 @@ def logspace(start, end, steps, base=10.0, *, dtype=None, requires_grad=False):
 def manual_seed(seed):
     from .. import tracing
 
-    if tracing.ACTIVE is not None:
+    tracer = tracing.active_tracer()
+    if tracer is not None:
         # Inside a compiled function the reseed happens at every call, in order with the draws
         # (both are runtime inputs, produced in the order the function made them).
-        tracing.ACTIVE.runtime_tensor(lambda: (rng.manual_seed(seed), np.zeros(()))[1],
-                                      tracing.Aval((), dtypes.float64))
+        tracer.runtime_tensor(lambda: (rng.manual_seed(seed), np.zeros(()))[1],
+                              tracing.Aval((), dtypes.float64))
         return rng.default_generator
     return rng.manual_seed(seed)
 

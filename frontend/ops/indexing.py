@@ -14,6 +14,7 @@ from ..compiler.primitives.movement import inverse_permutation
 from ..dispatch import Op, apply, primitive_op
 from ..tensor import Tensor, _wrap_dim
 from .. import tracing
+from ..tracing import active_tracer
 from .shape import as_view, unsqueeze
 
 
@@ -163,7 +164,7 @@ def _as_index_array(item):
 def _advanced_index(x, advanced):
     """Apply tensor indices (at their dims of x) as a single take on a flattened view."""
     shape = tuple(x.shape)
-    if tracing.ACTIVE is not None:
+    if active_tracer() is not None:
         dims, indices = _traced_indices(shape, advanced)
     else:
         dims, indices = _concrete_indices(shape, advanced)
@@ -359,7 +360,7 @@ def setitem(x, index, value):
     data = x._data
     needs_grad = STATE.enabled and (x._requires_grad or (isinstance(value, Tensor)
                                                          and value._requires_grad))
-    if type(data) is not np.ndarray or needs_grad or tracing.ACTIVE is not None:
+    if type(data) is not np.ndarray or needs_grad or active_tracer() is not None:
         if STATE.enabled and x.grad_fn is None and x._requires_grad:
             # x[i] = v writes through a view of x, which is how PyTorch words the error
             raise RuntimeError("a view of a leaf Variable that requires grad is being used in an "

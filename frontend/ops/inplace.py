@@ -9,6 +9,7 @@ value it was computed from.
 import numpy as np
 
 from .. import tracing
+from ..tracing import active_tracer
 from ..autograd.grad_mode import STATE
 from ..compiler import dtypes
 from ..compiler import primitives as P
@@ -33,7 +34,7 @@ def check_inplace(tensor):
 def write_data(tensor, result):
     """Store `result`'s values in `tensor`'s storage (or, while tracing, rebind its value)."""
     data = tensor._data
-    if type(data) is np.ndarray and tracing.ACTIVE is None:
+    if type(data) is np.ndarray and active_tracer() is None:
         np.copyto(data, result._data, casting="unsafe")
         tensor._bump_version()
     else:
@@ -58,7 +59,7 @@ def rebase_history(tensor, result):
 def _needs_autograd(tensor, others):
     """True when the update must be recorded (out of place, then written back) rather than done
     directly in the storage: autograd must see it, or a trace is recording it."""
-    if tracing.ACTIVE is not None:
+    if active_tracer() is not None:
         return True
     if not STATE.enabled:
         return False
@@ -105,8 +106,9 @@ def _inplace_binary(fn, ufunc, saves_self, to_float=False):
 
 def _recorded(self, fn, args, kwargs, saves_self):
     check_inplace(self)
-    if tracing.ACTIVE is not None:
-        tracing.ACTIVE.value_of(self)  # lift first: the update rebinds the lifted value
+    tracer = active_tracer()
+    if tracer is not None:
+        tracer.value_of(self)  # lift first: the update rebinds the lifted value
     records = STATE.enabled and (self._requires_grad or any(
         isinstance(a, Tensor) and a._requires_grad for a in args))
     source = _copy_in_place_of(self) if saves_self and records else self
@@ -221,8 +223,9 @@ COPY = Op("CopyBackwards", _fill_forward, (_overwritten, lambda g, out, x, src: 
 
 def _recorded_fill(self, op, args):
     check_inplace(self)
-    if tracing.ACTIVE is not None:
-        tracing.ACTIVE.value_of(self)
+    tracer = active_tracer()
+    if tracer is not None:
+        tracer.value_of(self)
     result = apply(op, (self,) + args)
     write_data(self, result)
     rebase_history(self, result)

@@ -3,7 +3,7 @@ hooks, train/eval, dtype conversion and PyTorch's repr."""
 import itertools
 from collections import OrderedDict, namedtuple
 
-from ... import tracing
+from ...tracing import active_tracer
 from ...autograd.grad_mode import no_grad
 from ...compiler import dtypes
 from ...tensor import Tensor, torch_type_name
@@ -323,9 +323,10 @@ class Module:
     register_full_backward_pre_hook = register_full_backward_hook
 
     def __call__(self, *args, **kwargs):
-        if tracing.ACTIVE is not None:
+        tracer = active_tracer()
+        if tracer is not None:
             # The mode it ran in becomes a guard (the mode when first called, not at the end).
-            tracing.ACTIVE.modules.setdefault(id(self), (self, self.training))
+            tracer.modules.setdefault(id(self), (self, self.training))
         if not (self._forward_hooks or self._forward_pre_hooks or _global_forward_hooks
                 or _global_forward_pre_hooks):
             return self.forward(*args, **kwargs)
