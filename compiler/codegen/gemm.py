@@ -568,10 +568,13 @@ class _Gemm:
                 self.store_vec(x, self.at(c_row, at))
 
     def copy_tile(self, matrix, row_stride, buffer, buffer_stride, mr, into_buffer):
-        """Copy the valid mr x nr part of a tile between a matrix and its buffer, with lane
-        masks: into the buffer all MR rows (rows past mr repeat row mr-1), out only mr rows."""
-        b, bl = self.b, self.bl
+        """Copy the valid mr x nr part of a tile between a matrix and its buffer: into the
+        buffer all MR rows (rows past mr repeat row mr-1) by masked loads; out only mr rows,
+        whole vectors by plain stores and the columns past the last whole vector one by one
+        (masked stores are slow on some CPUs: AMD's microcode them)."""
+        b, bl, p = self.b, self.bl, self.p
         last = b.sub(mr, _i64(1))
+        whole = b.and_(p["nr"], _i64(-bl.lanes))  # columns in whole vectors
         with self.loop(_i64(0), _i64(bl.mr) if into_buffer else mr, _i64(1), "row",
                        plain=True) as r:
             row = self.at(matrix, b.mul(self.min(r, last), row_stride))
@@ -582,7 +585,11 @@ class _Gemm:
                 if into_buffer:
                     self.store_vec(self.load_vec(there, self.cols[v]), here)
                 else:
-                    self.store_vec(self.load_vec(here), there, self.cols[v])
+                    with b.if_then(b.icmp_signed("<=", _i64((v + 1) * bl.lanes), whole)):
+                        self.store_vec(self.load_vec(here), there)
+            if not into_buffer:
+                with self.loop(whole, p["nr"], _i64(1), "column", plain=True) as c:
+                    b.store(b.load(self.at(staged, c)), self.at(row, c))
 
     def gather_bias(self):
         """bias buffer[r, c] = bias[(i + r) * rs + (j + c) * cs] over the MR x NR tile,
