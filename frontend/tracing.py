@@ -14,9 +14,7 @@ Backward inside the traced function runs the compiler's autodiff pass on the rec
 """
 import contextvars
 import os
-import sys
 import traceback
-import types
 
 import numpy as np
 
@@ -55,24 +53,7 @@ def end():
     _TRACER.set(None)
 
 
-class _TracingModule(types.ModuleType):
-    """Transitional: `tracing.ACTIVE = tracer` / `= None` (compiled/specialization.py) begins /
-    ends the calling thread's trace, and reading it gives `active_tracer()`. Remove once that
-    file calls begin() / end(): attribute reads of a module of a subclass are a little slower."""
 
-    @property
-    def ACTIVE(self):  # noqa: N802
-        return active_tracer()
-
-    @ACTIVE.setter
-    def ACTIVE(self, tracer):  # noqa: N802
-        if tracer is None:
-            end()
-        else:
-            begin(tracer)
-
-
-sys.modules[__name__].__class__ = _TracingModule
 
 _PACKAGE_DIRS = tuple(os.path.dirname(os.path.abspath(p)) + os.sep for p in (
     __file__, autodiff.__file__))

@@ -22,10 +22,8 @@ from .refs import ArgRef, make_refs
 
 
 def trace_specialization(fn, args, kwargs, flat_args, structure, backend, verify):
-    if tracing.ACTIVE is not None:
-        raise tracing.TracingError("llgrad.compile functions cannot be nested")
     tracer = tracing.Tracer()
-    tracing.ACTIVE = tracer
+    tracing.begin(tracer)  # raises if this thread is already tracing (nested compile)
     ok = False
     try:
         _lift_args(tracer, flat_args)
@@ -35,7 +33,7 @@ def trace_specialization(fn, args, kwargs, flat_args, structure, backend, verify
         backward = plan_backward(tracer, outputs)
         ok = True
     finally:
-        tracing.ACTIVE = None
+        tracing.end()
         _restore(tracer)
         if not ok:
             for undo in reversed(tracer.undo):
