@@ -11,14 +11,20 @@ Loop nest (Goto / van Zee & van de Geijn), outermost first:
 
 The micro-kernel keeps MR x NR accumulators as phi nodes and per k step does 2 vector loads of
 B, MR broadcasts of A and 2*MR fused multiply-adds; its shape comes from the target's vector
-width and register count (`blocking`). Packing absorbs any element strides (a transposed
-operand is only strides) and pads panels with zeros, so the micro-kernel never reads outside
-A or B and edge tiles compute like full ones; only their update of C is masked.
+width and register count (`blocking`); edge tiles of at most MR/2 rows or one vector of
+columns run smaller kernels of the same code. Packing absorbs any element strides (a transposed
+operand is only strides; row-major A and transposed B are transposed in registers, 8x8 blocks
+on AVX2) and pads panels with zeros, so the micro-kernel never reads outside A or B. Edge tiles
+go through tile-sized buffers (masked loads in, plain stores and a scalar tail out).
 
-The epilogue (accumulate, bias, relu, mask) is applied to a tile in registers when its last K
-block is done, just before the store, so it costs no extra pass over C. The summation order
-over k is fixed by the shapes (k ascending within a KC block, blocks added to C in order): the
-same inputs give the same bits.
+C is written once per K block: the tile's sum (plus C when accumulating or after the first
+block) in registers, one store; after the last K block the epilogue (bias, relu, mask) runs
+over the tile just stored, still in L1, so it costs no pass over C in memory. The summation
+order over k is fixed by the shapes (k ascending within a KC block, blocks added to C in
+order), not by layouts, strides or which kernel ran: the same inputs give the same bits.
+
+Helpers are internal `noinline` functions (pack A, pack B, one tile) called from the loop nest,
+which keeps the module small: compile time matters, a training step is compiled cold.
 """
 from collections import namedtuple
 from contextlib import contextmanager
@@ -108,7 +114,7 @@ class _LoopID(ir.values.MDValue):
         return self is other
 
 
-# Argument lists: (name, type, is a pointer written through). T* is spelled "T".
+# Argument lists: (name, type); "T" is T*, "context" the tile context's pointer.
 _GEMM_ARGS = [("M", I64), ("N", I64), ("K", I64), ("A", "T"), ("a_rs", I64), ("a_cs", I64),
               ("B", "T"), ("b_rs", I64), ("b_cs", I64), ("C", "T"), ("c_rs", I64),
               ("accumulate", I32), ("bias", "T"), ("bias_rs", I64), ("bias_cs", I64),
@@ -184,14 +190,9 @@ class _Gemm:
                      ir.FunctionType(self.vec, [vptr.type, I32, lane_mask.type, self.vec]))
         return self.b.call(fn, [vptr, I32(self.align), lane_mask, constant(self.vec, 0)])
 
-    def store_vec(self, value, ptr, lane_mask=None):
-        vptr = self.b.bitcast(ptr, self.vec.as_pointer())
-        if lane_mask is None:
-            self.b.store(value, vptr, align=self.align)
-            return
-        fn = declare(self.module, f"llvm.masked.store.{self.vec_name}.p0",
-                     ir.FunctionType(VOID, [self.vec, vptr.type, I32, lane_mask.type]))
-        self.b.call(fn, [value, vptr, I32(self.align), lane_mask])
+    def store_vec(self, value, ptr):
+        # no masked stores anywhere: AMD CPUs run them as slow microcode
+        self.b.store(value, self.b.bitcast(ptr, self.vec.as_pointer()), align=self.align)
 
     @contextmanager
     def loop(self, start, stop, step, name, plain=False):
@@ -225,8 +226,8 @@ class _Gemm:
         return self.no_unroll
 
     def when(self, cond, values, then):
-        """`then(values)` if `cond`, else `values`, merged by phis: keeps a tile in registers
-        across the optional epilogue steps."""
+        """`then(values)` if `cond`, else `values`, merged by phis (values stay in
+        registers)."""
         b = self.b
         before = b.block
         with b.if_then(cond):
@@ -563,8 +564,11 @@ class _Gemm:
                                        minus_zero))
                 # x < 0 ? 0 : x keeps NaN, as numpy.maximum(x, 0) does
                 x = b.select(b.and_(do_relu, b.fcmp_ordered("<", x, zero)), zero, x)
-                keep = b.fcmp_ordered(">", self.load_vec(self.at(mask_row, at)), zero)
-                x = b.select(b.and_(do_mask, b.not_(keep)), zero, x)
+                # selects, not and/or, on the flags: an absent operand's buffer holds
+                # undefined values, which a select on a false flag discards (an `and` would not)
+                keep = b.select(do_mask, b.fcmp_ordered(
+                    ">", self.load_vec(self.at(mask_row, at)), zero), splat(b, I1(1), bl.lanes))
+                x = b.select(keep, x, zero)
                 self.store_vec(x, self.at(c_row, at))
 
     def copy_tile(self, matrix, row_stride, buffer, buffer_stride, mr, into_buffer):
