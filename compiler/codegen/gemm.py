@@ -612,6 +612,7 @@ class _Gemm:
     def _driver(self):
         b, bl, p = self.b, self.bl, self.p
         M, N, K = p["M"], p["N"], p["K"]
+        context = b.alloca(self.context, name="context")  # in the entry block: a static slot
         with b.if_then(b.or_(b.icmp_signed("<=", M, _i64(0)), b.icmp_signed("<=", N, _i64(0)))):
             b.ret_void()
         # workspace: the packed B block (kc x nc, panels padded to NR), then the A block
@@ -622,10 +623,10 @@ class _Gemm:
         # at least one K block, so K == 0 still writes C = (accumulate ? C : 0) + bias ...
         k_blocks = b.sdiv(b.add(K, _i64(bl.kc - 1)), _i64(bl.kc))
         k_blocks = b.select(b.icmp_signed(">", k_blocks, _i64(0)), k_blocks, _i64(1))
-        context = b.alloca(self.context, name="context")
         for index, (field, _) in enumerate(_CONTEXT):
             b.store(p[field], b.gep(context, [I32(0), I32(index)]))
-        # flags of the last K block (the first also loads C when accumulating; later ones do)
+        # tile flags: load C when accumulating or after the first K block; the epilogue's
+        # steps on the last K block only
         def flag(name, on):
             return b.select(on, I32(1 << _FLAGS.index(name)), I32(0))
         last_flags = b.or_(b.or_(
