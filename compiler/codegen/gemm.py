@@ -121,18 +121,20 @@ _GEMM_ARGS = [("M", I64), ("N", I64), ("K", I64), ("A", "T"), ("a_rs", I64), ("a
               ("relu", I32), ("mask", "T"), ("mask_rs", I64), ("workspace", "T")]
 _PACK_ARGS = [("dst", "T"), ("src", "T"), ("line_stride", I64), ("depth_stride", I64),
               ("extent", I64), ("depth", I64)]
+_TRANSPOSER_ARGS = [("panel", "T"), ("first", "T"), ("line_stride", I64), ("width", I64),
+                    ("valid", I64), ("line0", I64), ("depth", I64)]
 _TILE_ARGS = [("context", "context"), ("kc", I64), ("a_panel", "T"), ("b_panel", "T"),
               ("i", I64), ("j", I64), ("mr", I64), ("nr", I64), ("flags", I32)]
 # what stays the same for every tile, passed by one pointer to keep the per-tile call cheap
 _CONTEXT = [("C", "T"), ("c_rs", I64), ("bias", "T"), ("bias_rs", I64), ("bias_cs", I64),
             ("mask", "T"), ("mask_rs", I64)]
 _FLAGS = ["load_c", "do_bias", "do_relu", "do_mask"]  # bits of the tile's `flags`
-_NOALIAS = {"C", "workspace", "dst"}  # written; never overlap what is read
+_NOALIAS = {"C", "workspace", "dst", "panel"}  # written; never overlap what is read
 
 
 class _Gemm:
-    """Emits the GEMM function and its three internal helpers (packing A, packing B, one C
-    tile). The helpers are `noinline`: kept whole, LLVM's loop unswitching would otherwise
+    """Emits the GEMM function and its internal helpers (packing A, packing B, their shared
+    transposing copy, one C tile). The helpers are `noinline`: kept whole, LLVM's loop unswitching would otherwise
     copy the tile code once per combination of loop-invariant epilogue flags, which costs
     compile time and buys nothing (the flags are tested once per tile)."""
 
@@ -144,6 +146,7 @@ class _Gemm:
         self.nv = bl.nr // bl.lanes  # vectors per tile row (2)
         self.no_unroll = None
         self.context = ir.LiteralStructType([self._type(t) for _, t in _CONTEXT])
+        self.transposer = self._transposer(f"{name}.transpose_lines")
         self.pack_a = self._pack(f"{name}.pack_a", bl.mr)
         self.pack_b = self._pack(f"{name}.pack_b", bl.nr)
         self.tile = self._tile(f"{name}.tile")
@@ -295,24 +298,14 @@ class _Gemm:
                                        slot(k, _i64(g * lanes)))
 
             def contiguous_lines(blocks_end):
-                # each line contiguous along depth (A row-major, B transposed): load `lanes`
-                # depth steps of each of a group's lines, transpose that lanes x lanes block
-                # in registers. Groups go last to first: only the last can spill over into
-                # the next depth step's first lines, which group 0 then rewrites.
-                last = b.sub(valid, _i64(1))
+                # each line contiguous along depth (A row-major, B transposed): by transposes
+                # of lanes x lanes blocks, one group of lines at a time. Groups go last to
+                # first: only the last can spill over into the next depth step's first
+                # lines, which group 0 then rewrites.
                 with self.loop(_i64(0), _i64(groups), _i64(1), "group", plain=True) as g:
                     line0_g = b.mul(b.sub(_i64(groups - 1), g), _i64(lanes))
-                    lines, keep = [], []
-                    for l in range(lanes):
-                        line = b.add(line0_g, _i64(l))
-                        lines.append(self.at(first, b.mul(self.min(line, last), line_stride)))
-                        keep.append(b.icmp_signed("<", line, valid))
-                    with self.loop(_i64(0), blocks_end, _i64(lanes), "kt", plain=True) as k0:
-                        columns = self.transpose([
-                            b.select(keep[l], self.load_vec(self.at(lines[l], k0)), zeros)
-                            for l in range(lanes)])
-                        for t in range(lanes):
-                            self.store_vec(columns[t], slot(b.add(k0, _i64(t)), line0_g))
+                    b.call(self.transposer, [panel, first, line_stride, _i64(width), valid,
+                                             line0_g, blocks_end])
 
             with b.if_else(b.icmp_signed("==", line_stride, _i64(1))) as (adjacent, other):
                 with adjacent:
@@ -329,6 +322,34 @@ class _Gemm:
                                           b.and_(depth, _i64(-lanes)), _i64(0))
                     contiguous_lines(blocks_end)
                     by_lines(blocks_end)
+        b.ret_void()
+        return fn
+
+    def _transposer(self, name):
+        """void transpose_lines(T* panel, T* first, i64 line_stride, i64 width, i64 valid,
+                                i64 line0, i64 depth)
+
+        Pack lines line0 ... line0+lanes-1 of a panel whose lines are contiguous along depth,
+        for depth steps [0, depth) (a multiple of lanes): per `lanes` steps, one vector load
+        per line and a transpose in registers. Lines from `valid` on are stored as 0 (their
+        loads repeat line valid-1, in bounds). Shared by the A and B packers: the transpose
+        is the costliest code here to compile."""
+        fn = self._define(name, _TRANSPOSER_ARGS)
+        b, p, lanes = self.b, self.p, self.bl.lanes
+        zeros = constant(self.vec, 0)
+        last = b.sub(p["valid"], _i64(1))
+        lines, keep = [], []
+        for l in range(lanes):
+            line = b.add(p["line0"], _i64(l))
+            lines.append(self.at(p["first"], b.mul(self.min(line, last), p["line_stride"])))
+            keep.append(b.icmp_signed("<", line, p["valid"]))
+        with self.loop(_i64(0), p["depth"], _i64(lanes), "kt", plain=True) as k0:
+            columns = self.transpose([
+                b.select(keep[l], self.load_vec(self.at(lines[l], k0)), zeros)
+                for l in range(lanes)])
+            for t in range(lanes):
+                self.store_vec(columns[t], self.at(p["panel"], b.add(
+                    b.mul(b.add(k0, _i64(t)), p["width"]), p["line0"])))
         b.ret_void()
         return fn
 
@@ -529,45 +550,54 @@ class _Gemm:
                 self.store_vec(acc[r * nv + v], self.at(c_rows[r], _i64(v * bl.lanes)))
         epilogue = b.or_(b.or_(p["do_bias"], p["do_relu"]), p["do_mask"])
         with b.if_then(epilogue):
-            self.epilogue(staged, c_tile, edge)
+            self.epilogue(c_tile)
         with b.if_then(edge):
             self.copy_tile(origin(p["C"], p["c_rs"]), p["c_rs"], self.buffers["C"],
                            _i64(bl.nr), mr, into_buffer=False)
 
-    def epilogue(self, staged, c_tile, edge):
+    def epilogue(self, c_tile):
         """bias, relu and mask on the tile just stored (still in L1), as a loop over its rows:
-        kept out of the unrolled register code, the epilogue costs little to compile. Each step
-        is a select on its flag (no branches for LLVM to unswitch the loop on); an absent
-        operand is read from its unused buffer and the value discarded."""
+        kept out of the unrolled register code, the epilogue costs little to compile. Bias and
+        mask are read in place with loads masked to the tile's columns (rows past mr repeat row
+        mr-1): masked loads are cheap, unlike masked stores. Each step is a select on its flag
+        (no branch for LLVM to unswitch the loop on); an absent operand is read from a scratch
+        buffer instead and the value discarded."""
         b, bl, p = self.b, self.bl, self.p
         zero, minus_zero = constant(self.vec, 0), constant(self.vec, -0.0)
         contiguous = b.icmp_signed("==", p["bias_cs"], _i64(1))
         # a bias with column stride != 1 (0 for a column vector broadcast along rows) is
-        # gathered into the buffer first, so the vector code serves every layout
+        # gathered into its buffer first, so the vector code serves every layout
         with b.if_then(b.and_(p["do_bias"], b.not_(contiguous))):
             self.gather_bias()
-        direct = b.and_(p["do_bias"], contiguous)
-        bias, bias_stride = staged("bias", p["bias_rs"], direct, b.and_(direct, b.not_(edge)))
-        mask, mask_stride = staged("mask", p["mask_rs"], p["do_mask"],
-                                   b.and_(p["do_mask"], b.not_(edge)))
+
+        def tile(name, row_stride, in_place):  # &matrix[i, j] and its row stride, or buffer
+            origin = self.at(p[name], b.add(b.mul(p["i"], row_stride), p["j"]))
+            return (b.select(in_place, origin, self.buffers[name]),
+                    b.select(in_place, row_stride, _i64(bl.nr)))
+
+        bias, bias_stride = tile("bias", p["bias_rs"], b.and_(p["do_bias"], contiguous))
+        mask, mask_stride = tile("mask", p["mask_rs"], p["do_mask"])
         do_bias, do_relu, do_mask = (splat(b, p[name], bl.lanes)
                                      for name in ("do_bias", "do_relu", "do_mask"))
+        every = ir.Constant(ir.VectorType(I1, bl.lanes), [1] * bl.lanes)
+        last = b.sub(p["mr"], _i64(1))
         with self.loop(_i64(0), _i64(bl.mr), _i64(1), "epilogue", plain=True) as r:
             c_row = self.at(c_tile[0], b.mul(r, c_tile[1]))
-            bias_row = self.at(bias, b.mul(r, bias_stride))
-            mask_row = self.at(mask, b.mul(r, mask_stride))
+            row = self.min(r, last)
+            bias_row = self.at(bias, b.mul(row, bias_stride))
+            mask_row = self.at(mask, b.mul(row, mask_stride))
             for v in range(self.nv):
                 at = _i64(v * bl.lanes)
                 x = self.load_vec(self.at(c_row, at))
                 # + -0.0 leaves every x as it is (+0.0 would turn -0.0 into +0.0)
-                x = b.fadd(x, b.select(do_bias, self.load_vec(self.at(bias_row, at)),
-                                       minus_zero))
+                x = b.fadd(x, b.select(do_bias, self.load_vec(self.at(bias_row, at),
+                                                              self.cols[v]), minus_zero))
                 # x < 0 ? 0 : x keeps NaN, as numpy.maximum(x, 0) does
                 x = b.select(b.and_(do_relu, b.fcmp_ordered("<", x, zero)), zero, x)
                 # selects, not and/or, on the flags: an absent operand's buffer holds
                 # undefined values, which a select on a false flag discards (an `and` would not)
                 keep = b.select(do_mask, b.fcmp_ordered(
-                    ">", self.load_vec(self.at(mask_row, at)), zero), splat(b, I1(1), bl.lanes))
+                    ">", self.load_vec(self.at(mask_row, at), self.cols[v]), zero), every)
                 x = b.select(keep, x, zero)
                 self.store_vec(x, self.at(c_row, at))
 
