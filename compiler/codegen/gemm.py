@@ -23,7 +23,7 @@ over the tile just stored, still in L1, so it costs no pass over C in memory. Th
 order over k is fixed by the shapes (k ascending within a KC block, blocks added to C in
 order), not by layouts, strides or which kernel ran: the same inputs give the same bits.
 
-Helpers are internal `noinline` functions (pack A, pack B, one tile) called from the loop nest,
+Helpers are internal `noinline` functions (packing, one tile) called from the loop nest,
 which keeps the module small: compile time matters, a training step is compiled cold.
 """
 from collections import namedtuple
@@ -120,7 +120,7 @@ _GEMM_ARGS = [("M", I64), ("N", I64), ("K", I64), ("A", "T"), ("a_rs", I64), ("a
               ("accumulate", I32), ("bias", "T"), ("bias_rs", I64), ("bias_cs", I64),
               ("relu", I32), ("mask", "T"), ("mask_rs", I64), ("workspace", "T")]
 _PACK_ARGS = [("dst", "T"), ("src", "T"), ("line_stride", I64), ("depth_stride", I64),
-              ("extent", I64), ("depth", I64)]
+              ("extent", I64), ("depth", I64), ("width", I64)]
 _TRANSPOSER_ARGS = [("panel", "T"), ("first", "T"), ("line_stride", I64), ("width", I64),
                     ("valid", I64), ("line0", I64), ("depth", I64)]
 _TILE_ARGS = [("context", "context"), ("kc", I64), ("a_panel", "T"), ("b_panel", "T"),
@@ -133,8 +133,8 @@ _NOALIAS = {"C", "workspace", "dst", "panel"}  # written; never overlap what is 
 
 
 class _Gemm:
-    """Emits the GEMM function and its internal helpers (packing A, packing B, their shared
-    transposing copy, one C tile). The helpers are `noinline`: kept whole, LLVM's loop unswitching would otherwise
+    """Emits the GEMM function and its internal helpers (packing A or B, its transposing copy,
+    one C tile). The helpers are `noinline`: kept whole, LLVM's loop unswitching would otherwise
     copy the tile code once per combination of loop-invariant epilogue flags, which costs
     compile time and buys nothing (the flags are tested once per tile)."""
 
@@ -147,8 +147,7 @@ class _Gemm:
         self.no_unroll = None
         self.context = ir.LiteralStructType([self._type(t) for _, t in _CONTEXT])
         self.transposer = self._transposer(f"{name}.transpose_lines")
-        self.pack_a = self._pack(f"{name}.pack_a", bl.mr)
-        self.pack_b = self._pack(f"{name}.pack_b", bl.nr)
+        self.pack = self._pack(f"{name}.pack")
         self.tile = self._tile(f"{name}.tile")
         self.function = self._define(name, _GEMM_ARGS, internal=False)
         self._driver()
@@ -246,36 +245,40 @@ class _Gemm:
 
     # ---- packing ------------------------------------------------------------------------------
 
-    def _pack(self, name, width):
+    def _pack(self, name):
         """Pack an `extent` x `depth` block of a strided matrix into panels of `width` lines:
         panel p holds lines p*width... as depth x width, line index fastest; the last panel is
         padded with zero lines, so the micro-kernel never needs to know about edges.
 
-        void pack(T* dst, T* src, i64 line_stride, i64 depth_stride, i64 extent, i64 depth)
+        void pack(T* dst, T* src, i64 line_stride, i64 depth_stride, i64 extent, i64 depth,
+                  i64 width)
 
-        For A the lines are rows (width MR, depth along k); for B they are columns (width NR).
-        Lines are handled in groups of one vector (`lanes` lines, the last group padded), and
-        vector stores may run up to lanes-1 elements past a panel when width is not a multiple
-        of lanes: stores go in ascending address order so what spills over is rewritten
-        right after, and the workspace has that much slack at its end."""
+        For A the lines are rows (width MR, depth along k); for B they are columns (width NR):
+        one function for both halves the packing code to compile. Lines are handled in groups
+        of one vector (`lanes` lines, the last group padded), and vector stores may run up to
+        lanes-1 elements past a panel when width is not a multiple of lanes: stores go in an
+        order where what spills over is rewritten right after, and the workspace has that
+        much slack at its end."""
         fn = self._define(name, _PACK_ARGS)
         b, p, lanes = self.b, self.p, self.bl.lanes
         depth, line_stride, depth_stride = p["depth"], p["line_stride"], p["depth_stride"]
-        groups = -(-width // lanes)
-        zero, zeros = constant(self.scalar, 0), constant(self.vec, 0)
-        with self.loop(_i64(0), p["extent"], _i64(width), "line0") as line0:
+        width = p["width"]
+        groups = b.sdiv(b.add(width, _i64(lanes - 1)), _i64(lanes))
+        most_groups = max(-(-self.bl.mr // lanes), self.nv)
+        zero = constant(self.scalar, 0)
+        with self.loop(_i64(0), p["extent"], width, "line0") as line0:
             valid = b.sub(p["extent"], line0)
             panel = self.at(p["dst"], b.mul(line0, depth))
             first = self.at(p["src"], b.mul(line0, line_stride))
 
             def slot(k, line):  # where element (k, line) of this panel goes
-                return self.at(panel, b.add(b.mul(k, _i64(width)), line))
+                return self.at(panel, b.add(b.mul(k, width), line))
 
             def by_lines(start):
                 # scalar, line by line from depth `start`: reads each line in order (lines
                 # past the panel's valid ones re-read the last and store 0), and one load and
                 # store per step is cheap for LLVM to analyse
-                with self.loop(_i64(0), _i64(width), _i64(1), "j", plain=True) as j:
+                with self.loop(_i64(0), width, _i64(1), "j", plain=True) as j:
                     keep = b.icmp_signed("<", j, valid)
                     line = self.at(first, b.mul(self.min(j, b.sub(valid, _i64(1))), line_stride))
                     with self.loop(start, depth, _i64(1), "k", plain=True) as k:
@@ -283,33 +286,34 @@ class _Gemm:
                         b.store(b.select(keep, x, zero), slot(k, j))
 
             def adjacent_lines(masked):
-                # lines next to each other (B row-major, A column-major): copy vectors; in a
-                # partial panel masked loads read only the valid lines (0 for the rest)
-                masks = [None] * groups
-                if masked:
-                    index = ir.VectorType(I64, lanes)
-                    masks = [b.icmp_signed("<", ir.Constant(index, list(range(
-                        g * lanes, (g + 1) * lanes))), splat(b, valid, lanes))
-                        for g in range(groups)]
+                # lines next to each other (B row-major, A column-major): copy vectors, groups
+                # in ascending order; in a partial panel masked loads read only the valid
+                # lines (0 for the rest)
+                index = ir.VectorType(I64, lanes)
                 with self.loop(_i64(0), depth, _i64(1), "kv", plain=True) as k:
                     row = self.at(first, b.mul(k, depth_stride))
-                    for g in range(groups):
-                        self.store_vec(self.load_vec(self.at(row, _i64(g * lanes)), masks[g]),
-                                       slot(k, _i64(g * lanes)))
+                    for g in range(most_groups):
+                        mask = None
+                        if masked:
+                            mask = b.icmp_signed("<", ir.Constant(index, list(range(
+                                g * lanes, (g + 1) * lanes))), splat(b, valid, lanes))
+                        with b.if_then(b.icmp_signed("<", _i64(g), groups)):
+                            self.store_vec(self.load_vec(self.at(row, _i64(g * lanes)), mask),
+                                           slot(k, _i64(g * lanes)))
 
             def contiguous_lines(blocks_end):
                 # each line contiguous along depth (A row-major, B transposed): by transposes
                 # of lanes x lanes blocks, one group of lines at a time. Groups go last to
                 # first: only the last can spill over into the next depth step's first
                 # lines, which group 0 then rewrites.
-                with self.loop(_i64(0), _i64(groups), _i64(1), "group", plain=True) as g:
-                    line0_g = b.mul(b.sub(_i64(groups - 1), g), _i64(lanes))
-                    b.call(self.transposer, [panel, first, line_stride, _i64(width), valid,
-                                             line0_g, blocks_end])
+                with self.loop(_i64(0), groups, _i64(1), "group", plain=True) as g:
+                    line0_g = b.mul(b.sub(b.sub(groups, _i64(1)), g), _i64(lanes))
+                    b.call(self.transposer, [panel, first, line_stride, width, valid, line0_g,
+                                             blocks_end])
 
             with b.if_else(b.icmp_signed("==", line_stride, _i64(1))) as (adjacent, other):
                 with adjacent:
-                    with b.if_else(b.icmp_signed(">=", valid, _i64(groups * lanes))) as (
+                    with b.if_else(b.icmp_signed(">=", valid, b.mul(groups, _i64(lanes)))) as (
                             whole, part):
                         with whole:
                             adjacent_lines(masked=False)
@@ -673,11 +677,12 @@ class _Gemm:
                               b.select(b.icmp_signed("==", kb, b.sub(k_blocks, _i64(1))),
                                        last_flags, I32(0)))
                 b_block = self.at(p["B"], b.add(b.mul(pc, p["b_rs"]), b.mul(jc, p["b_cs"])))
-                b.call(self.pack_b, [b_pack, b_block, p["b_cs"], p["b_rs"], nc, kc])
+                b.call(self.pack, [b_pack, b_block, p["b_cs"], p["b_rs"], nc, kc, _i64(bl.nr)])
                 with self.loop(_i64(0), M, _i64(bl.mc), "ic") as ic:
                     mc = self.min(_i64(bl.mc), b.sub(M, ic))
                     a_block = self.at(p["A"], b.add(b.mul(ic, p["a_rs"]), b.mul(pc, p["a_cs"])))
-                    b.call(self.pack_a, [a_pack, a_block, p["a_rs"], p["a_cs"], mc, kc])
+                    b.call(self.pack, [a_pack, a_block, p["a_rs"], p["a_cs"], mc, kc,
+                                       _i64(bl.mr)])
                     with self.loop(_i64(0), nc, _i64(bl.nr), "jr") as jr:
                         nr = self.min(_i64(bl.nr), b.sub(nc, jr))
                         b_panel = self.at(b_pack, b.mul(jr, kc))
