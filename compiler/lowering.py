@@ -21,6 +21,9 @@ from .loops import (
 from .primitive import REGISTRY, numel
 
 P = REGISTRY
+# Matmuls with at most this many multiply-adds run as plain loop nests: packing operands for
+# the GEMM costs more than it saves at that size.
+SMALL_MATMUL = 4096
 
 
 class Program:
@@ -689,8 +692,9 @@ class KernelBuilder:
         absorbed, result, extra = self.fusion.epilogues.get(node, ([], node.outputs[0], {}))
         out = self.view(result)
         dtype = result.dtype
-        if dtype not in (dtypes.float32, dtypes.float64):
-            return self.integer_matmul(node, a, b, bias, result, out)
+        m, k, n = a.shape[-2], a.shape[-1], b.shape[-1]
+        if dtype not in (dtypes.float32, dtypes.float64) or m * n * k <= SMALL_MATMUL:
+            return self.loop_matmul(node, a, b, bias, result, out, extra, absorbed)
         av, bv = self.operand_view(a), self.operand_view(b)
         cv = out
         m, k = a.shape[-2], a.shape[-1]
@@ -738,12 +742,16 @@ class KernelBuilder:
                                 for k, (d, st) in enumerate(zip(view.shape, view.strides))]
         return View(view.buffer, view.offset, shape, strides)
 
-    def integer_matmul(self, node, a, b, bias, result, out):
-        """Integer matmul (rare): a plain triple loop with wrapping arithmetic."""
+    def loop_matmul(self, node, a, b, bias, result, out, extra, absorbed=()):
+        """A matmul as a plain loop nest: integer matmuls, and float ones too small for packing
+        to pay off. The loop that vectorizes is the one both operands walk contiguously: the
+        output columns when B's rows are contiguous, else the shared dimension (a dot product
+        per output element, folded from vector partial sums)."""
         m, k, n = a.shape[-2], a.shape[-1], b.shape[-1]
         batch = tuple(result.shape[:-2])
         bvars = tuple(Var(f"b{j}") for j in range(len(batch)))
         i, j, r = Var("m"), Var("n"), Var("r")
+        by_columns = _stride(self.operand_view(b), -1) == 1
         body = self.body()
         inner = self.body(body)
         acc = Local(result.dtype, "acc")
@@ -753,16 +761,24 @@ class KernelBuilder:
         product = Apply(P["mul"], (self.value_at(a, a_ix, inner), self.value_at(b, b_ix, inner)),
                         {}, result.dtype)
         inner.add(Accumulate(acc, "add", product))
-        body.statements.append(Loop(r, k, inner.statements))
+        body.statements.append(Loop(r, k, inner.statements, vector=not by_columns))
         total = Ref(acc)
         if bias is not None:
             bias_ix = broadcast_indices(bias.shape, batch + (m, n), bvars + (i, j))
             total = Apply(P["add"], (self.value_at(bias, bias_ix, body), total), {},
                           result.dtype)
+        zero = Const(0, result.dtype)
+        if extra.get("relu"):
+            total = Apply(P["maximum"], (total, zero), {}, result.dtype)
+        if "mask" in extra:
+            source = self.value_at(extra["mask"], bvars + (i, j), body)
+            total = Apply(P["where"], (Apply(P["gt"], (source, zero), {}, dtypes.bool_),
+                                       total, zero), {}, result.dtype)
         body.add(Store(out.buffer, index_of(out, bvars + (i, j)), total))
-        statements = nest(batch + (m, n), body.statements, vector_last=False,
+        statements = nest(batch + (m, n), body.statements, vector_last=by_columns,
                           names=bvars + (i, j))
-        return self.finish("imatmul", statements, [node], 2 * m * n * k * numel(batch))
+        return self.finish("matmul", statements, [node] + list(absorbed),
+                           2 * m * n * k * numel(batch))
 
     def argsort_kernel(self, node):
         x = node.inputs[0]

@@ -8,7 +8,7 @@ import warnings
 
 import numpy as np
 
-from . import tracing
+from . import epoch, tracing
 from .tracing import active_tracer
 from ._device import CPU
 from .autograd.grad_mode import STATE
@@ -221,6 +221,8 @@ class Tensor:
         if requires_grad and self._data.dtype.kind != "f":
             raise RuntimeError("only Tensors of floating point dtype can require gradients")
         self._note_state_change()
+        if requires_grad != self._requires_grad:
+            epoch.bump()
         self._requires_grad = requires_grad
         if requires_grad and type(self._data) is not np.ndarray:
             tracer = active_tracer()
@@ -253,6 +255,8 @@ class Tensor:
         tracer = active_tracer()
         if tracer is not None:
             tracer.note_grad_write(self)
+        else:
+            epoch.bump()
         self._grad = value
 
     def _note_state_change(self):
@@ -308,6 +312,7 @@ class Tensor:
         if self._hooks is None:
             self._hooks = []
         self._hooks.append(hook)
+        epoch.bump()
         return _RemovableHandle(self._hooks, hook)
 
     def register_post_accumulate_grad_hook(self, hook):
@@ -322,6 +327,7 @@ class Tensor:
         if self._post_accumulate_hooks is None:
             self._post_accumulate_hooks = []
         self._post_accumulate_hooks.append(hook)
+        epoch.bump()
         return _RemovableHandle(self._post_accumulate_hooks, hook)
 
     def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
@@ -349,6 +355,7 @@ class Tensor:
                 "Optimizer.zero_grad() function in llgrad/optim/optimizer.py as the solution.")
         self.grad_fn = None
         self._requires_grad = False
+        epoch.bump()
         return self
 
     @property
@@ -375,6 +382,7 @@ class Tensor:
             tracer.rebind(self, value)
             return
         self._data = value._data
+        epoch.bump()  # compiled functions holding this tensor's old storage must notice
 
     # ---- conversions ----------------------------------------------------------------------------
 

@@ -137,13 +137,15 @@ def runtime_scalar(getter, dtype=dtypes.float64):
     return t
 
 
-def guard(description, getter):
+def guard(description, getter, each_call=True):
     """Assume `getter()` keeps its current value for this trace (a retrace happens if not);
-    returns the value. Python branches on runtime state use this."""
+    returns the value. Python branches on runtime state use this. `each_call=False`: the value
+    can only change together with state that bumps the state epoch (llgrad.epoch), so it is
+    checked only after such a change (a check whose cost grows with the model)."""
     value = getter()
     tracer = active_tracer()
     if tracer is not None:
-        tracer.guard(description, getter, value)
+        tracer.guard(description, getter, value, each_call)
     return value
 
 
@@ -310,8 +312,8 @@ class Tracer:
         self.runtime_inputs.append(RuntimeInput(value, produce))
         return Tensor._wrap(value)
 
-    def guard(self, description, getter, value):
-        self.value_guards.append((description, getter, value))
+    def guard(self, description, getter, value, each_call=True):
+        self.value_guards.append((description, getter, value, each_call))
 
     def note_grad_read(self, tensor):
         key = id(tensor)

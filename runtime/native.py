@@ -93,15 +93,24 @@ class NativeStep:
 
     name = "llvm"
 
-    def __init__(self, program, target=None):
+    def __init__(self, program, target=None, per_call_inputs=None):
+        """`per_call_inputs`: positions of the inputs passed at every call (arguments, random
+        draws); the others (state) are *bound*: their addresses stay in each call context's table
+        until `run` is given a new binding token. None: every input is passed per call."""
         self.target = target or llvm.target("host")
         self.program = program
         library = shared.routines(self.target)
         start = time.perf_counter()
+        n_inputs = len(program.inputs)
+        per_call = list(range(n_inputs)) if per_call_inputs is None else list(per_call_inputs)
+        self.per_call_inputs = per_call
+        self.bound_inputs = [i for i in range(n_inputs) if i not in set(per_call)]
         self._fresh = [(k, what.index, what.shape, what.dtype.np)
                        for k, (kind, what) in enumerate(program.outputs) if kind == "fresh"]
-        self._input_slots = [b.index for b in program.inputs]
-        self.call_slots = self._input_slots + [slot for _, slot, _, _ in self._fresh]
+        self.fresh_outputs = [(k, shape, dtype) for k, _, shape, dtype in self._fresh]
+        self.call_slots = ([program.inputs[i].index for i in per_call]
+                           + [slot for _, slot, _, _ in self._fresh])
+        self._bound_slots = [program.inputs[i].index for i in self.bound_inputs]
         python_entry = None if _DATA_OFFSET is None else (self.call_slots, _DATA_OFFSET)
         module, externals = emit_program(program, self.target, library,
                                          python_entry=python_entry)
@@ -127,7 +136,8 @@ class NativeStep:
 
     def _new_context(self):
         """An argument table (a uint64 array, so the CPython entry can find its address like any
-        array's) with its own arena and error slot."""
+        array's) with its own arena and error slot; `binding` is the token its bound slots were
+        filled under."""
         table = np.zeros(self.program.table_size, dtype=np.uint64)
         arena = np.empty(max(self.program.arena_bytes, 64) + 64, dtype=np.uint8)
         errinfo = np.zeros(1, dtype=np.int64)
@@ -138,17 +148,23 @@ class NativeStep:
             table[slot] = array.ctypes.data
         if self.program.profile_slot is not None:
             table[self.program.profile_slot] = self.cycles.ctypes.data
-        return table, arena, errinfo
+        return [table, arena, errinfo, None]
 
-    def run(self, arrays):
-        """Run the step on `arrays` (one per call slot: the inputs, then the fresh outputs).
-        Raises the failed check's error, with nothing written to the inputs."""
+    def run(self, arrays, binding=None, bound=None):
+        """Run the step on `arrays` (one per call slot: the per-call inputs, then the fresh
+        outputs). Bound inputs come from `bound()` (a list, in `bound_inputs` order) when the
+        call context was last bound under another `binding` token (None: always). Raises the
+        failed check's error, with nothing written to the inputs."""
         try:
             context = self._pool.pop()
         except IndexError:
             context = self._new_context()
-        table, _, errinfo = context
+        table, _, errinfo, context_binding = context
         try:
+            if self._bound_slots and (binding is None or context_binding is not binding):
+                for slot, array in zip(self._bound_slots, bound()):
+                    table[slot] = array.ctypes.data
+                context[3] = binding
             if self._python_entry is not None:
                 status = self._python_entry(table, *arrays)
             else:
@@ -164,8 +180,10 @@ class NativeStep:
         self.executions += 1
 
     def __call__(self, inputs):
+        """Every output for `inputs` (all of them): fresh arrays, or the input written in place."""
         fresh = [np.empty(shape, dtype) for _, _, shape, dtype in self._fresh]
-        self.run(list(inputs) + fresh)
+        per_call = [inputs[i] for i in self.per_call_inputs]
+        self.run(per_call + fresh, None, lambda: [inputs[i] for i in self.bound_inputs])
         by_output = dict(zip((k for k, _, _, _ in self._fresh), fresh))
         return [by_output[k] if kind == "fresh" else inputs[what]
                 for k, (kind, what) in enumerate(self._outputs)]
@@ -180,15 +198,15 @@ class NativeStep:
 
 
 def compile_graph(graph, inplace=None, input_strides=None, target=None,
-                  inputs_may_overlap=False, profile=False):
+                  inputs_may_overlap=False, profile=False, per_call_inputs=None):
     """Lower and compile `graph`: a NativeStep. `profile=True` counts each kernel's cycles
-    (in `step.cycles`)."""
+    (in `step.cycles`); `per_call_inputs`: see NativeStep."""
     target = target or llvm.target("host")
     start = time.perf_counter()
     program = lowering.lower(graph, inplace, input_strides, shared.routines(target),
                              inputs_may_overlap, profile)
     lowering_time = time.perf_counter() - start
-    step = NativeStep(program, target)
+    step = NativeStep(program, target, per_call_inputs)
     step.timings["fusion_and_lowering"] = lowering_time
     return step
 

@@ -10,6 +10,8 @@ import functools
 
 import numpy as np
 
+from .. import epoch
+
 from ..compiler.primitive import numpy_result
 from ..compiler.primitives import cast, sum_to
 from . import grad_mode
@@ -309,8 +311,10 @@ class _Run:
         elif current._data.flags.writeable and type(current._data) is np.ndarray:
             np.add(current._data, g, out=current._data, casting="unsafe")  # `grad += g`
             current._bump_version()
+            return
         else:
             variable._grad = Tensor._wrap(numpy_result(current._data + g))
+        epoch.bump()  # a new .grad tensor: compiled functions reading it must notice
 
     def _store_retained(self, tensor, g):
         """retain_grad: the first gradient is cloned, later ones added out of place."""
@@ -324,6 +328,7 @@ class _Run:
             tensor._grad = Tensor._wrap(np.array(g, copy=True))
         else:
             tensor._grad = Tensor._wrap(numpy_result(current._data + g))
+        epoch.bump()
 
 
 _COPY_OP = None

@@ -10,6 +10,8 @@ import weakref
 
 import numpy as np
 
+from .. import epoch
+
 # PyTorch numbers nodes in creation order (sequence_nr); its engine runs, among the nodes ready,
 # the most recently created first, which fixes the order of hooks and of gradient sums. A node
 # recorder stamps `node._seq = next_sequence_nr()`; graphs whose nodes are all stamped are run
@@ -78,6 +80,7 @@ class _RemovableHandle:
     def remove(self):
         if self._fn in self._hooks:
             self._hooks.remove(self._fn)
+            epoch.bump()
 
     def __enter__(self):
         return self

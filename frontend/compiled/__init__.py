@@ -18,6 +18,13 @@ from .pytree import flatten
 from .specialization import trace_specialization
 
 DEFAULT_MAX_SPECIALIZATIONS = 8
+_CONTAINERS = (list, tuple, dict)
+
+
+@functools.lru_cache(maxsize=None)
+def _flat_structure(n):
+    """flatten((args, {})) for n arguments none of which is a container."""
+    return flatten((tuple(range(n)), {}))[1]
 
 
 def compile(fn=None, *, backend=None, max_specializations=DEFAULT_MAX_SPECIALIZATIONS,  # noqa: A001
@@ -51,7 +58,10 @@ class CompiledFunction:
 
     def __call__(self, *args, **kwargs):
         self.stats["calls"] += 1
-        flat_args, structure = flatten((args, kwargs))
+        if kwargs or any(isinstance(a, _CONTAINERS) for a in args):
+            flat_args, structure = flatten((args, kwargs))
+        else:  # positional tensors and numbers: the common case, without walking a tree
+            flat_args, structure = list(args), _flat_structure(len(args))
         spec = self._find(flat_args, structure)
         if spec is None:
             spec = self._specialize(args, kwargs, flat_args, structure)

@@ -60,7 +60,10 @@ class NativeBackend:
                 self._contiguous.append(i)
         inplace = {k: i for k, i in plan.inplace.items() if fixed[i]}
         self.graph = graph
-        self.step = compile_graph(graph, inplace, strides,
+        # State (fixed layout) is bound: its addresses stay in the call tables until the state
+        # epoch moves; arguments and runtime inputs are passed at each call.
+        per_call = [i for i in range(len(graph.inputs)) if not fixed[i]]
+        self.step = compile_graph(graph, inplace, strides, per_call_inputs=per_call,
                                   inputs_may_overlap=_overlapping(arrays))
         self.timings = self.step.timings
         self.counters = None

@@ -9,7 +9,7 @@ import time
 
 import numpy as np
 
-from .. import tracing
+from .. import epoch, tracing
 from ..compiler import passes
 from ..compiler.partition import split_joint
 from ..compiler.printer import format_graph, node_line
@@ -38,8 +38,8 @@ def trace_specialization(fn, args, kwargs, flat_args, structure, backend, verify
         if not ok:
             for undo in reversed(tracer.undo):
                 undo()
-    return Specialization(tracer, flat_args, structure, outputs, out_structure, effects, backward,
-                          backend, verify)
+    return Specialization(tracer, fn, flat_args, structure, outputs, out_structure, effects,
+                          backward, backend, verify)
 
 
 def _lift_args(tracer, flat_args):
@@ -140,12 +140,12 @@ def _state_names(tracer):
 
 
 class Specialization:
-    def __init__(self, tracer, flat_args, structure, outputs, out_structure, effects, backward,
-                 backend, verify):
+    def __init__(self, tracer, fn, flat_args, structure, outputs, out_structure, effects,
+                 backward, backend, verify):
         refs = make_refs(tracer, _state_names(tracer))
         state_records = [r for r in tracer.lifted_order
                          if r.grad_owner is None and id(r.tensor) not in tracer.arg_ids]
-        self.guards = Guards(tracer, flat_args, structure, refs, state_records)
+        self.guards = Guards(tracer, fn, flat_args, structure, refs, state_records)
         self.joint = tracer.graph
         self.backward_marks = list(tracer.backward_marks)
         self.out_structure = out_structure
@@ -186,6 +186,10 @@ class Specialization:
         if self.backward_graph is not None:
             self.backward_executable = BACKENDS[backend](self.backward_graph, Plan())
             _add_timings(self.timings, self.backward_executable.timings)
+        self._native = getattr(self.executable, "step", None)
+        if self._native is not None:
+            self._plan_native_call()
+        self.effects_keep_guards = self._effects_keep_guards()
 
     def _backend_plan(self, tracer, effects, flat_args, forward_inputs):
         """Which outputs overwrite which inputs in place (state of the same shape and dtype),
@@ -203,9 +207,35 @@ class Specialization:
                 inplace[index] = i
         return Plan(inplace, arrays, layout_fixed)
 
+    def _plan_native_call(self):
+        """What a native call reads from Python: per-call feeds (arguments made contiguous,
+        runtime inputs), the feeds of bound state (read again only after the state epoch
+        moved), and the fresh output arrays to allocate."""
+        step = self._native
+        self._call_feeds = [_contiguous(self.feeds[i]) if isinstance(self.feeds[i].ref, ArgRef)
+                            else self.feeds[i] for i in step.per_call_inputs]
+        self._bound_feeds = [self.feeds[i] for i in step.bound_inputs]
+        self._fresh = step.fresh_outputs
+        self._n_outputs = len(self.graph.outputs)
+
+    def _effects_keep_guards(self):
+        """Whether this specialization's own effects leave its own guards holding (its `.grad`
+        assignments touch no slot it guards or reads), so a call need not re-check state."""
+        if self.flag_sets:
+            return False
+        guarded = {id(ref.tensor) for ref, dep, _, _ in self.guards.state if dep}
+        guarded |= {id(ref.owner(None)) for ref, _, _ in self.guards.grad_slots
+                    if not isinstance(ref.owner, ArgRef)}
+        for ref, _ in self.grad_sets:
+            if isinstance(ref, ArgRef) or id(ref(None)) in guarded:
+                return False
+        return True
+
     # ---- a call ---------------------------------------------------------------------------------
 
     def run(self, flat_args):
+        if self._native is not None:
+            return self._run_native(flat_args)
         inputs = [feed(flat_args) for feed in self.feeds]
         everything = self.executable(inputs)
         results = everything[:self.n_results]
@@ -216,6 +246,25 @@ class Specialization:
         leaves = [self._output(item, results, flat_args) for item in self.outputs]
         if self.backward is not None:
             self._attach_backward(leaves, residuals, flat_args)
+        return unflatten(self.out_structure, leaves)
+
+    def _run_native(self, flat_args):
+        """The native call: per-call arrays and fresh outputs go to the generated entry; bound
+        state addresses are refreshed only when the guards were re-validated."""
+        fresh = [np.empty(shape, dtype) for _, shape, dtype in self._fresh]
+        self._native.run([feed(flat_args) for feed in self._call_feeds] + fresh,
+                         self.guards.binding,
+                         lambda: [feed(flat_args) for feed in self._bound_feeds])
+        if self.executable.counters is not None:
+            self.executable.counters["llvm"] += 1
+        everything = [None] * self._n_outputs
+        for (k, _, _), array in zip(self._fresh, fresh):
+            everything[k] = array
+        results = everything[:self.n_results]
+        self._apply_effects(results, flat_args)
+        leaves = [self._output(item, results, flat_args) for item in self.outputs]
+        if self.backward is not None:
+            self._attach_backward(leaves, everything[self.n_results:], flat_args)
         return unflatten(self.out_structure, leaves)
 
     def _output(self, item, results, flat_args):
@@ -229,9 +278,13 @@ class Specialization:
     def _apply_effects(self, results, flat_args):
         for ref, index, steps in self.state_writes:
             tensor = ref(flat_args)
-            if results[index] is not tensor._data:  # not already written in place
-                np.copyto(tensor._data, results[index], casting="unsafe")
+            result = results[index]
+            if result is not None and result is not tensor._data:  # not written in place
+                np.copyto(tensor._data, result, casting="unsafe")
             tensor._version_box()[0] += steps
+        if not (self.grad_sets or self.flag_sets):
+            return
+        before = epoch.current()
         for ref, (kind, what) in self.grad_sets:
             owner = ref(flat_args)
             if kind == "none":
@@ -242,6 +295,9 @@ class Specialization:
                 owner._grad = Tensor._wrap(results[what])
         for ref, flag in self.flag_sets:
             ref(flat_args)._requires_grad = flag
+        epoch.bump()  # other compiled functions may read these .grad slots
+        if self.effects_keep_guards and self.guards.validated is before:
+            self.guards.validated = epoch.current()
 
     def _attach_backward(self, leaves, residuals, flat_args):
         plan = self.backward
@@ -371,6 +427,16 @@ def _runtime_feed(produce):
 
     feed.ref = None
     return feed
+
+
+def _contiguous(feed):
+    """An argument's array for native code, which is compiled for C-contiguous arguments."""
+    def contiguous_feed(flat_args):
+        array = feed(flat_args)
+        return array if array.flags.c_contiguous else np.ascontiguousarray(array)
+
+    contiguous_feed.ref = feed.ref
+    return contiguous_feed
 
 
 def _tensor_feed(ref):

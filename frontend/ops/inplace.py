@@ -8,7 +8,7 @@ value it was computed from.
 """
 import numpy as np
 
-from .. import tracing
+from .. import epoch, tracing
 from ..tracing import active_tracer
 from ..autograd.grad_mode import STATE
 from ..compiler import dtypes
@@ -51,6 +51,8 @@ def rebase_history(tensor, result):
     old_grad_fn, old_output_nr = tensor.grad_fn, tensor._output_nr
     tensor.grad_fn = result.grad_fn
     tensor._output_nr = result._output_nr
+    if not tensor._requires_grad:
+        epoch.bump()
     tensor._requires_grad = True
     if type(tensor._data) is np.ndarray:
         tensor._rebased(old_grad_fn, old_output_nr)

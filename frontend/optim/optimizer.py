@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from copy import deepcopy
 from itertools import chain
 
-from .. import tracing
+from .. import epoch, tracing
 from ..compiler import dtypes
 from ..nn.modules.module import _zero_grad, typename
 from ..nn.utils.hooks import RemovableHandle
@@ -60,9 +60,13 @@ def _with_step_hooks(step):
                     raise RuntimeError(f"{step} must return None or a tuple of (new_args, "
                                        f"new_kwargs), but got {result}.")
         # Under llgrad.compile the trace covers these parameters: adding a group, or a
-        # parameter to one, must trace again.
+        # parameter to one, must trace again. The sizes are checked at every call; which
+        # tensors, after any change of state (add_param_group bumps the epoch).
         tracing.guard("the optimizer's parameter groups",
-                      lambda: tuple(tuple(map(id, g["params"])) for g in self.param_groups))
+                      lambda: tuple((id(g["params"]), len(g["params"])) for g in self.param_groups))
+        tracing.guard("the optimizer's parameters",
+                      lambda: tuple(tuple(map(id, g["params"])) for g in self.param_groups),
+                      each_call=False)
         out = step(*args, **kwargs)
         for post_hook in chain(self._optimizer_step_post_hooks.values(),
                                _global_optimizer_post_hooks.values()):
@@ -249,6 +253,7 @@ class Optimizer:
 
         param_groups = [update_group(g, ng) for g, ng in zip(groups, saved_groups)]
         self.__setstate__({"state": state, "param_groups": param_groups})
+        epoch.bump()
         for post_hook in self._optimizer_load_state_dict_post_hooks.values():
             post_hook(self)
 
@@ -315,6 +320,7 @@ class Optimizer:
         if not param_set.isdisjoint(set(param_group["params"])):
             raise ValueError("some parameters appear in more than one parameter group")
         self.param_groups.append(param_group)
+        epoch.bump()
 
 
 def _check_single_tensor_path(foreach, fused, differentiable):
@@ -366,4 +372,5 @@ def params_with_grads(optimizer, group, params, grads, init_state):
         if len(state) == 0:
             with tracing.outside_trace(undo=state.clear):
                 init_state(p, state)
+            epoch.bump()
         yield p, state

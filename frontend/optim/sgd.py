@@ -1,5 +1,5 @@
 """Stochastic gradient descent with momentum, dampening, Nesterov and weight decay."""
-from .. import tracing
+from .. import epoch, tracing
 from ..autograd.grad_mode import enable_grad, no_grad
 from ..ops import creation
 from .optimizer import Optimizer, _check_single_tensor_path, hyperparameter, is_nonzero
@@ -69,10 +69,11 @@ class SGD(Optimizer):
             first = False
         else:
             first = tracing.guard("SGD momentum buffer not yet created",
-                                  lambda: state.get("momentum_buffer") is None)
+                                  lambda: state.get("momentum_buffer") is None, each_call=False)
         if state.get("momentum_buffer") is None:
             with tracing.outside_trace(undo=lambda: state.pop("momentum_buffer", None)):
                 state["momentum_buffer"] = creation.zeros_like(p)
+            epoch.bump()
         return state["momentum_buffer"], first
 
 

@@ -397,3 +397,125 @@ def test_backward_after_modifying_an_input_a_residual_views_raises_like_eager():
     w_eager.add_(1)
     with pytest.raises(RuntimeError, match="modified by an inplace operation"):
         y_eager.backward()
+
+
+# ---- guards on what the function reads by name, and on state identity ------------------------
+
+def _linear_step(opt_factory=None):
+    model = llgrad.nn.Linear(3, 2)
+    opt = llgrad.optim.SGD(model.parameters(), lr=0.1)
+    return model, opt
+
+
+MODEL = None
+OPTIMIZER = None
+
+
+def _global_step(x):
+    OPTIMIZER.zero_grad()
+    loss = MODEL(x).sum()
+    loss.backward()
+    OPTIMIZER.step()
+    return loss
+
+
+def test_rebinding_a_global_model_retraces_and_trains_the_new_one():
+    global MODEL, OPTIMIZER
+    MODEL, OPTIMIZER = _linear_step()
+    step = C(_global_step)
+    x = llgrad.ones(4, 3)
+    step(x)
+    first = MODEL
+    MODEL, OPTIMIZER = _linear_step()
+    before = MODEL.weight.detach().clone()
+    step(x)
+    assert step.stats["traces"] == 2
+    assert "now refers to another" in step.last_retrace  # OPTIMIZER or MODEL, named
+    assert not np.array_equal(MODEL.weight.detach().numpy(), before.numpy())  # trained
+    weight_of_first = first.weight.detach().clone()
+    step(x)
+    np.testing.assert_array_equal(first.weight.detach().numpy(), weight_of_first.numpy())
+
+
+def test_replacing_a_parameter_retraces_and_trains_the_new_parameter():
+    model = llgrad.nn.Linear(3, 2)
+
+    def step(x):
+        loss = model(x).sum()
+        loss.backward()
+        with llgrad.no_grad():
+            for p in model.parameters():
+                p -= 0.1 * p.grad
+                p.grad = None
+        return loss
+
+    compiled = C(step)
+    x = llgrad.ones(4, 3)
+    compiled(x)
+    old = model.weight
+    model.weight = llgrad.nn.Parameter(llgrad.zeros(2, 3))
+    compiled(x)
+    assert compiled.stats["traces"] == 2
+    assert "replaced" in compiled.last_retrace
+    np.testing.assert_allclose(model.weight.detach().numpy(), -0.4)  # 0 - 0.1 * 4
+    assert old is not model.weight
+
+
+def test_assigning_new_storage_to_a_parameter_is_used_by_the_next_call():
+    w = t([1.0, 2.0, 3.0], requires_grad=True)
+
+    def step():
+        with llgrad.no_grad():
+            w.mul_(2)
+
+    compiled = C(step)
+    compiled()
+    w.data = t([10.0, 20.0, 30.0])
+    compiled()
+    assert w.tolist() == [20.0, 40.0, 60.0]
+    assert compiled.stats["traces"] == 1  # same shape and dtype: no retrace, the new storage
+
+
+def test_changing_requires_grad_of_state_between_calls_retraces():
+    w = t([1.0, 2.0], requires_grad=True)
+    compiled = C(lambda x: (w * x).sum())
+    y1 = compiled(t([1.0, 1.0]))
+    assert y1.requires_grad
+    w.requires_grad_(False)
+    y2 = compiled(t([1.0, 1.0]))
+    assert not y2.requires_grad and compiled.stats["traces"] == 2
+
+
+def test_steady_state_calls_do_not_walk_the_state(monkeypatch):
+    """Guard cost does not grow with the model: once the state guards held, calls skip them
+    until something bumps the state epoch (here: a parameter assigned new storage)."""
+    from llgrad.compiled import guards
+
+    layers = [llgrad.nn.Linear(2, 2) for _ in range(20)]
+    model = llgrad.nn.Sequential(*layers)
+    opt = llgrad.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+
+    def step(x):
+        opt.zero_grad()
+        model(x).sum().backward()
+        opt.step()
+
+    compiled = C(step)
+    x = llgrad.ones(3, 2)
+    for _ in range(3):
+        compiled(x)  # the trace, then the first reuse checks the state once
+    walked = []
+    original = guards.tensor_guard
+    def counting(t, *args, **kwargs):
+        if t is not x:  # arguments are checked at every call; state only after a change
+            walked.append(t)
+        return original(t, *args, **kwargs)
+
+    monkeypatch.setattr(guards, "tensor_guard", counting)
+    for _ in range(10):
+        compiled(x)
+    assert walked == []
+    layers[0].weight.data = llgrad.zeros(2, 2)
+    compiled(x)
+    assert len(walked) >= 40  # every state tensor checked once
+    assert compiled.stats["traces"] == 1  # same shape and dtype: the new storage is used

@@ -3,6 +3,7 @@ hooks, train/eval, dtype conversion and PyTorch's repr."""
 import itertools
 from collections import OrderedDict, namedtuple
 
+from ... import epoch
 from ...tracing import active_tracer
 from ...autograd.grad_mode import no_grad
 from ...compiler import dtypes
@@ -122,6 +123,7 @@ class Module:
             raise TypeError(f"cannot assign '{typename(tensor)}' object to buffer '{name}' "
                             "(llgrad Tensor or None required)")
         self._buffers[name] = tensor
+        epoch.bump()
         if persistent:
             self._non_persistent_buffers_set.discard(name)
         else:
@@ -150,6 +152,7 @@ class Module:
                 "compute the value in the forward() method.")
         else:
             self._parameters[name] = param
+        epoch.bump()  # a compiled step holding the old parameter must retrace
 
     def add_module(self, name, module):
         if not isinstance(module, Module) and module is not None:
@@ -163,6 +166,7 @@ class Module:
         if name == "":
             raise KeyError('module name can\'t be empty string ""')
         self._modules[name] = module
+        epoch.bump()
 
     def register_module(self, name, module):
         self.add_module(name, module)
@@ -246,12 +250,14 @@ class Module:
             remove_from(self.__dict__, self._parameters, self._buffers,
                         self._non_persistent_buffers_set)
             modules[name] = value
+            epoch.bump()
             return
         if modules is not None and name in modules:
             if value is not None:
                 raise TypeError(f"cannot assign '{typename(value)}' as child module '{name}' "
                                 "(llgrad.nn.Module or None expected)")
             modules[name] = value
+            epoch.bump()
             return
         buffers = self.__dict__.get("_buffers")
         if isinstance(value, Buffer) or (buffers is not None and name in buffers):
@@ -269,6 +275,7 @@ class Module:
         super().__setattr__(name, value)
 
     def __delattr__(self, name):
+        epoch.bump()
         if name in self._parameters:
             del self._parameters[name]
         elif name in self._buffers:
@@ -435,6 +442,8 @@ class Module:
     def train(self, mode=True):
         if not isinstance(mode, bool):
             raise ValueError("training mode is expected to be boolean")
+        if self.training != mode:
+            epoch.bump()
         self.training = mode
         for module in self.children():
             module.train(mode)
