@@ -101,7 +101,8 @@ def target(name="host"):
     if name == "generic":
         return Target("generic", "x86-64", "", 128)
     if name == "avx512":  # for reading assembly only: this machine may not run it
-        return Target("avx512", "skylake-avx512", "-prefer-256-bit", 512)
+        return Target("avx512", "skylake-avx512",
+                      "+avx512f,+avx512dq,+avx512bw,+avx512vl,+avx512cd,-prefer-256-bit", 512)
     raise ValueError(f"unknown target {name!r}; choose host, avx2, generic or avx512")
 
 

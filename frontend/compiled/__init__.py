@@ -14,6 +14,7 @@ import time
 from ..compiler.printer import to_dot
 from . import debug
 from .backends import BACKENDS, default_backend
+from .fastpath import MISS
 from .pytree import flatten
 from .specialization import trace_specialization
 
@@ -51,6 +52,7 @@ class CompiledFunction:
         self.stats = {"traces": 0, "compiles": 0, "disk_hits": 0, "calls": 0,
                       "executions": {name: 0 for name in BACKENDS}, "time": {}}
         self.specializations = []
+        self._fast = None
         self.last_retrace = None
         self._warned_limit = False
         self.__name__ = getattr(fn, "__name__", type(fn).__name__)
@@ -58,14 +60,27 @@ class CompiledFunction:
 
     def __call__(self, *args, **kwargs):
         self.stats["calls"] += 1
-        if kwargs or any(isinstance(a, _CONTAINERS) for a in args):
-            flat_args, structure = flatten((args, kwargs))
-        else:  # positional tensors and numbers: the common case, without walking a tree
-            flat_args, structure = list(args), _flat_structure(len(args))
+        fast = self._fast
+        if fast is not None and not kwargs:
+            result = fast(args)
+            if result is not MISS:
+                return result
+        flat_args, structure = self._flatten(args, kwargs)
         spec = self._find(flat_args, structure)
         if spec is None:
             spec = self._specialize(args, kwargs, flat_args, structure)
+        self._fast = spec.fast  # the next call tries this specialization's fast path first
         return spec.run(flat_args)
+
+    @staticmethod
+    def _flatten(args, kwargs):
+        if not kwargs:
+            for a in args:
+                if isinstance(a, _CONTAINERS):
+                    break
+            else:  # positional tensors and numbers: the common case, without walking a tree
+                return list(args), _flat_structure(len(args))
+        return flatten((args, kwargs))
 
     def _find(self, flat_args, structure):
         for spec in self.specializations:
@@ -135,3 +150,4 @@ class CompiledFunction:
 
     def reset(self):
         self.specializations.clear()
+        self._fast = None

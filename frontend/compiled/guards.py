@@ -54,7 +54,8 @@ def sharing_pattern(flat_args, state_roots):
     pattern = []
     for i, x in enumerate(flat_args):
         if isinstance(x, Tensor):
-            root = _root(x._data)
+            data = x._data
+            root = id(data) if data.base is None else _root(data)
             pattern.append((first.setdefault(root, i), root in state_roots))
     return tuple(pattern)
 
@@ -198,7 +199,12 @@ class Guards:
         if len(flat_args) != len(self.args):
             return False
         for x, expected in zip(flat_args, self.args):
-            if arg_guard(x) != expected:
+            if type(x) is Tensor and expected[0] == "tensor":  # the common case, unrolled
+                data = x._data
+                if (data.shape != expected[1] or data.dtype != expected[2]
+                        or x._requires_grad != expected[3] or (x._grad is None) != expected[4]):
+                    return False
+            elif arg_guard(x) != expected:
                 return False
         for _, read, obj in self.referenced:
             if read() is not obj:

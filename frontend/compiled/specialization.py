@@ -14,6 +14,7 @@ from ..compiler import passes
 from ..compiler.partition import split_joint
 from ..compiler.printer import format_graph, node_line
 from ..tensor import Tensor
+from . import fastpath
 from .backends import BACKENDS, Plan
 from .backward import CompiledFunctionBackward, plan_backward
 from .guards import Guards
@@ -187,9 +188,12 @@ class Specialization:
             self.backward_executable = BACKENDS[backend](self.backward_graph, Plan())
             _add_timings(self.timings, self.backward_executable.timings)
         self._native = getattr(self.executable, "step", None)
+        self.fast = self.fast_source = None
         if self._native is not None:
             self._plan_native_call()
         self.effects_keep_guards = self._effects_keep_guards()
+        if self._native is not None:
+            self.fast = fastpath.build(self)
 
     def _backend_plan(self, tracer, effects, flat_args, forward_inputs):
         """Which outputs overwrite which inputs in place (state of the same shape and dtype),
@@ -212,8 +216,10 @@ class Specialization:
         runtime inputs), the feeds of bound state (read again only after the state epoch
         moved), and the fresh output arrays to allocate."""
         step = self._native
-        self._call_feeds = [_contiguous(self.feeds[i]) if isinstance(self.feeds[i].ref, ArgRef)
-                            else self.feeds[i] for i in step.per_call_inputs]
+        # (argument position, None) or (None, feed): arguments are read inline, at most copied
+        # to contiguous memory.
+        self._call_plan = [(self.feeds[i].ref.index, None) if isinstance(self.feeds[i].ref, ArgRef)
+                           else (None, self.feeds[i]) for i in step.per_call_inputs]
         self._bound_feeds = [self.feeds[i] for i in step.bound_inputs]
         self._fresh = step.fresh_outputs
         self._n_outputs = len(self.graph.outputs)
@@ -252,8 +258,16 @@ class Specialization:
         """The native call: per-call arrays and fresh outputs go to the generated entry; bound
         state addresses are refreshed only when the guards were re-validated."""
         fresh = [np.empty(shape, dtype) for _, shape, dtype in self._fresh]
-        self._native.run([feed(flat_args) for feed in self._call_feeds] + fresh,
-                         self.guards.binding,
+        arrays = []
+        for position, feed in self._call_plan:
+            if feed is None:
+                array = flat_args[position]._data
+                if not array.flags.c_contiguous:
+                    array = np.ascontiguousarray(array)
+            else:
+                array = feed(flat_args)
+            arrays.append(array)
+        self._native.run(arrays + fresh, self.guards.binding,
                          lambda: [feed(flat_args) for feed in self._bound_feeds])
         if self.executable.counters is not None:
             self.executable.counters["llvm"] += 1
@@ -261,10 +275,13 @@ class Specialization:
         for (k, _, _), array in zip(self._fresh, fresh):
             everything[k] = array
         results = everything[:self.n_results]
-        self._apply_effects(results, flat_args)
+        if self.state_writes or self.grad_sets or self.flag_sets:
+            self._apply_effects(results, flat_args)
         leaves = [self._output(item, results, flat_args) for item in self.outputs]
         if self.backward is not None:
             self._attach_backward(leaves, everything[self.n_results:], flat_args)
+        if self.out_structure is None:
+            return leaves[0]
         return unflatten(self.out_structure, leaves)
 
     def _output(self, item, results, flat_args):

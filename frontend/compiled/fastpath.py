@@ -1,0 +1,151 @@
+"""The fast path of a native call: one Python function generated per specialization.
+
+A call through the general path walks generic structures (argument trees, guard lists, feed
+closures) and costs several microseconds before native code runs. The common call, positional
+tensors and numbers into a specialization whose state guards still hold, is known in full when
+the specialization is built, so it is written out as straight-line Python: each argument's guard
+inlined, the arrays passed to the native entry, the outputs wrapped. Anything unusual (a guard
+that fails, the state epoch having moved, arguments sharing storage) returns MISS and the
+general path decides, so the fast path is never less strict than the guards it shortens.
+
+`source` is kept on the specialization (`spec.fast_source`) for reading.
+"""
+import numpy as np
+
+from .. import epoch
+from ..autograd.grad_mode import STATE
+from ..tensor import Tensor
+from .guards import _root, _same
+
+MISS = object()
+
+
+def build(spec):
+    """A function `fast(args)` giving the call's result or MISS, or None when this
+    specialization has no fast path (not native, containers in its arguments)."""
+    step = getattr(spec, "_native", None)
+    guards = spec.guards
+    if step is None or not _flat(guards.structure, len(guards.args)):
+        return None
+    names = {"MISS": MISS, "Tensor": Tensor, "STATE": STATE, "spec": spec, "guards": guards,
+             "current": epoch.current, "empty": np.empty, "contiguous": np.ascontiguousarray,
+             "root_of": _root, "same": _same, "wrap": Tensor._wrap, "run": step.run}
+    lines = ["def fast(args):",
+             f"    if len(args) != {len(guards.args)} or STATE.enabled is not "
+             f"{guards.grad_mode}:",
+             "        return MISS"]
+    tensors = _argument_checks(guards, names, lines)
+    _sharing_checks(tensors, lines)
+    for k, (_, read, obj) in enumerate(guards.referenced):
+        names[f"read{k}"], names[f"object{k}"] = read, obj
+        lines += [f"    if read{k}() is not object{k}:", "        return MISS"]
+    for k, (_, getter, value) in enumerate(guards.values):
+        names[f"guard{k}"], names[f"value{k}"] = getter, value
+        lines += [f"    if not same(guard{k}(), value{k}):", "        return MISS"]
+    lines += ["    if current() is not guards.validated:",
+              "        return MISS  # state changed: the general path checks it again"]
+    _native_call(spec, step, names, lines)
+    lines += _outputs(spec, names)
+    source = "\n".join(lines)
+    namespace = dict(names)
+    exec(compile(source, f"<llgrad fast path of {id(spec):#x}>", "exec"), namespace)
+    spec.fast_source = source
+    return namespace["fast"]
+
+
+def _flat(structure, n):
+    """Whether `structure` is that of n positional arguments, none of them a container."""
+    from .pytree import flatten
+
+    return structure == flatten((tuple(range(n)), {}))[1]
+
+
+def _argument_checks(guards, names, lines):
+    tensors = []
+    for i, expected in enumerate(guards.args):
+        lines.append(f"    a{i} = args[{i}]")
+        if expected[0] == "tensor":
+            _, shape, dtype, requires_grad, grad_none = expected
+            names[f"dtype{i}"] = dtype
+            lines += [f"    if type(a{i}) is not Tensor:", "        return MISS",
+                      f"    d{i} = a{i}._data",
+                      f"    if d{i}.shape != {tuple(shape)!r} or d{i}.dtype is not dtype{i} or "
+                      f"a{i}._requires_grad is not {requires_grad} or "
+                      f"(a{i}._grad is None) is not {grad_none}:",
+                      "        return MISS"]
+            tensors.append(i)
+        elif expected[0] == "float":
+            lines += [f"    if type(a{i}) is not float or a{i}.hex() != {expected[1]!r}:",
+                      "        return MISS"]
+        elif expected[0] == "const":
+            names[f"constant{i}"] = expected[2]
+            lines += [f"    if type(a{i}).__name__ != {expected[1]!r} or "
+                      f"a{i} != constant{i}:", "        return MISS"]
+        else:
+            lines += [f"    if id(a{i}) != {expected[1]}:", "        return MISS"]
+    return tensors
+
+
+def _sharing_checks(tensors, lines):
+    """Only the plain pattern takes the fast path: no argument shares storage with another or
+    with state (the general path handles the rest)."""
+    for i in tensors:
+        lines += [f"    r{i} = id(d{i}) if d{i}.base is None else root_of(d{i})",
+                  f"    if r{i} in guards.state_roots:", "        return MISS"]
+    if len(tensors) > 1:
+        roots = ", ".join(f"r{i}" for i in tensors)
+        lines += [f"    if len({{{roots}}}) != {len(tensors)}:", "        return MISS"]
+
+
+def _native_call(spec, step, names, lines):
+    arrays = []
+    for k, (position, feed) in enumerate(spec._call_plan):
+        if feed is None:
+            lines += [f"    x{k} = d{position}",
+                      f"    if not x{k}.flags.c_contiguous:",
+                      f"        x{k} = contiguous(x{k})"]
+        else:
+            names[f"feed{k}"] = feed
+            lines.append(f"    x{k} = feed{k}(args)")
+        arrays.append(f"x{k}")
+    for k, shape, dtype in spec._fresh:
+        names[f"out_dtype{k}"] = dtype
+        lines.append(f"    o{k} = empty({tuple(shape)!r}, out_dtype{k})")
+        arrays.append(f"o{k}")
+    lines.append(f"    run([{', '.join(arrays)}], guards.binding, "
+                 f"lambda: [feed(args) for feed in spec._bound_feeds])")
+    lines.append("    spec.executable.counters['llvm'] += 1")
+
+
+def _outputs(spec, names):
+    fresh = {k for k, _, _ in spec._fresh}
+    n = len(spec.graph.outputs)
+    everything = ", ".join(f"o{k}" if k in fresh else "None" for k in range(n))
+    lines = [f"    everything = [{everything}]"] if n else ["    everything = []"]
+    lines.append(f"    results = everything[:{spec.n_results}]")
+    if spec.state_writes or spec.grad_sets or spec.flag_sets:
+        lines.append("    spec._apply_effects(results, args)")
+    leaves = []
+    for k, (kind, what) in enumerate(spec.outputs):
+        if kind == "value":
+            leaves.append(f"wrap(results[{what}])")
+        else:
+            names[f"leaf{k}"] = what
+            leaves.append(f"leaf{k}(args)" if kind == "tensor" else f"leaf{k}")
+    lines.append(f"    leaves = [{', '.join(leaves)}]")
+    if spec.backward is not None:
+        lines.append(f"    spec._attach_backward(leaves, everything[{spec.n_results}:], args)")
+    if spec.out_structure is None:
+        lines.append("    return leaves[0]")
+    else:
+        names["unflatten"] = _unflatten()
+        names["structure"] = spec.out_structure
+        lines.append("    return unflatten(structure, leaves)")
+    return lines
+
+
+def _unflatten():
+    from .pytree import unflatten
+
+    return unflatten
+
