@@ -245,3 +245,36 @@ def test_cold_compile_shared_routines_loaded(benchmark):
     x, y = big_batch()
     _compile_and_run(x, y)
     benchmark.pedantic(_compile_and_run, args=(x, y), rounds=3, iterations=1)
+
+
+STATE_SIZE = "call-cost-by-state-size-inference"
+
+
+def _deep_model(n_layers):
+    llgrad.manual_seed(0)
+    nn = llgrad.nn
+    return nn.Sequential(*[nn.Linear(1, 1) for _ in range(n_layers)])
+
+
+def _inference_call(benchmark, n_layers):
+    model = _deep_model(n_layers)
+    assert len(list(model.parameters())) == 2 * n_layers
+    compiled = llgrad.compile(model)
+    x = llgrad.ones(1, 1)
+    with llgrad.no_grad():
+        for _ in range(3):
+            compiled(x)
+        benchmark(compiled, x)
+    assert compiled.stats["executions"]["llvm"] > 0 and compiled.stats["traces"] == 1
+
+
+@pytest.mark.benchmark(group=STATE_SIZE, warmup=True, warmup_iterations=1000)
+def test_call_with_12_parameter_tensors(benchmark):
+    """Guard cost must not grow with the state: a model of 12 parameter tensors and one of 320
+    (1x1 layers, so compute is negligible next to the call) should cost nearly the same."""
+    _inference_call(benchmark, 6)
+
+
+@pytest.mark.benchmark(group=STATE_SIZE, warmup=True, warmup_iterations=1000)
+def test_call_with_320_parameter_tensors(benchmark):
+    _inference_call(benchmark, 160)

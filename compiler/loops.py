@@ -255,27 +255,31 @@ class Kernel:
         self.body = body
         self.nodes = list(nodes)
         self.flops = flops
+        self._reads = self._writes = None  # computed once: the body does not change
 
     @property
     def can_fail(self):
         return any(isinstance(s, Check) for s in walk(self.body))
 
     def reads(self):
-        found = {e.buffer for e in walk_exprs(self.body) if isinstance(e, Load)}
-        for s in walk(self.body):
-            if isinstance(s, LibCall):
-                found |= {a.buffer for a in s.args if isinstance(a, Pointer)}
-        return found - self.writes() | {b for b in found if self._reads_written(b)}
-
-    def _reads_written(self, buffer):
-        return any(isinstance(e, Load) and e.buffer is buffer for e in walk_exprs(self.body))
+        """Buffers whose contents the kernel reads (a library call reads its operands)."""
+        if self._reads is None:
+            loaded = {e.buffer for e in walk_exprs(self.body) if isinstance(e, Load)}
+            passed = set()
+            for s in walk(self.body):
+                if isinstance(s, LibCall):
+                    passed |= {a.buffer for a in s.args if isinstance(a, Pointer)}
+            self._reads = loaded | (passed - self.writes())
+        return self._reads
 
     def writes(self):
-        found = {s.buffer for s in walk(self.body) if isinstance(s, Store)}
-        for s in walk(self.body):
-            if isinstance(s, LibCall):
-                found |= set(s.written)
-        return found
+        if self._writes is None:
+            found = {s.buffer for s in walk(self.body) if isinstance(s, Store)}
+            for s in walk(self.body):
+                if isinstance(s, LibCall):
+                    found |= set(s.written)
+            self._writes = found
+        return self._writes
 
     def __repr__(self):
         return format_kernel(self)

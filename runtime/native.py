@@ -112,11 +112,11 @@ class NativeStep:
                            + [slot for _, slot, _, _ in self._fresh])
         self._bound_slots = [program.inputs[i].index for i in self.bound_inputs]
         python_entry = None if _DATA_OFFSET is None else (self.call_slots, _DATA_OFFSET)
-        module, externals = emit_program(program, self.target, library,
-                                         python_entry=python_entry)
+        module, used = emit_program(program, self.target, library, python_entry=python_entry)
         self.ir_text = str(module)
         self.timings = {"emit_ir": time.perf_counter() - start}
-        used = sorted({k for k in library if library[k].symbol in externals})
+        # (llvmlite serializes every LLVM call behind one lock: compiling the shared routines
+        # on another thread would not overlap with this module's compilation.)
         for phase, seconds in ensure_routines(used, self.target).items():
             self.timings["library_" + phase] = seconds
         self.code = llvm.compile_module(self.ir_text, self.target)

@@ -1,11 +1,14 @@
 """Loop IR -> LLVM IR: one function per kernel, and the step's entry point that calls them.
 
-Vectorization is explicit. A `Loop` marked `vector` runs in two parts: a main loop that takes
-`lanes` iterations at a time, where every expression that depends on the loop variable is a
+Vectorization is explicit. A `Loop` marked `vector` runs as a main loop that takes `lanes`
+iterations at a time, where every expression that depends on the loop variable is a
 `<lanes x T>` vector (loads at stride 1 become vector loads, invariant loads are splatted, other
-loads are gathered lane by lane), and a scalar remainder loop. Reductions into a local declared
-outside the vector loop keep a vector of partial results that is folded (a fixed tree of
-halvings) into the local when the main loop ends, so the summation order depends only on shapes.
+loads are gathered lane by lane), then, when the extent is not a multiple of `lanes`, one masked
+vector iteration for the rest (extents are constants, so the mask is too: masked loads, stores
+of the active lanes only). Reductions into a local declared outside the vector loop keep a vector
+of partial results that is folded (a fixed tree of halvings) into the local at the end, so the
+summation order depends only on shapes. One vector body per loop, no scalar copy: less code to
+compile, and short rows (softmax over 10 classes) run as one masked vector.
 
 Locals bound by `Let` are SSA values; locals that `Accumulate` updates live in stack slots that
 LLVM promotes to registers.
@@ -18,15 +21,15 @@ from ..loops import (
     linear_coefficient, walk)
 from .ops import Ops, combine, identity_constant
 from .types import (
-    I1, I8, I32, I64, VOID, constant, declare, lanes_of, splat, storage_type, value_type,
-    vector_of)
+    I1, I8, I32, I64, VOID, constant, declare, lanes_of, mangled, splat, storage_type,
+    value_type, vector_of)
 
 
 class Context:
     """Where code is being emitted: loop variable values, the vector loop (if any) and the
     values and slots of locals."""
 
-    def __init__(self, parent=None, lanes=1, vector_var=None):
+    def __init__(self, parent=None, lanes=1, vector_var=None, active=None):
         self.parent = parent
         self.vars = {} if parent is None else dict(parent.vars)
         self.values = {} if parent is None else dict(parent.values)
@@ -34,9 +37,22 @@ class Context:
         self.lanes = lanes if parent is None or lanes != 1 else parent.lanes
         self.vector_var = vector_var if vector_var is not None else (
             parent.vector_var if parent is not None else None)
+        # In the masked last iteration of a vector loop: how many lanes are real.
+        self.active = active if active is not None else (
+            parent.active if parent is not None else None)
 
-    def child(self, lanes=1, vector_var=None):
-        return Context(self, lanes, vector_var)
+    def active_lanes(self):
+        return self.lanes if self.active is None else self.active
+
+    def mask(self):
+        """The constant mask of the active lanes (None outside a masked iteration)."""
+        if self.active is None:
+            return None
+        return ir.Constant(ir.VectorType(I1, self.lanes),
+                           [int(k < self.active) for k in range(self.lanes)])
+
+    def child(self, lanes=1, vector_var=None, active=None):
+        return Context(self, lanes, vector_var, active)
 
 
 class KernelEmitter:
@@ -120,6 +136,9 @@ class KernelEmitter:
         slot = ctx.slots[s.local]
         lanes = lanes_of(slot.type.pointee)
         value = self.widen(value, lanes)
+        if ctx.active is not None and lanes > 1:  # inactive lanes add the identity
+            value = self.b.select(ctx.mask(), value,
+                                  identity_constant(value.type, s.combine, s.local.dtype))
         self.ops.dtype = s.local.dtype
         self.b.store(combine(self.ops, s.combine, self.b.load(slot), value), slot)
 
@@ -131,14 +150,15 @@ class KernelEmitter:
         if lanes == 1 and coefficient in (0, 1) and not self.varies(s.index, ctx):
             self.store_scalar(s, pointer, self.expr(s.index, ctx, lane0=True), value)
             return
-        if coefficient == 1 and not s.add:
+        if coefficient == 1 and not s.add and ctx.active is None:
             index = self.expr(s.index, ctx, lane0=True)
             self.store_vector(pointer, index, self.widen(value, ctx.lanes), s.buffer.dtype)
             return
-        # Scattered or accumulating stores go lane by lane, in lane order (eager's order).
+        # Scattered or accumulating stores, and the active lanes of a masked iteration (masked
+        # vector stores are microcoded on some CPUs), go lane by lane, in lane order (eager's).
         value = self.widen(value, ctx.lanes)
         indices = self.widen(self.expr(s.index, ctx), ctx.lanes)
-        for lane in range(ctx.lanes):
+        for lane in range(ctx.active_lanes()):
             self.store_scalar(s, pointer, self.b.extract_element(indices, I32(lane)),
                               self.b.extract_element(value, I32(lane)))
 
@@ -162,10 +182,12 @@ class KernelEmitter:
         ok, info = self.widen(ok, lanes), self.widen(info, lanes)
         failed = self.b.not_(ok)
         if lanes > 1:
-            # The first failing lane's value is reported (the earliest failing iteration).
-            any_failed = self.b.extract_element(failed, I32(lanes - 1))
-            chosen = self.b.extract_element(info, I32(lanes - 1))
-            for lane in range(lanes - 2, -1, -1):
+            # The first failing lane's value is reported (the earliest failing iteration); in a
+            # masked iteration only the active lanes count.
+            last = (ctx.active_lanes() if lanes == ctx.lanes else lanes) - 1
+            any_failed = self.b.extract_element(failed, I32(last))
+            chosen = self.b.extract_element(info, I32(last))
+            for lane in range(last - 1, -1, -1):
                 lane_failed = self.b.extract_element(failed, I32(lane))
                 chosen = self.b.select(lane_failed, self.b.extract_element(info, I32(lane)), chosen)
                 any_failed = self.b.or_(any_failed, lane_failed)
@@ -196,15 +218,20 @@ class KernelEmitter:
     def loop(self, s, ctx):
         if s.extent <= 0:
             return
-        lanes = self.lanes_for(s) if s.vector and ctx.lanes == 1 else 1
-        main = (s.extent // lanes) * lanes if lanes > 1 else 0
+        lanes = self.lanes_for(s) if s.vector and ctx.lanes == 1 and s.extent > 1 else 1
+        if lanes == 1:
+            self.counted_loop(s, 0, s.extent, 1, ctx.child())
+            return
+        main = (s.extent // lanes) * lanes
+        vctx = ctx.child(lanes, s.var.name)
+        partials = self.open_partials(s, ctx, vctx, lanes)
         if main:
-            vctx = ctx.child(lanes, s.var.name)
-            partials = self.open_partials(s, ctx, vctx, lanes)
             self.counted_loop(s, 0, main, lanes, vctx)
-            self.close_partials(partials, ctx)
-        if main < s.extent:
-            self.counted_loop(s, main, s.extent, 1, ctx.child())
+        if main < s.extent:  # the rest: one masked vector iteration
+            tail = vctx.child(active=s.extent - main)
+            tail.vars[s.var.name] = I64(main)
+            self.body(s.body, tail)
+        self.close_partials(partials, ctx)
 
     def lanes_for(self, s):
         """Lanes of a vector loop: a register's worth of the narrowest value it moves (at least
@@ -331,14 +358,23 @@ class KernelEmitter:
             index = self.expr(e.index, ctx, lane0=True)
             return self.from_memory(self.b.load(self.b.gep(pointer, [index])), dtype)
         lanes = ctx.lanes
+        vtype = vector_of(storage_type(dtype), lanes)
         if coefficient == 1:
             index = self.expr(e.index, ctx, lane0=True)
-            vtype = vector_of(storage_type(dtype), lanes)
             address = self.b.bitcast(self.b.gep(pointer, [index]), vtype.as_pointer())
-            return self.from_memory(self.b.load(address, align=dtype.itemsize), dtype)
+            if ctx.active is None:
+                return self.from_memory(self.b.load(address, align=dtype.itemsize), dtype)
+            masked_load = declare(self.module, f"llvm.masked.load.{mangled(vtype)}.p0",
+                                  ir.FunctionType(vtype, [vtype.as_pointer(), I32,
+                                                          ctx.mask().type, vtype]))
+            value = self.b.call(masked_load, [address, I32(dtype.itemsize), ctx.mask(),
+                                              constant(vtype, 0)])
+            return self.from_memory(value, dtype)
+        # Gathered lane by lane (only the active lanes of a masked iteration: the others may
+        # index anywhere).
         indices = self.widen(self.expr(e.index, ctx), lanes)
-        result = ir.Constant(vector_of(storage_type(dtype), lanes), ir.Undefined)
-        for lane in range(lanes):
+        result = constant(vtype, 0)
+        for lane in range(ctx.active_lanes()):
             index = self.b.extract_element(indices, I32(lane))
             value = self.b.load(self.b.gep(pointer, [index]))
             result = self.b.insert_element(result, value, I32(lane))
@@ -405,7 +441,7 @@ ENTRY = "llgrad_step"
 
 def emit_program(program, target, library, name=ENTRY, python_entry=None):
     """The module of a whole step: its kernels and the entry point (and, given
-    `python_entry=(slots, data_offset)`, the CPython entry). Returns (module, the names of the
+    `python_entry=(slots, data_offset)`, the CPython entry). Returns (module, the keys of the
     shared routines it calls)."""
     module = ir.Module(name=name)
     noalias = not program.inputs_may_overlap
@@ -415,7 +451,7 @@ def emit_program(program, target, library, name=ENTRY, python_entry=None):
         emit_python_entry(module, python_entry[0], python_entry[1], entry)
     used = sorted({s.routine for k in program.kernels for s in walk(k.body)
                    if isinstance(s, LibCall)})
-    return module, [library[r].symbol for r in used]
+    return module, used
 
 
 PYTHON_ENTRY = "llgrad_step_py"

@@ -20,26 +20,24 @@ class Routine:
         self.key = key
         self._build = build  # build(module) -> ir.Function defined in module
         self.workspace_elements = workspace_elements
-        self._signature = None
+        self._built = None  # (module, symbol, function type), built once on first use
 
     def module(self):
-        module = ir.Module(name=self.key)
-        self._build(module)
-        return module
+        return self._describe()[0]
 
     def _describe(self):
-        if self._signature is None:
+        if self._built is None:
             module = ir.Module(name=self.key)
             fn = self._build(module)
-            self._signature = (fn.name, fn.function_type)
-        return self._signature
+            self._built = (module, fn.name, fn.function_type)
+        return self._built
 
     @property
     def symbol(self):
-        return self._describe()[0]
+        return self._describe()[1]
 
     def declare(self, module):
-        name, fnty = self._describe()
+        _, name, fnty = self._describe()
         return declare(module, name, fnty)
 
     def __repr__(self):
