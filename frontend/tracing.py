@@ -121,10 +121,10 @@ def random_tensor(draw, shape, dtype):
     tracer = active_tracer()
     if tracer is None:
         return Tensor._wrap(draw())
-    return tracer.runtime_tensor(draw, Aval(shape, dtype))
+    return tracer.runtime_tensor(draw, Aval(shape, dtype), "random draw")
 
 
-def runtime_scalar(getter, dtype=dtypes.float64):
+def runtime_scalar(getter, dtype=dtypes.float64, name="runtime number"):
     """A Python number read at every call (a learning rate): the number itself in eager mode; a
     0-d tensor inside a trace. That tensor is *weak* like the Python number it stands for: it
     does not raise the dtype of the tensors it meets, and arithmetic among such numbers stays in
@@ -132,7 +132,8 @@ def runtime_scalar(getter, dtype=dtypes.float64):
     tracer = active_tracer()
     if tracer is None:
         return getter()
-    t = tracer.runtime_tensor(lambda: np.asarray(getter(), dtype=dtype.np), Aval((), dtype))
+    t = tracer.runtime_tensor(lambda: np.asarray(getter(), dtype=dtype.np), Aval((), dtype),
+                              name)
     t._weak = True
     return t
 
@@ -216,10 +217,10 @@ class Lifted:
 class RuntimeInput:
     """A graph input computed at each call: a random draw, a hyperparameter."""
 
-    __slots__ = ("value", "produce")
+    __slots__ = ("value", "produce", "name")
 
-    def __init__(self, value, produce):
-        self.value, self.produce = value, produce
+    def __init__(self, value, produce, name):
+        self.value, self.produce, self.name = value, produce, name
 
 
 class Tracer:
@@ -305,11 +306,11 @@ class Tracer:
         tensor._data = self.graph.constant(tensor._data)
         return tensor
 
-    def runtime_tensor(self, produce, aval):
+    def runtime_tensor(self, produce, aval, name="runtime input"):
         from .tensor import Tensor
 
         value = self.graph.add_input(aval, name=f"in{len(self.graph.inputs)}")
-        self.runtime_inputs.append(RuntimeInput(value, produce))
+        self.runtime_inputs.append(RuntimeInput(value, produce, name))
         return Tensor._wrap(value)
 
     def guard(self, description, getter, value, each_call=True):

@@ -12,7 +12,7 @@ import numpy as np
 from .. import epoch, tracing
 from ..compiler import passes
 from ..compiler.partition import split_joint
-from ..compiler.printer import format_graph, node_line
+from ..compiler.printer import format_graph, node_line, type_str
 from ..tensor import Tensor
 from . import fastpath
 from .backends import BACKENDS, Plan
@@ -129,21 +129,33 @@ def _restore(tracer):
         t._output_nr = record.output_nr
 
 
-def _state_names(tracer):
-    """Readable names for state tensors, from the modules the function called."""
+def _state_names(tracer, fn):
+    """Readable names for state tensors, from the modules the function called and the
+    optimizers it reads by name (`SGD momentum_buffer of Linear parameter 'weight'`)."""
+    from ..optim.optimizer import Optimizer
+    from .guards import referenced_objects
+
     names = {}
     for module, _ in tracer.modules.values():
         for name, p in module.named_parameters():
             names.setdefault(id(p), f"{type(module).__name__} parameter {name!r}")
         for name, b in module.named_buffers():
             names.setdefault(id(b), f"{type(module).__name__} buffer {name!r}")
+    for _, _, obj in referenced_objects(fn):
+        if not isinstance(obj, Optimizer):
+            continue
+        for p, state in obj.state.items():
+            owner = names.get(id(p), "a parameter")
+            for key, value in state.items():
+                if isinstance(value, Tensor):
+                    names.setdefault(id(value), f"{type(obj).__name__} {key} of {owner}")
     return names
 
 
 class Specialization:
     def __init__(self, tracer, fn, flat_args, structure, outputs, out_structure, effects,
                  backward, backend, verify):
-        refs = make_refs(tracer, _state_names(tracer))
+        refs = make_refs(tracer, _state_names(tracer, fn))
         state_records = [r for r in tracer.lifted_order
                          if r.grad_owner is None and id(r.tensor) not in tracer.arg_ids]
         self.guards = Guards(tracer, fn, flat_args, structure, refs, state_records)
@@ -356,6 +368,10 @@ class Specialization:
         optimized = len(self.graph.nodes)
         if self.backward_graph is not None:
             optimized += len(self.backward_graph.nodes)
+        lines.append("== inputs")
+        for value, feed in zip(self.graph.inputs, self.feeds):
+            what = feed.ref.describe() if feed.ref is not None else feed.name
+            lines.append(f"  %{value.name}: {what} {type_str(value.aval)}")
         lines.append(f"== optimized graph ({len(nodes)} -> {optimized} nodes; "
                      + ", ".join(f"{name}: {b}->{a}" for name, b, a in self.pass_log) + ")")
         lines.append(format_graph(self.graph))
@@ -428,21 +444,22 @@ def _feeds(tracer, refs, inputs):
     by_value = {}
     for record in tracer.lifted_order:
         by_value.setdefault(record.value, record)
-    runtime = {r.value: r.produce for r in tracer.runtime_inputs}
+    runtime = {r.value: r for r in tracer.runtime_inputs}
     feeds = []
     for value in inputs:
         if value in runtime:
-            feeds.append(_runtime_feed(runtime[value]))
+            feeds.append(_runtime_feed(runtime[value].produce, runtime[value].name))
         else:
             feeds.append(_tensor_feed(refs[id(by_value[value])]))
     return feeds
 
 
-def _runtime_feed(produce):
+def _runtime_feed(produce, name):
     def feed(flat_args):
         return produce()
 
     feed.ref = None
+    feed.name = name
     return feed
 
 

@@ -339,7 +339,7 @@ def hyperparameter(group, key, index=None):
 
     value = read()
     if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return tracing.runtime_scalar(read, dtypes.float64)
+        return tracing.runtime_scalar(read, dtypes.float64, key)
     return tracing.guard(f"optimizer hyperparameter {key!r}", read)
 
 
