@@ -63,7 +63,8 @@ class NativeBackend:
         # State (fixed layout) is bound: its addresses stay in the call tables until the state
         # epoch moves; arguments and runtime inputs are passed at each call.
         per_call = [i for i in range(len(graph.inputs)) if not fixed[i]]
-        self.step = compile_graph(graph, inplace, strides, per_call_inputs=per_call,
+        self.step = compile_graph(graph, inplace, strides, target=_target(),
+                                  per_call_inputs=per_call,
                                   inputs_may_overlap=_overlapping(arrays))
         self.timings = self.step.timings
         self.counters = None
@@ -81,6 +82,20 @@ class NativeBackend:
         if self.counters is not None:
             self.counters[self.name] += 1
         return results
+
+
+def _target():
+    """The CPU code is generated for: $LLGRAD_TARGET (host, avx2 or generic), else the host."""
+    import os
+
+    from ..runtime import llvm
+
+    name = os.environ.get("LLGRAD_TARGET") or "host"
+    try:
+        return llvm.target(name)
+    except ValueError:
+        raise ValueError(f"LLGRAD_TARGET={name!r} is not a target llgrad generates code for; "
+                         f"use host, avx2 or generic") from None
 
 
 def _overlapping(arrays):

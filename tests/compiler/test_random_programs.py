@@ -52,12 +52,15 @@ def run_program(inputs, ops):
     return sum(v.sum() for v in values[len(inputs):])
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(programs())
-def test_random_program_compiled_equals_eager(program):
+TOLERANCE = {np.float32: 1e-5, np.float64: 1e-12}
+
+
+def check_program(program, dtype):
+    """Values and gradients of a random program: compiled against eager, each compared at its
+    own scale (a float32 sum of many terms is only good to rounding of its largest terms)."""
     shapes, ops, seed = program
     rng = np.random.default_rng(seed)
-    arrays = [rng.standard_normal(s).astype(np.float32) for s in shapes]
+    arrays = [rng.standard_normal(s).astype(dtype) for s in shapes]
 
     def fresh():
         return [llgrad.tensor(a, requires_grad=True) for a in arrays]
@@ -68,10 +71,58 @@ def test_random_program_compiled_equals_eager(program):
         return out
 
     eager_inputs, compiled_inputs = fresh(), fresh()
+    with llgrad.no_grad():
+        scale = float(sum(v.abs().sum() for v in run_all(eager_inputs, ops)).item())
     want = step(*eager_inputs)
     got = llgrad.compile(step, verify=True)(*compiled_inputs)
-    np.testing.assert_allclose(got.detach().numpy(), want.detach().numpy(), rtol=1e-4, atol=1e-5)
+    rtol = TOLERANCE[dtype]
+    assert abs(got.item() - want.item()) <= rtol * (abs(want.item()) + scale) or (
+        np.isnan(got.item()) and np.isnan(want.item()))
     for e, c in zip(eager_inputs, compiled_inputs):
         assert (e.grad is None) == (c.grad is None)
         if e.grad is not None:
-            np.testing.assert_allclose(c.grad.numpy(), e.grad.numpy(), rtol=1e-4, atol=1e-5)
+            g_scale = float(np.abs(e.grad.numpy()).max()) if e.grad.numel() else 0.0
+            np.testing.assert_allclose(c.grad.numpy(), e.grad.numpy(), rtol=rtol,
+                                       atol=rtol * max(g_scale, 1e-30) * 10)
+
+
+def run_all(inputs, ops):
+    values = list(inputs)
+    for is_binary, op_index, i, j in ops:
+        a = values[i % len(values)]
+        if is_binary:
+            values.append(BINARY[op_index % len(BINARY)](a, values[j % len(values)]))
+        else:
+            values.append(UNARY[op_index % len(UNARY)](a))
+    return values[len(inputs):]
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(programs())
+def test_random_program_compiled_equals_eager(program):
+    check_program(program, np.float32)
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(programs())
+def test_random_program_in_float64_compiled_equals_eager(program):
+    check_program(program, np.float64)
+
+
+@pytest.mark.parametrize("target", ["avx2", "generic"])
+def test_random_programs_built_for_portable_targets(target, monkeypatch, each_backend):
+    """The same programs built for an AVX2-only and a generic x86-64 CPU (run here)."""
+    if each_backend != "llvm":
+        pytest.skip("code generation targets concern the native back end only")
+    monkeypatch.setenv("LLGRAD_TARGET", target)
+    probe = llgrad.compile(lambda x: x * 2)
+    probe(llgrad.ones(3))
+    assert probe.specializations[0].executable.step.target.name == target
+
+    @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow],
+              database=None)
+    @given(programs())
+    def check(program):
+        check_program(program, np.float32)
+
+    check()
