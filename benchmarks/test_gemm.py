@@ -103,7 +103,7 @@ class Native:
         b.cbranch(b.icmp_signed("<", nxt, loop.args[0]), body, done)
         b.position_at_end(done)
         b.ret_void()
-        self.code = compile_module(module, self.target)
+        self.code = compile_module(module, self.target, pipeline="library")
         self.call = ctypes.CFUNCTYPE(None, *_ARGS)(self.code.address(fn.name))
         self.loop = ctypes.CFUNCTYPE(None, I64, *_ARGS)(self.code.address("bench_loop"))
 

@@ -68,7 +68,7 @@ def ensure_routines(keys, target):
             if cache_key in _loaded_routines:
                 continue
             routine = table[key]
-            code = llvm.compile_module(str(routine.module()), target)
+            code = llvm.compile_module(str(routine.module()), target, pipeline="library")
             llvm.register_symbol(routine.symbol, code.address(routine.symbol))
             _loaded_routines[cache_key] = code
             for phase, seconds in code.timings.items():

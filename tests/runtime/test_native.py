@@ -47,7 +47,7 @@ def test_avx512_build_uses_zmm_registers():
 def test_gemm_micro_kernel_uses_zmm_on_avx512():
     target = llvm.target("avx512")
     module = library.routines(target)["gemm_float32"].module()
-    asm = llvm.emit_assembly(str(module), target)
+    asm = llvm.emit_assembly(str(module), target, pipeline="library")
     assert "vfmadd231ps\t" in asm and "%zmm" in asm
 
 

@@ -28,7 +28,7 @@ class Gemm:
         self.target, self.dtype = _target(target_name), np.dtype(dtype)
         module = ir.Module()
         name = gemm.build_gemm(module, dtype, self.target).name
-        self.code = compile_module(module, self.target)
+        self.code = compile_module(module, self.target, pipeline="library")
         self.function = _SIGNATURE(self.code.address(name))
 
     def __call__(self, a, b, c, accumulate=False, bias=None, relu=False, mask=None):
@@ -345,11 +345,11 @@ def test_micro_kernel_shape_follows_the_target(target_name, registers, shape):
 def test_assembly_uses_the_target_vectors():
     module = ir.Module()
     gemm.build_gemm(module, "float32", target("avx512"))
-    assert "zmm" in emit_assembly(str(module), target("avx512"))
+    assert "zmm" in emit_assembly(str(module), target("avx512"), pipeline="library")
     host = target("host")
     module = ir.Module()
     gemm.build_gemm(module, "float32", host)
-    asm = emit_assembly(str(module), host)
+    asm = emit_assembly(str(module), host, pipeline="library")
     assert ("zmm" if host.has_avx512 else "ymm") in asm
     assert "vfmadd" in asm or "+fma" not in host.features.split(",")
 

@@ -27,7 +27,7 @@ class Argsorts:
     def __init__(self, target_name):
         module = ir.Module()
         names = {d: sort.build_argsort(module, d).name for d in DTYPES}
-        self.code = compile_module(module, target(target_name))
+        self.code = compile_module(module, target(target_name), pipeline="library")
         self.functions = {d: _SIGNATURE(self.code.address(name)) for d, name in names.items()}
 
     def __call__(self, keys, descending, out_stride=1):
