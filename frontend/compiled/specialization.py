@@ -200,6 +200,7 @@ class Specialization:
             self.backward_executable = BACKENDS[backend](self.backward_graph, Plan())
             _add_timings(self.timings, self.backward_executable.timings)
         self._native = getattr(self.executable, "step", None)
+        self._version_boxes = self._boxes_binding = None
         self.fast = self.fast_source = None
         if self._native is not None:
             self._plan_native_call()
@@ -305,12 +306,11 @@ class Specialization:
         return what
 
     def _apply_effects(self, results, flat_args):
-        for ref, index, steps in self.state_writes:
-            tensor = ref(flat_args)
-            result = results[index]
-            if result is not None and result is not tensor._data:  # not written in place
-                np.copyto(tensor._data, result, casting="unsafe")
-            tensor._version_box()[0] += steps
+        if self._version_boxes is not None and self._boxes_binding is self.guards.binding:
+            for box, steps in self._version_boxes:  # all written in place by native code
+                box[0] += steps
+        else:
+            self._write_state(results, flat_args)
         if not (self.grad_sets or self.flag_sets):
             return
         before = epoch.current()
@@ -327,6 +327,26 @@ class Specialization:
         epoch.bump()  # other compiled functions may read these .grad slots
         if self.effects_keep_guards and self.guards.validated is before:
             self.guards.validated = epoch.current()
+
+    def _write_state(self, results, flat_args):
+        """Copy state results not written in place, bump the versions of every written tensor.
+        When native code wrote them all in place, their version counters are remembered until
+        the state is re-bound, so later calls only bump them."""
+        boxes = []
+        for ref, index, steps in self.state_writes:
+            tensor = ref(flat_args)
+            result = results[index]
+            if result is not None and result is not tensor._data:  # not written in place
+                np.copyto(tensor._data, result, casting="unsafe")
+                boxes = None
+            box = tensor._version_box()
+            box[0] += steps
+            if boxes is not None and not isinstance(ref, ArgRef):
+                boxes.append((box, steps))
+            else:
+                boxes = None
+        if self._native is not None and boxes is not None:
+            self._version_boxes, self._boxes_binding = boxes, self.guards.binding
 
     def _attach_backward(self, leaves, residuals, flat_args):
         plan = self.backward
