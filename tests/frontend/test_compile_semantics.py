@@ -519,3 +519,33 @@ def test_steady_state_calls_do_not_walk_the_state(monkeypatch):
     compiled(x)
     assert len(walked) >= 40  # every state tensor checked once
     assert compiled.stats["traces"] == 1  # same shape and dtype: the new storage is used
+
+
+def test_out_of_range_target_fails_before_any_state_is_written():
+    """A bounds check that fails inside the compiled step (here cross-entropy's gather of the
+    target class) raises before the first in-place write: parameters, optimizer state and .grad
+    stay as they were."""
+    llgrad.manual_seed(0)
+    model = llgrad.nn.Linear(4, 3)
+    opt = llgrad.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+
+    def step(x, y):
+        opt.zero_grad()
+        loss = llgrad.nn.functional.cross_entropy(model(x), y)
+        loss.backward()
+        opt.step()
+        return loss
+
+    compiled = C(step)
+    x = llgrad.ones(2, 4)
+    compiled(x, llgrad.tensor([0, 2]))
+    compiled(x, llgrad.tensor([1, 2]))
+    before = [p.detach().clone() for p in model.parameters()]
+    grads = [p.grad for p in model.parameters()]
+    buffers = [opt.state[p]["momentum_buffer"].clone() for p in model.parameters()]
+    with pytest.raises(IndexError, match="index 7 is out of bounds"):
+        compiled(x, llgrad.tensor([0, 7]))
+    for p, b, g in zip(model.parameters(), before, grads):
+        assert np.array_equal(p.detach().numpy(), b.numpy()) and p.grad is g
+    for p, b in zip(model.parameters(), buffers):
+        assert np.array_equal(opt.state[p]["momentum_buffer"].numpy(), b.numpy())
