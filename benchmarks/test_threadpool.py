@@ -8,7 +8,7 @@ Figures (all timed inside native code with clock_gettime, so no Python call is c
 - rendezvous region: 2 chunks that each wait for the other to start, so the region ends only
   once a worker has run a chunk: the real latency of getting a worker onto a chunk, with the
   worker spinning (regions back to back) and asleep (the caller idle 1 ms or 3 ms before each
-  region, past the workers' ~0.3 ms spin; medians), and with spinning off (idle 50 us);
+  region, past the workers' ~0.1 ms spin; medians), and with spinning off (idle 50 us);
 - empty region after idle: without the rendezvous the caller only pays FUTEX_WAKE (it never
   waits for a worker that has not joined);
 - poly-4M: y = ((a x + b) x + c) x + d over 4M float32 (16 MB in, 16 MB out), chunks of 64K
@@ -233,7 +233,7 @@ class Bench:
             return result
         result["rendezvous_back_to_back_us"] = min(
             self.regions("meet_task", ctx, 20_000, 2, 1, reset=True) for _ in range(3)) / 1e3
-        # workers asleep (the caller idle 1 ms, past the ~0.3 ms spin): what the caller pays
+        # workers asleep (the caller idle 1 ms, past the ~0.1 ms spin): what the caller pays
         # (FUTEX_WAKE), and when a worker is on its chunk
         result["empty_after_1ms_idle_us"] = self.after_idle("empty_task", 1_000_000) / 1e3
         result["rendezvous_after_1ms_idle_us"] = self.after_idle("meet_task", 1_000_000) / 1e3

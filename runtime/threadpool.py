@@ -77,12 +77,15 @@ PARALLEL_FOR_TYPE = ir.FunctionType(VOID, [TASK_TYPE.as_pointer(), I8P, I64, I64
 NUM_THREADS_TYPE = ir.FunctionType(I64, [])
 
 MAX_THREADS = 256  # the caller and up to 255 workers
-# Pause iterations a worker spins before it sleeps. A pause took 26 ns on the Zen 3 machine
-# this was tuned on, so this is ~0.3 ms: long enough to cover the serial code between two
-# regions of a step and Python's overhead between two steps (a region then costs ~0.25 us;
-# from sleep the caller pays a FUTEX_WAKE, ~5 us, and the worker arrives 6-30 us later), short
-# enough not to hold a core long after the work stops.
-DEFAULT_SPIN = 12_000
+# Pause iterations an idle worker spins before it sleeps, and a caller waits for the workers
+# inside its region before it sleeps. A pause took 26 ns on the Zen 3 machine this was tuned
+# on, so this is ~0.1 ms: it covers the serial code between two regions of a step and most of
+# Python's overhead between two steps (a region issued within it costs ~0.1-0.5 us; from sleep
+# the caller pays a FUTEX_WAKE, ~3-9 us, and a worker reaches its chunk ~6-30 us later). It is
+# short because spinning hurts when the machine is oversubscribed: with another process on
+# one of the 2 cores, a 2-thread loop ran 0.7x as fast as 1 thread with a 0.3 ms spin, 0.9-1.0x
+# with 0.08-0.1 ms.
+DEFAULT_SPIN = 4_000
 
 _SYS_FUTEX = {"x86_64": 202, "amd64": 202, "aarch64": 98}
 _FUTEX_WAIT_PRIVATE = 128
