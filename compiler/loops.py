@@ -517,3 +517,44 @@ def collapse_dimensions(statements, shape, variables):
             variables[k:k + 2] = [merged]
         k -= 1
     return statements, tuple(shape), tuple(variables)
+
+
+def hoist_invariants(body, written=None):
+    """Move `Let`s whose value is the same in every iteration of their loop to just before it
+    (LICM at the loop-IR level: the short LLVM pipeline has no pass for it). A value is
+    invariant when it reads neither the loop's variable, nor a local that changes in the loop,
+    nor a buffer the loop writes."""
+    written = written if written is not None else set()
+    result = []
+    for s in body:
+        if not isinstance(s, Loop):
+            result.append(s)
+            continue
+        inner_written = {x.buffer for x in walk(s.body) if isinstance(x, Store)}
+        inner_written |= {b for x in walk(s.body) if isinstance(x, LibCall) for b in x.written}
+        loop_body = hoist_invariants(s.body, written | inner_written)
+        variant = {x.local for x in walk(loop_body) if isinstance(x, (Accumulate, Assign))}
+        hoisted, kept = [], []
+        mutable = set(variant)  # accumulators: their `Let` restarts them every iteration
+        for x in loop_body:
+            if isinstance(x, Let) and x.local not in mutable and _invariant(
+                    x.value, s.var.name, variant, written | inner_written):
+                hoisted.append(x)
+            else:
+                if isinstance(x, Let):
+                    variant.add(x.local)
+                kept.append(x)
+        result.extend(hoisted)
+        result.append(Loop(s.var, s.extent, kept, s.vector))
+    return result
+
+
+def _invariant(expr, var, variant_locals, written):
+    for e in walk_expr(expr):
+        if isinstance(e, Var) and e.name == var:
+            return False
+        if isinstance(e, Ref) and e.local in variant_locals:
+            return False
+        if isinstance(e, Load) and e.buffer in written:
+            return False
+    return True

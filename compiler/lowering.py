@@ -16,8 +16,8 @@ from .fusion import (
 from .ir import CONSTANT
 from .loops import (
     INDEX, Accumulate, Apply, Assign, Buffer, Check, Const, Kernel, Let, LibCall, Load, Local,
-    Loop, Pointer, Ref, Store, Var, View, add, collapse_dimensions, contiguous_strides, index_of,
-    mul, walk, walk_exprs)
+    Loop, Pointer, Ref, Store, Var, View, add, collapse_dimensions, contiguous_strides,
+    hoist_invariants, index_of, mul, walk, walk_exprs)
 from .primitive import REGISTRY, numel
 
 P = REGISTRY
@@ -391,6 +391,7 @@ class KernelBuilder:
         self.members = set(group.nodes) if group is not None else set()
         self.stored = set()  # members already written to their buffer in this kernel
         self.prologue = []  # statements a library kernel runs first (staged operands)
+        self.scratch = {}  # value -> View of kernel-local scratch memory holding it
 
     # ---- helpers -----------------------------------------------------------------------------
 
@@ -402,6 +403,7 @@ class KernelBuilder:
 
     def finish(self, kind, statements, nodes, flops=0):
         name = f"k{next(self.pb.names)}_{kind}"
+        statements = hoist_invariants(statements)
         buffers = _buffers_used(statements)
         return Kernel(name, buffers, statements, nodes, flops)
 
@@ -412,6 +414,9 @@ class KernelBuilder:
         local = self.available.get(value)
         if local is not None:
             return Ref(local)
+        scratch = self.scratch.get(value)
+        if scratch is not None:  # computed by an earlier stage of this kernel
+            return Load(scratch.buffer, index_of(scratch, indices))
         node = value.node
         view = self.view(value)
         if view is not None and node not in self.members:
@@ -539,62 +544,215 @@ class KernelBuilder:
         return self.finish(_kernel_kind(self.group), statements, self.group.nodes, flops)
 
     def row_group(self):
-        """Outer loops over the kept axes; inside, stages of loops over the reduced axes:
-        each stage computes the values that need the previous stage's reductions."""
+        """A reduction with the values it feeds and follows, in stages: each stage's loops over
+        the reduced axes compute the full-domain values and reductions that need the previous
+        stage's results, and the kept-axes values come right after. Two loop orders, by which
+        axis is contiguous in memory (see _row_form and _column_form)."""
         _, shape, axes = self.group.domain
-        variables = loop_vars(shape)
+        members = self.members_in_order()
+        plan = {
+            "shape": shape, "axes": axes, "variables": loop_vars(shape),
+            "stages": self.stages(),
+            "kept": [n for n in members if self.level(n) == "kept"],
+            "full": [n for n in members if self.level(n) == "full"],
+            "reductions": [n for n in members if n.prim.name in REDUCTIONS],
+            "reduced_numel": numel([shape[a] for a in axes]),
+        }
+        plan["kept_ix"] = {n: member_indices(n.outputs[0], self.group.domain)
+                           for n in plan["kept"]}
+        plan["last_stage"] = max(plan["stages"].values(), default=0)
+        if not axes or (len(shape) - 1) in axes:
+            statements = self._row_form(plan)
+        else:
+            statements = self._column_form(plan)
+        flops = numel(shape) * max(1, len(plan["full"]) + len(plan["reductions"]))
+        return self.finish(_kernel_kind(self.group), statements, self.group.nodes, flops)
+
+    def _row_form(self, plan):
+        """The reduced axes are innermost in memory (softmax over rows): loops over the kept
+        axes outside; per stage, vector loops along the row with accumulators in registers.
+        A full-domain value that a later stage needs again and is costly to recompute (an exp)
+        is kept in a row-sized scratch buffer, read back from L1."""
+        shape, axes, variables = plan["shape"], plan["axes"], plan["variables"]
+        stages = plan["stages"]
         kept = [k for k in range(len(shape)) if k not in axes]
-        row_last = (len(shape) - 1) in axes
-        stages = self.stages()
         outer = self.body()
-        kept_members = [n for n in self.members_in_order() if self.level(n) == "kept"]
-        full_members = [n for n in self.members_in_order() if self.level(n) == "full"]
-        reductions = [n for n in self.members_in_order() if n.prim.name in REDUCTIONS]
-        kept_ix = {n: member_indices(n.outputs[0], self.group.domain) for n in kept_members}
-        for node in kept_members:
-            if stages[node] == -1 and node not in reductions:
-                self.emit_member(node, kept_ix[node], outer)
-        last_stage = max(stages.values(), default=0)
-        reduced_numel = numel([shape[a] for a in axes])
-        for stage in range(0, last_stage + 1):
-            stage_reductions = [n for n in reductions if stages[n] == stage]
-            stage_full = [n for n in full_members if stages[n] == stage]
+        self._scratch_for_later_stages(plan)
+        for node in plan["kept"]:
+            if stages[node] == -1 and node not in plan["reductions"]:
+                self.emit_member(node, plan["kept_ix"][node], outer)
+        for stage in range(0, plan["last_stage"] + 1):
+            stage_reductions = [n for n in plan["reductions"] if stages[n] == stage]
+            stage_full = [n for n in plan["full"] if stages[n] == stage]
             accumulators = {}
             for node in stage_reductions:
                 acc = Local(node.outputs[0].dtype, "acc")
                 how = REDUCTIONS[node.prim.name]
-                outer.add(Let(acc, _initial(how, node.outputs[0].dtype, reduced_numel)))
+                outer.add(Let(acc, _initial(how, node.outputs[0].dtype, plan["reduced_numel"])))
                 accumulators[node] = (acc, how)
             inner = self.body(outer)
             for node in stage_full:
                 self.emit_member(node, variables, inner)
+                self.keep_in_scratch(node.outputs[0], variables, inner)
             for node in stage_reductions:
                 acc, how = accumulators[node]
-                value = self.value_at(node.inputs[0], variables, inner)
-                inner.add(Accumulate(acc, how, value))
-            for node in stage_full:  # later stages recompute these, or read them back
+                inner.add(Accumulate(acc, how, self.value_at(node.inputs[0], variables, inner)))
+            for node in stage_full:  # later stages read them back, or recompute them
                 self.available.pop(node.outputs[0], None)
-            reduced_vars = [variables[a] for a in axes]
-            statements = inner.statements
-            for position in range(len(axes) - 1, -1, -1):
-                a = axes[position]
-                statements = [Loop(reduced_vars[position], shape[a], statements,
-                                   vector=row_last and position == len(axes) - 1)]
-            outer.statements.extend(statements)
+            outer.statements.extend(self._loops_over(axes, variables, shape, inner.statements,
+                                                     vector_last=True))
             for node in stage_reductions:
                 acc, _ = accumulators[node]
                 self.available[node.outputs[0]] = acc
-                self.store_if_needed(node.outputs[0], kept_ix[node], outer, acc)
-            for node in kept_members:
-                if stages[node] == stage and node not in reductions:
-                    self.emit_member(node, kept_ix[node], outer)
-        statements = outer.statements
-        for position in range(len(kept) - 1, -1, -1):
-            k = kept[position]
-            statements = [Loop(variables[k], shape[k], statements,
-                               vector=not row_last and position == len(kept) - 1)]
-        flops = numel(shape) * max(1, len(full_members) + len(reductions))
-        return self.finish(_kernel_kind(self.group), statements, self.group.nodes, flops)
+                self.store_if_needed(node.outputs[0], plan["kept_ix"][node], outer, acc)
+            for node in plan["kept"]:
+                if stages[node] == stage and node not in plan["reductions"]:
+                    self.emit_member(node, plan["kept_ix"][node], outer)
+        return self._loops_over(kept, variables, shape, outer.statements, vector_last=False)
+
+    def _column_form(self, plan):
+        """A kept axis is innermost in memory (a sum over the batch: bias gradients, layer
+        norm's weight gradients): memory is read in order, one row of the reduced axes after
+        another, each row with vector loops over the trailing kept axes, accumulating into
+        scratch arrays as long as those axes (in L1). Kept-axes values are computed after each
+        stage into scratch arrays too, where later stages read them. Every output element still
+        sums its rows in order, as the strip-by-strip form would."""
+        shape, axes, variables = plan["shape"], plan["axes"], plan["variables"]
+        stages = plan["stages"]
+        last_reduced = max(axes)
+        inner_kept = [k for k in range(last_reduced + 1, len(shape))]
+        outer_kept = [k for k in range(len(shape)) if k not in axes and k not in inner_kept]
+        inner_shape = tuple(shape[k] for k in inner_kept)
+        outer = self.body()
+
+        inner_strides = dict(zip((variables[k].name for k in inner_kept),
+                                 contiguous_strides(inner_shape)))
+
+        def scratch(value):
+            """An array over the trailing kept axes holding `value` (a kept-axes value), seen
+            in the value's own index space (it is read at the value's indices)."""
+            buf = Buffer(f"a{next(self.pb.names)}", value.dtype, inner_shape, "temp")
+            indices = member_indices(value, self.group.domain)
+            strides = [inner_strides.get(ix.name, 0) if isinstance(ix, Var) else 0
+                       for ix in indices]
+            return View(buf, 0, value.shape, strides)
+
+        def over_inner(build):
+            """One vector loop nest over the trailing kept axes around what build(body) adds."""
+            body = self.body(outer)
+            build(body)
+            outer.statements.extend(self._loops_over(inner_kept, variables, shape,
+                                                     body.statements, vector_last=True))
+
+        needed_later = self._read_by_later_stages(plan)
+        for node in plan["kept"]:
+            if node in plan["reductions"] or node.outputs[0] in needed_later:
+                self.scratch[node.outputs[0]] = scratch(node.outputs[0])
+
+        def emit_kept(nodes, body):
+            for node in nodes:
+                if node in plan["reductions"]:
+                    value = node.outputs[0]
+                    total = Load(self.scratch[value].buffer,
+                                 index_of(self.scratch[value], plan["kept_ix"][node]))
+                    local = Local(value.dtype)
+                    body.add(Let(local, total))
+                    self.available[value] = local
+                    self.store_if_needed(value, plan["kept_ix"][node], body, local)
+                else:
+                    self.emit_member(node, plan["kept_ix"][node], body)
+                    view = self.scratch.get(node.outputs[0])
+                    if view is not None:
+                        local = self.available[node.outputs[0]]
+                        body.add(Store(view.buffer, index_of(view, plan["kept_ix"][node]),
+                                       Ref(local)))
+            for node in nodes:
+                self.available.pop(node.outputs[0], None)
+
+        pre = [n for n in plan["kept"] if stages[n] == -1 and n not in plan["reductions"]]
+        if pre:
+            over_inner(lambda body: emit_kept(pre, body))
+        for stage in range(0, plan["last_stage"] + 1):
+            stage_reductions = [n for n in plan["reductions"] if stages[n] == stage]
+            stage_full = [n for n in plan["full"] if stages[n] == stage]
+
+            def start(body, nodes=stage_reductions):
+                for node in nodes:
+                    view = self.scratch[node.outputs[0]]
+                    how = REDUCTIONS[node.prim.name]
+                    body.add(Store(view.buffer, index_of(view, plan["kept_ix"][node]), _initial(
+                        how, node.outputs[0].dtype, plan["reduced_numel"])))
+
+            if stage_reductions:
+                over_inner(start)
+            rows = self.body(outer)
+            inner = self.body(rows)
+            for node in stage_full:
+                self.emit_member(node, variables, inner)
+            for node in stage_reductions:
+                view = self.scratch[node.outputs[0]]
+                index = index_of(view, plan["kept_ix"][node])
+                how = REDUCTIONS[node.prim.name]
+                value = self.value_at(node.inputs[0], variables, inner)
+                combined = Apply(P[_COMBINE_PRIMITIVE[how]], (Load(view.buffer, index), value),
+                                 {}, node.outputs[0].dtype)
+                inner.add(Store(view.buffer, index, combined))
+            for node in stage_full:
+                self.available.pop(node.outputs[0], None)
+            row_loop = self._loops_over(inner_kept, variables, shape, inner.statements,
+                                        vector_last=True)
+            outer.statements.extend(self._loops_over(sorted(axes), variables, shape, row_loop,
+                                                     vector_last=False))
+            later = [n for n in plan["kept"] if stages[n] == stage]
+            if later:
+                over_inner(lambda body, nodes=later: emit_kept(nodes, body))
+        return self._loops_over(outer_kept, variables, shape, outer.statements,
+                                vector_last=False)
+
+    def _read_by_later_stages(self, plan):
+        """Member values that some member of a later stage reads."""
+        stages, members = plan["stages"], set(self.group.nodes)
+        found = set()
+        for node in self.members_in_order():
+            for value, _ in self.fusion.reads(node, self.group.domain):
+                producer = value.node
+                if producer in members and producer is not node and \
+                        stages[producer] < stages[node]:
+                    found.add(value)
+        return found
+
+    def _loops_over(self, dims, variables, shape, statements, vector_last):
+        for position in range(len(dims) - 1, -1, -1):
+            d = dims[position]
+            statements = [Loop(variables[d], shape[d], statements,
+                               vector=vector_last and position == len(dims) - 1)]
+        return statements
+
+    def _scratch_for_later_stages(self, plan):
+        """Row-sized scratch for full-domain values that a later stage reads and that cost more
+        than a load to recompute."""
+        shape, axes = plan["shape"], plan["axes"]
+        stages = plan["stages"]
+        members = set(self.group.nodes)
+        reduced_shape = tuple(shape[a] for a in axes)
+        for node in self.members_in_order():
+            for value, _ in self.fusion.reads(node, self.group.domain):
+                producer = value.node
+                if producer not in members or producer is node or \
+                        self.level(producer) != "full" or value in self.scratch:
+                    continue
+                if stages[producer] < stages[node] and self.view(value) is None and \
+                        self.fusion.cost_if_inlined(value) > 2:
+                    buf = Buffer(f"r{next(self.pb.names)}", value.dtype, reduced_shape, "temp")
+                    strides = [0] * len(shape)
+                    for a, stride in zip(axes, contiguous_strides(reduced_shape)):
+                        strides[a] = stride
+                    self.scratch[value] = View(buf, 0, shape, strides)
+
+    def keep_in_scratch(self, value, indices, body):
+        view = self.scratch.get(value)
+        if view is not None:
+            body.add(Store(view.buffer, index_of(view, indices), Ref(self.available[value])))
 
     def level(self, node):
         if node.prim.name in REDUCTIONS:
@@ -961,6 +1119,9 @@ def _stride(view, axis):
     if view is None:
         return 0
     return view.strides[axis] if view.shape[axis] != 1 else 0
+
+
+_COMBINE_PRIMITIVE = {"add": "add", "max": "maximum", "min": "minimum"}
 
 
 def _initial(how, dtype, reduced_numel):
