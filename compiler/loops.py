@@ -35,7 +35,9 @@ class Buffer:
         self.dtype = dtype
         self.shape = tuple(shape)
         self.strides = tuple(strides) if strides is not None else contiguous_strides(shape)
-        self.kind = kind  # "input" | "output" | "temp" | "const" | "workspace"
+        # "input" | "output" | "temp" (in the arena) | "const" | "stack" (a kernel's scratch,
+        # on the stack of each invocation: each parallel chunk has its own)
+        self.kind = kind
         self.index = None  # position in the entry's argument table, set by the memory plan
 
     @property
@@ -256,6 +258,17 @@ class Kernel:
         self.nodes = list(nodes)
         self.flops = flops
         self._reads = self._writes = None  # computed once: the body does not change
+        # Chunk size when the kernel's outer loop runs in parallel (see parallel_grain), or None.
+        self.grain = None
+
+    @property
+    def params(self):
+        """The buffers passed to the kernel (stack scratch is its own)."""
+        return [b for b in self.buffers if b.kind != "stack"]
+
+    @property
+    def stack(self):
+        return [b for b in self.buffers if b.kind == "stack"]
 
     @property
     def can_fail(self):
@@ -558,3 +571,57 @@ def _invariant(expr, var, variant_locals, written):
         if isinstance(e, Load) and e.buffer in written:
             return False
     return True
+
+
+# ---- parallel loops ----------------------------------------------------------------------------
+
+# Names of kernel-local scratch buffers (lowering.py): on the stack when small, else shared.
+SCRATCH_PREFIXES = ("a", "r")
+# Scratch up to this size lives on each invocation's stack.
+STACK_SCRATCH_BYTES = 128 * 1024
+# Work below this many element-operations per kernel stays on one thread: starting a region
+# costs about a microsecond, waking a sleeping worker tens.
+PARALLEL_MIN_WORK = 1 << 16
+# A chunk carries about this much work, whatever the thread count (the chunking, and so every
+# result bit, must not depend on it).
+CHUNK_WORK = 1 << 14
+
+
+def parallel_grain(kernel, lanes):
+    """The chunk size with which the kernel's outer loop can run on several threads, or None.
+
+    It can when the body is some `Let`s (invariants) and one loop whose iterations touch
+    disjoint output (no accumulation into locals declared outside it), the kernel cannot fail
+    a check, and there is enough work. Chunks of a vector loop are whole vectors."""
+    body = kernel.body
+    if kernel.can_fail or not body or not isinstance(body[-1], Loop):
+        return None
+    if any(b.kind == "temp" and b.name.startswith(SCRATCH_PREFIXES) for b in kernel.buffers):
+        return None  # scratch too big for the stack is shared by all iterations
+    if not all(isinstance(s, Let) for s in body[:-1]):
+        return None
+    loop = body[-1]
+    declared = {s.local for s in walk(loop.body) if isinstance(s, Let)}
+    for s in walk(loop.body):
+        if isinstance(s, (Accumulate, Assign)) and s.local not in declared:
+            return None
+        if isinstance(s, (LibCall, Check)) or (isinstance(s, Store) and s.add):
+            return None
+    per_iteration = max(1, _work(loop.body))
+    if loop.extent * per_iteration < PARALLEL_MIN_WORK or loop.extent < 2:
+        return None
+    grain = max(1, CHUNK_WORK // per_iteration)
+    if loop.vector:
+        grain = -(-grain // lanes) * lanes
+    return grain if grain < loop.extent else None
+
+
+def _work(body):
+    """Element-operations in one pass over `body` (loop extents times statements)."""
+    total = 0
+    for s in body:
+        if isinstance(s, Loop):
+            total += s.extent * max(1, _work(s.body))
+        else:
+            total += 1
+    return total

@@ -16,8 +16,8 @@ from .fusion import (
 from .ir import CONSTANT
 from .loops import (
     INDEX, Accumulate, Apply, Assign, Buffer, Check, Const, Kernel, Let, LibCall, Load, Local,
-    Loop, Pointer, Ref, Store, Var, View, add, collapse_dimensions, contiguous_strides,
-    hoist_invariants, index_of, mul, walk, walk_exprs)
+    STACK_SCRATCH_BYTES, Loop, Pointer, Ref, Store, Var, View, add, collapse_dimensions,
+    contiguous_strides, hoist_invariants, index_of, mul, walk, walk_exprs)
 from .primitive import REGISTRY, numel
 
 P = REGISTRY
@@ -222,7 +222,7 @@ class ProgramBuilder:
                 seen.add(what)
                 result.append(what)
         for k in program.kernels:
-            for buf in k.buffers:
+            for buf in k.params:
                 if buf not in seen:
                     seen.add(buf)
                     result.append(buf)
@@ -631,7 +631,7 @@ class KernelBuilder:
         def scratch(value):
             """An array over the trailing kept axes holding `value` (a kept-axes value), seen
             in the value's own index space (it is read at the value's indices)."""
-            buf = Buffer(f"a{next(self.pb.names)}", value.dtype, inner_shape, "temp")
+            buf = self.scratch_buffer("a", value.dtype, inner_shape)
             indices = member_indices(value, self.group.domain)
             strides = [inner_strides.get(ix.name, 0) if isinstance(ix, Var) else 0
                        for ix in indices]
@@ -743,11 +743,17 @@ class KernelBuilder:
                     continue
                 if stages[producer] < stages[node] and self.view(value) is None and \
                         self.fusion.cost_if_inlined(value) > 2:
-                    buf = Buffer(f"r{next(self.pb.names)}", value.dtype, reduced_shape, "temp")
+                    buf = self.scratch_buffer("r", value.dtype, reduced_shape)
                     strides = [0] * len(shape)
                     for a, stride in zip(axes, contiguous_strides(reduced_shape)):
                         strides[a] = stride
                     self.scratch[value] = View(buf, 0, shape, strides)
+
+    def scratch_buffer(self, prefix, dtype, shape):
+        """Kernel-local scratch: on the stack of each invocation (so parallel chunks each have
+        their own) unless it is too big for it."""
+        kind = "stack" if numel(shape) * dtype.itemsize <= STACK_SCRATCH_BYTES else "temp"
+        return Buffer(f"{prefix}{next(self.pb.names)}", dtype, shape, kind)
 
     def keep_in_scratch(self, value, indices, body):
         view = self.scratch.get(value)

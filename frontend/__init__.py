@@ -73,11 +73,19 @@ newaxis = None
 
 
 def set_num_threads(n):
-    """Accepted for compatibility: eager llgrad runs NumPy kernels on the calling thread."""
+    """Threads that compiled code uses inside one native call (PyTorch's set_num_threads);
+    results are bit-identical for any count. The default is $LLGRAD_NUM_THREADS, else the cores
+    this process may run on. Eager operations run NumPy's kernels."""
+    from .runtime import threadpool
+
+    threadpool.set_num_threads(n)
 
 
 def get_num_threads():
-    return 1
+    """The number of threads compiled code uses (see set_num_threads)."""
+    from .runtime import threadpool
+
+    return threadpool.get_num_threads()
 
 
 # FloatTensor, LongTensor, ...: legacy constructors, and isinstance checks by dtype.

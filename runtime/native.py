@@ -119,6 +119,12 @@ class NativeStep:
         # on another thread would not overlap with this module's compilation.)
         for phase, seconds in ensure_routines(used, self.target).items():
             self.timings["library_" + phase] = seconds
+        if any(k.grain for k in program.kernels):  # parallel kernels call the thread pool
+            from . import threadpool
+
+            start = time.perf_counter()
+            threadpool.ensure_pool()
+            self.timings["thread_pool"] = time.perf_counter() - start
         self.code = llvm.compile_module(self.ir_text, self.target)
         self.timings.update(self.code.timings)
         self._entry = _ENTRY_TYPE(self.code.address(ENTRY))

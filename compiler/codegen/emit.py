@@ -18,7 +18,7 @@ from llvmlite import ir
 from .. import dtypes
 from ..loops import (
     Accumulate, Apply, Assign, Check, Const, Let, LibCall, Load, Loop, Pointer, Ref, Store, Var,
-    linear_coefficient, walk)
+    linear_coefficient, parallel_grain, walk)
 from .ops import Ops, combine, identity_constant
 from .types import (
     I1, I8, I32, I64, VOID, constant, declare, lanes_of, mangled, splat, storage_type,
@@ -58,22 +58,23 @@ class Context:
 class KernelEmitter:
     """Emits one Kernel as `i32 @name(T0* %buf0, ..., i64* %errinfo)`: 0, or a Check's code."""
 
-    def __init__(self, module, kernel, target, noalias=True, library=None):
+    def __init__(self, module, kernel, target, noalias=True, library=None, parallel=False):
         self.module = module
         self.kernel = kernel
         self.target = target
+        self.parallel = parallel
         self.library = library or {}
-        params = [storage_type(b.dtype).as_pointer() for b in kernel.buffers] + [I64.as_pointer()]
+        params = [storage_type(b.dtype).as_pointer() for b in kernel.params] + [I64.as_pointer()]
         fnty = ir.FunctionType(I32, params)
         self.fn = ir.Function(module, fnty, kernel.name)
         self.fn.linkage = "internal"
         self.fn.attributes.add("nounwind")
-        for arg, buf in zip(self.fn.args, kernel.buffers):
+        for arg, buf in zip(self.fn.args, kernel.params):
             arg.name = buf.name
             if noalias:
                 arg.add_attribute("noalias")
         self.errinfo = self.fn.args[-1]
-        self.pointers = dict(zip(kernel.buffers, self.fn.args))
+        self.pointers = dict(zip(kernel.params, self.fn.args))
         self.entry = self.fn.append_basic_block("entry")
         self.b = ir.IRBuilder(self.entry)
         self.ops = Ops(self.b)
@@ -83,6 +84,15 @@ class KernelEmitter:
     # ---- top level -----------------------------------------------------------------------------
 
     def emit(self):
+        if self.parallel and self.kernel.body and isinstance(self.kernel.body[-1], Loop):
+            loop = self.kernel.body[-1]
+            lanes = self.lanes_for(loop) if loop.vector else 1
+            self.kernel.grain = parallel_grain(self.kernel, lanes)
+        if self.kernel.grain:
+            kernel_function = self.fn
+            self.emit_parallel(self.kernel.grain)  # leaves self.fn on the chunk function
+            return kernel_function
+        self.stack_scratch()
         body_block = self.fn.append_basic_block("body")
         self.b.position_at_end(body_block)
         self.body(self.kernel.body, Context())
@@ -91,6 +101,74 @@ class KernelEmitter:
         self.b.position_at_end(self.entry)
         self.b.branch(body_block)
         return self.fn
+
+    # ---- parallel kernels: the outer loop's chunks on the native thread pool -----------------
+
+    def emit_parallel(self, grain):
+        """The kernel packs its pointers into a context and hands `<kernel>.chunk(ctx, begin,
+        end)` to llgrad_parallel_for; each chunk re-derives the invariant prelude and runs its
+        part of the outer loop. Chunks depend on the extent and grain only, so every result bit
+        is the same for any number of threads."""
+        i8p = I8.as_pointer()
+        loop = self.kernel.body[-1]
+        task = ir.Function(self.module, TASK_TYPE, f"{self.kernel.name}.chunk")
+        task.linkage = "internal"
+        # The kernel: pointers into a context array, one call.
+        b = self.b
+        b.position_at_end(self.entry)
+        params = list(self.fn.args)
+        context = b.alloca(ir.ArrayType(i8p, len(params)))
+        for k, arg in enumerate(params):
+            b.store(b.bitcast(arg, i8p), b.gep(context, [I32(0), I32(k)]))
+        run = declare(self.module, PARALLEL_FOR, PARALLEL_FOR_TYPE)
+        b.call(run, [task, b.bitcast(context, i8p), I64(loop.extent), I64(grain)])
+        b.ret(I32(0))
+        # The chunk: the same body over [begin, end).
+        ctx_arg, begin, end = task.args
+        self.fn, self.entry = task, task.append_basic_block("entry")
+        self.b = b = ir.IRBuilder(self.entry)
+        self.ops = Ops(b)
+        table = b.bitcast(ctx_arg, i8p.as_pointer())
+        pointers = [b.bitcast(b.load(b.gep(table, [I64(k)])), arg.type)
+                    for k, arg in enumerate(params)]
+        self.pointers = dict(zip(self.kernel.params, pointers[:-1]))
+        self.errinfo = pointers[-1]
+        self.stack_scratch()
+        body_block = task.append_basic_block("body")
+        b.position_at_end(body_block)
+        ctx = Context()
+        self.body(self.kernel.body[:-1], ctx)
+        self.chunk_loop(loop, begin, end, ctx)
+        b.ret_void()
+        b.position_at_end(self.entry)
+        b.branch(body_block)
+
+    def chunk_loop(self, s, begin, end, ctx):
+        """The outer loop over [begin, end) (runtime bounds, never empty). A vector loop's chunks
+        start on whole vectors; only the last chunk holds the masked rest."""
+        if not s.vector:
+            self.counted_loop(s, begin, end, 1, ctx.child())
+            return
+        lanes = self.lanes_for(s)
+        whole = s.extent - s.extent % lanes
+        vctx = ctx.child(lanes, s.var.name)
+        vector_end = self.b.select(self.b.icmp_signed(">", end, I64(whole)), I64(whole), end)
+        with self.b.if_then(self.b.icmp_signed("<", begin, vector_end)):
+            self.counted_loop(s, begin, vector_end, lanes, vctx)
+        if whole < s.extent:
+            with self.b.if_then(self.b.icmp_signed("==", end, I64(s.extent))):
+                tail = vctx.child(active=s.extent - whole)
+                tail.vars[s.var.name] = I64(whole)
+                self.body(s.body, tail)
+
+    def stack_scratch(self):
+        """Scratch buffers on this invocation's stack (64-byte aligned, for vector accesses)."""
+        for buf in self.kernel.stack:
+            with self.b.goto_block(self.entry):
+                array = self.b.alloca(ir.ArrayType(storage_type(buf.dtype), max(1, buf.nbytes //
+                                                                             buf.dtype.itemsize)))
+                array.align = 64
+                self.pointers[buf] = self.b.bitcast(array, storage_type(buf.dtype).as_pointer())
 
     def alloca(self, type_):
         with self.b.goto_block(self.entry):
@@ -241,22 +319,27 @@ class KernelEmitter:
         return self.target.lanes(smallest)
 
     def counted_loop(self, s, start, stop, step, ctx):
-        if stop - start == step:  # one iteration: no loop
+        """start, start + step, ... below stop (at least one iteration); start and stop are
+        Python ints, or IR values inside a parallel chunk."""
+        constant = isinstance(start, int) and isinstance(stop, int)
+        if constant and stop - start == step:  # one iteration: no loop
             ctx.vars[s.var.name] = I64(start)
             self.body(s.body, ctx)
             return
+        start = I64(start) if isinstance(start, int) else start
+        stop = I64(stop) if isinstance(stop, int) else stop
         preheader = self.b.block
         header = self.b.append_basic_block(f"{s.var.name}.loop")
         done = self.b.append_basic_block(f"{s.var.name}.done")
         self.b.branch(header)
         self.b.position_at_end(header)
         index = self.b.phi(I64, name=s.var.name)
-        index.add_incoming(I64(start), preheader)
+        index.add_incoming(start, preheader)
         ctx.vars[s.var.name] = index
         self.body(s.body, ctx)
         following = self.b.add(index, I64(step))
         index.add_incoming(following, self.b.block)
-        self.b.cbranch(self.b.icmp_signed("<", following, I64(stop)), header, done)
+        self.b.cbranch(self.b.icmp_signed("<", following, stop), header, done)
         self.b.position_at_end(done)
 
     def open_partials(self, s, ctx, vctx, lanes):
@@ -391,8 +474,14 @@ class KernelEmitter:
         return value
 
 
-def emit_kernel(module, kernel, target, noalias=True, library=None):
-    return KernelEmitter(module, kernel, target, noalias, library).emit()
+def emit_kernel(module, kernel, target, noalias=True, library=None, parallel=False):
+    return KernelEmitter(module, kernel, target, noalias, library, parallel).emit()
+
+
+# The native thread pool's entry (runtime/threadpool.py): task(ctx, begin, end) over chunks.
+PARALLEL_FOR = "llgrad_parallel_for"
+TASK_TYPE = ir.FunctionType(VOID, [I8.as_pointer(), I64, I64])
+PARALLEL_FOR_TYPE = ir.FunctionType(VOID, [TASK_TYPE.as_pointer(), I8.as_pointer(), I64, I64])
 
 
 def emit_entry(module, name, kernels, functions, program):
@@ -423,7 +512,7 @@ def emit_entry(module, name, kernels, functions, program):
     for k, (kernel, function) in enumerate(zip(kernels, functions)):
         if counters is not None:
             started = b.call(clock, [])
-        status = b.call(function, [addresses[buf] for buf in kernel.buffers] + [errinfo])
+        status = b.call(function, [addresses[buf] for buf in kernel.params] + [errinfo])
         if counters is not None:
             counter = b.gep(counters, [I64(k)])
             b.store(b.add(b.load(counter), b.sub(b.call(clock, []), started)), counter)
@@ -439,13 +528,14 @@ def emit_entry(module, name, kernels, functions, program):
 ENTRY = "llgrad_step"
 
 
-def emit_program(program, target, library, name=ENTRY, python_entry=None):
+def emit_program(program, target, library, name=ENTRY, python_entry=None, parallel=True):
     """The module of a whole step: its kernels and the entry point (and, given
     `python_entry=(slots, data_offset)`, the CPython entry). Returns (module, the keys of the
     shared routines it calls)."""
     module = ir.Module(name=name)
     noalias = not program.inputs_may_overlap
-    functions = [emit_kernel(module, k, target, noalias, library) for k in program.kernels]
+    functions = [emit_kernel(module, k, target, noalias, library, parallel)
+                 for k in program.kernels]
     entry = emit_entry(module, name, program.kernels, functions, program)
     if python_entry is not None:
         emit_python_entry(module, python_entry[0], python_entry[1], entry)
