@@ -260,6 +260,7 @@ class Kernel:
         self._reads = self._writes = None  # computed once: the body does not change
         # Chunk size when the kernel's outer loop runs in parallel (see parallel_grain), or None.
         self.grain = None
+        self.aliased = False  # two of its buffers share memory (an in-place arena reuse)
 
     @property
     def params(self):

@@ -254,7 +254,10 @@ class ProgramBuilder:
 
     def _plan_arena(self, program):
         """Temporaries share one arena: each lives from the kernel that first touches it to the
-        last one, and is placed first-fit (64-byte aligned) among those alive with it."""
+        last one, and is placed first-fit (64-byte aligned) among those alive with it. A
+        temporary first written by a kernel that is also the last reader of a same-sized
+        temporary, at exactly the points it writes (an elementwise update), takes that one's
+        memory: an in-place update where the old contents are dead."""
         first, last = {}, {}
         for i, k in enumerate(program.kernels):
             for buf in k.buffers:
@@ -263,8 +266,18 @@ class ProgramBuilder:
                     last[buf] = i
         placed = []  # (start, end, offset, size)
         top = 0
+        taken = set()
         for buf in sorted(first, key=lambda b: (first[b], -b.nbytes)):
             size = _aligned(max(buf.nbytes, 1))
+            kernel = program.kernels[first[buf]]
+            dying = self._overwritable(kernel, buf, first, last, taken, program)
+            if dying is not None:
+                taken.add(dying)
+                kernel.aliased = True  # two parameters share memory: no noalias
+                offset = program.offsets[dying]
+                placed.append((first[buf], last[buf], offset, size))
+                program.offsets[buf] = offset
+                continue
             offset = 0
             for start, end, off, sz in sorted(placed, key=lambda p: p[2]):
                 if end < first[buf] or start > last[buf]:
@@ -276,6 +289,21 @@ class ProgramBuilder:
             program.offsets[buf] = offset
             top = max(top, offset + size)
         program.arena_bytes = top
+
+    def _overwritable(self, kernel, new, first, last, taken, program):
+        """A temporary whose last reader is `kernel`, of `new`'s size and dtype, read there only
+        where and before `kernel` writes `new` (the same index, the same loop body)."""
+        index = first[new]
+        for old in kernel.buffers:
+            if old is new or old.kind != "temp" or old in taken or old not in program.offsets:
+                continue
+            if last[old] != index or first[old] >= index:
+                continue
+            if old.nbytes != new.nbytes or old.dtype is not new.dtype or old.shape != new.shape:
+                continue
+            if _reads_precede_write(kernel, new, reading=old):
+                return old
+        return None
 
     def _plan_table(self, program):
         """Slots of the argument table: inputs, fresh outputs, constants, errinfo, arena."""
@@ -293,16 +321,20 @@ def _aligned(n, alignment=64):
     return (n + alignment - 1) // alignment * alignment
 
 
-def _reads_precede_write(kernel, buffer):
-    """Inside the kernel that writes `buffer` in place, every read of it must come before the
-    write, in the same loop body, at the same index (an elementwise update)."""
+def _reads_precede_write(kernel, buffer, reading=None):
+    """Inside the kernel that writes `buffer` in place, every read of it (or of `reading`, a
+    buffer that is to share its memory) must come before the write, in the same loop body, at
+    the same index (an elementwise update)."""
+    read = reading or buffer
     stores = [s for s in walk(kernel.body) if isinstance(s, Store) and s.buffer is buffer]
-    if any(isinstance(s, LibCall) and buffer in s.written for s in walk(kernel.body)):
-        return not any(isinstance(e, Load) and e.buffer is buffer
-                       for e in walk_exprs(kernel.body))
-    if len(stores) != 1:
-        return not any(isinstance(e, Load) and e.buffer is buffer
-                       for e in walk_exprs(kernel.body))
+    if any(isinstance(s, LibCall) and (buffer in s.written or read in
+                                        [a.buffer for a in s.args if isinstance(a, Pointer)])
+           for s in walk(kernel.body)):
+        return reading is None and not any(isinstance(e, Load) and e.buffer is buffer
+                                           for e in walk_exprs(kernel.body))
+    if len(stores) != 1 or stores[0].add:
+        return reading is None and not any(isinstance(e, Load) and e.buffer is buffer
+                                           for e in walk_exprs(kernel.body))
     store = stores[0]
     key = repr(store.index)
     found_store = False
@@ -316,7 +348,7 @@ def _reads_precede_write(kernel, buffer):
                 continue
             for e in _exprs_of(s):
                 for x in _walk(e):
-                    if isinstance(x, Load) and x.buffer is buffer:
+                    if isinstance(x, Load) and x.buffer is read:
                         if found_store or body is not owner or repr(x.index) != key:
                             return False
             if s is store:

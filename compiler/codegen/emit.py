@@ -534,7 +534,7 @@ def emit_program(program, target, library, name=ENTRY, python_entry=None, parall
     shared routines it calls)."""
     module = ir.Module(name=name)
     noalias = not program.inputs_may_overlap
-    functions = [emit_kernel(module, k, target, noalias, library, parallel)
+    functions = [emit_kernel(module, k, target, noalias and not k.aliased, library, parallel)
                  for k in program.kernels]
     entry = emit_entry(module, name, program.kernels, functions, program)
     if python_entry is not None:

@@ -101,3 +101,70 @@ def test_unresolvable_call_is_refused_before_loading():
     b.ret_void()
     with pytest.raises(RuntimeError, match="llgrad_not_defined"):
         llvm.compile_module(str(module))
+
+
+def _rss_bytes():
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * 4096
+
+
+def _mlp(sizes, batch, seed=0):
+    import llgrad
+
+    llgrad.manual_seed(seed)
+    nn = llgrad.nn
+    layers = []
+    for a, b in zip(sizes[:-1], sizes[1:]):
+        layers += [nn.Linear(a, b), nn.ReLU()]
+    model = nn.Sequential(*layers[:-1])
+    opt = llgrad.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+
+    def step(x, y):
+        opt.zero_grad()
+        loss = nn.functional.cross_entropy(model(x), y)
+        loss.backward()
+        opt.step()
+        return loss
+
+    rng = np.random.default_rng(seed)
+    x = llgrad.tensor(rng.standard_normal((batch, sizes[0])).astype(np.float32))
+    y = llgrad.tensor(rng.integers(0, sizes[-1], batch))
+    return step, x, y
+
+
+def test_ten_thousand_calls_keep_memory_flat():
+    import llgrad
+
+    step, x, y = _mlp((64, 128, 128, 10), 32)
+    step = llgrad.compile(step)
+    for _ in range(500):
+        step(x, y)
+    before = _rss_bytes()
+    for _ in range(10_000):
+        step(x, y)
+    grown = _rss_bytes() - before
+    assert step.stats["executions"]["llvm"] >= 10_500
+    assert grown < 4 * 2 ** 20, f"RSS grew by {grown / 2 ** 20:.1f} MB over 10,000 calls"
+
+
+def test_compiled_step_peak_memory_is_no_more_than_eager():
+    """Peak of NumPy allocations during one 784-512-512-10 step (tracemalloc sees NumPy's
+    arrays), the compiled step's arena of intermediates counted in full."""
+    import tracemalloc
+
+    import llgrad
+
+    peaks = {}
+    for compiled in (False, True):
+        step, x, y = _mlp((784, 512, 512, 10), 128)
+        if compiled:
+            step = llgrad.compile(step)
+        for _ in range(3):
+            step(x, y)
+        tracemalloc.start()
+        step(x, y)
+        peaks[compiled] = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        if compiled:
+            peaks[compiled] += step.specializations[-1].executable.step.program.arena_bytes
+    assert peaks[True] <= peaks[False], peaks
