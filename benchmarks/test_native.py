@@ -1,7 +1,9 @@
 """The native back end beside its peers: torch eager, torch.compile and JAX's jit, in the same
 process when installed (each peer's benchmark is skipped when it is not).
 
-Groups (compare within a group; the machine is shared and noisy, so quote ratios of medians):
+Every framework gets the same number of threads (benchmarks/conftest.py: $LLGRAD_NUM_THREADS,
+else the usable cores). Groups (compare within a group; the machine is shared and noisy, so quote
+ratios of medians):
 - small-mlp-step: batch 32, 64-128-128-10, cross-entropy, SGD with momentum (target: llgrad at
   least 2x faster than JAX's jit);
 - tiny-call: `a + 1` on 4 floats (target: at most 3 us);
@@ -18,16 +20,6 @@ import llgrad
 
 SIZES = (64, 128, 128, 10)
 BATCH = 32
-
-
-def _one_thread_peers():
-    """Peers get the threads llgrad's native code uses today: one."""
-    try:
-        import torch
-
-        torch.set_num_threads(1)
-    except ImportError:
-        pass
 
 
 def mlp_data(sizes=SIZES, batch=BATCH, seed=0):
@@ -112,7 +104,6 @@ def test_small_step_jax_jit(benchmark):
 @pytest.mark.benchmark(group=SMALL, warmup=True, warmup_iterations=100)
 def test_small_step_torch_eager(benchmark):
     torch = pytest.importorskip("torch")
-    _one_thread_peers()
     x, y = mlp_data()
     step = mlp_step(torch)
     assert np.isfinite(benchmark(step, torch.tensor(x), torch.tensor(y)).item())
@@ -121,7 +112,6 @@ def test_small_step_torch_eager(benchmark):
 @pytest.mark.benchmark(group=SMALL, warmup=True, warmup_iterations=100)
 def test_small_step_torch_compile(benchmark):
     torch = pytest.importorskip("torch")
-    _one_thread_peers()
     x, y = mlp_data()
     step = torch.compile(mlp_step(torch))
     xt, yt = torch.tensor(x), torch.tensor(y)
@@ -194,7 +184,6 @@ def test_gelu_jax_jit(benchmark):
 @pytest.mark.benchmark(group=GELU, warmup=True, warmup_iterations=5)
 def test_gelu_torch_compile(benchmark):
     torch = pytest.importorskip("torch")
-    _one_thread_peers()
     x = torch.tensor(np.random.default_rng(0).standard_normal(N_GELU).astype(np.float32),
                      requires_grad=True)
 

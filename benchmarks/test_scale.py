@@ -1,0 +1,285 @@
+"""Medium and large steps and the fused row kernels, beside torch eager, torch.compile and JAX's
+jit, every framework with the same number of threads (benchmarks/conftest.py).
+
+Groups (compare within a group, ratios of medians; the machine is shared):
+- mlp-sgd-128x784-512-512-10, mlp-adam-128x784-512-512-10,
+  mlp-sgd-512x1024-2048-2048-10, mlp-adam-512x1024-2048-2048-10: training steps with
+  cross-entropy; target: llgrad no slower than the fastest peer. extra_info: GFLOP/s from the
+  graph's flops.
+- mlp-adam-32x64-128-128-10: the small step with Adam (SGD: test_native.py); target 2x JAX.
+- layer-norm-fwd-bwd-2048x1024, softmax-fwd-bwd-2048x1024: target 1.2x the fastest peer.
+  extra_info: GB/s of the bytes the step must move (inputs read once, outputs written once).
+
+Run: python -m pytest benchmarks/test_scale.py --benchmark-only --benchmark-group-by=group
+"""
+import numpy as np
+import pytest
+
+import llgrad
+
+from test_native import mlp_data
+
+MEDIUM = ((784, 512, 512, 10), 128)
+LARGE = ((1024, 2048, 2048, 10), 512)
+SMALL = ((64, 128, 128, 10), 32)
+
+
+def mlp_step(lib, sizes, optimizer):
+    lib.manual_seed(0)
+    nn = lib.nn
+    layers = []
+    for a, b in zip(sizes[:-1], sizes[1:]):
+        layers += [nn.Linear(a, b), nn.ReLU()]
+    model = nn.Sequential(*layers[:-1])
+    if optimizer == "sgd":
+        opt = lib.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+    else:
+        opt = lib.optim.Adam(model.parameters(), lr=1e-3)
+
+    def step(x, y):
+        opt.zero_grad()
+        loss = nn.functional.cross_entropy(model(x), y)
+        loss.backward()
+        opt.step()
+        return loss
+
+    return step
+
+
+def jax_step(sizes, optimizer):
+    jax = pytest.importorskip("jax")
+    jnp = jax.numpy
+    key = jax.random.PRNGKey(0)
+    params = []
+    for a, b in zip(sizes[:-1], sizes[1:]):
+        key, k1 = jax.random.split(key)
+        params.append((jax.random.normal(k1, (b, a)) / np.sqrt(a), jnp.zeros(b)))
+    zeros = jax.tree_util.tree_map(jnp.zeros_like, params)
+
+    def loss_fn(params, x, y):
+        h = x
+        for i, (w, b) in enumerate(params):
+            h = h @ w.T + b
+            if i < len(params) - 1:
+                h = jax.nn.relu(h)
+        logp = jax.nn.log_softmax(h)
+        return -jnp.mean(jnp.take_along_axis(logp, y[:, None], axis=1))
+
+    def sgd(params, state, grads):
+        state = jax.tree_util.tree_map(lambda m, g: 0.9 * m + g, state[0], grads)
+        return jax.tree_util.tree_map(lambda p, m: p - 0.01 * m, params, state), (state,)
+
+    def adam(params, state, grads):
+        m, v, t = state
+        t = t + 1
+        m = jax.tree_util.tree_map(lambda m, g: 0.9 * m + 0.1 * g, m, grads)
+        v = jax.tree_util.tree_map(lambda v, g: 0.999 * v + 0.001 * g * g, v, grads)
+        c1, c2 = 1 - 0.9 ** t, 1 - 0.999 ** t
+        params = jax.tree_util.tree_map(
+            lambda p, m, v: p - 1e-3 * (m / c1) / (jnp.sqrt(v / c2) + 1e-8), params, m, v)
+        return params, (m, v, t)
+
+    update = sgd if optimizer == "sgd" else adam
+    state = [params, (zeros,) if optimizer == "sgd" else (zeros, zeros, 0.0)]
+
+    @jax.jit
+    def step(params, opt_state, x, y):
+        loss, grads = jax.value_and_grad(loss_fn)(params, x, y)
+        params, opt_state = update(params, opt_state, grads)
+        return params, opt_state, loss
+
+    def run(x, y):
+        state[0], state[1], loss = step(state[0], state[1], x, y)
+        return loss.block_until_ready()
+
+    return run
+
+
+def _llgrad(benchmark, shape, optimizer):
+    (sizes, batch) = shape
+    x, y = mlp_data(sizes, batch)
+    step = llgrad.compile(mlp_step(llgrad, sizes, optimizer))
+    x, y = llgrad.tensor(x), llgrad.tensor(y)
+    step(x, y)
+    assert np.isfinite(benchmark(step, x, y).item())
+    assert step.stats["executions"]["llvm"] > 0 and step.stats["traces"] <= 2
+    flops = sum(k.flops for spec in step.specializations
+                for k in spec.executable.step.program.kernels) / len(step.specializations)
+    benchmark.extra_info["GFLOP/s"] = round(flops / benchmark.stats.stats.median / 1e9, 1)
+
+
+def _torch(benchmark, shape, optimizer, compiled=False):
+    torch = pytest.importorskip("torch")
+    (sizes, batch) = shape
+    x, y = mlp_data(sizes, batch)
+    step = mlp_step(torch, sizes, optimizer)
+    xt, yt = torch.tensor(x), torch.tensor(y)
+    if compiled:
+        step = torch.compile(step)
+        try:
+            step(xt, yt)
+        except Exception as error:  # no C compiler for inductor, for instance
+            pytest.skip(f"torch.compile unavailable here: {type(error).__name__}")
+    assert np.isfinite(benchmark(step, xt, yt).item())
+
+
+def _jax(benchmark, shape, optimizer):
+    (sizes, batch) = shape
+    x, y = mlp_data(sizes, batch)
+    run = jax_step(sizes, optimizer)
+    assert np.isfinite(float(benchmark(run, x, y)))
+
+
+CASES = [("mlp-sgd-128x784-512-512-10", MEDIUM, "sgd"),
+         ("mlp-adam-128x784-512-512-10", MEDIUM, "adam"),
+         ("mlp-sgd-512x1024-2048-2048-10", LARGE, "sgd"),
+         ("mlp-adam-512x1024-2048-2048-10", LARGE, "adam"),
+         ("mlp-adam-32x64-128-128-10", SMALL, "adam")]
+
+
+def _parametrized(framework):
+    return pytest.mark.parametrize(
+        "group, shape, optimizer", [pytest.param(g, s, o, id=g) for g, s, o in CASES])
+
+
+@_parametrized("llgrad")
+def test_mlp_llgrad_native(benchmark, group, shape, optimizer):
+    benchmark.group = group
+    _llgrad(benchmark, shape, optimizer)
+
+
+@_parametrized("jax")
+def test_mlp_jax_jit(benchmark, group, shape, optimizer):
+    benchmark.group = group
+    _jax(benchmark, shape, optimizer)
+
+
+@_parametrized("torch")
+def test_mlp_torch_eager(benchmark, group, shape, optimizer):
+    benchmark.group = group
+    _torch(benchmark, shape, optimizer)
+
+
+@_parametrized("torch.compile")
+def test_mlp_torch_compile(benchmark, group, shape, optimizer):
+    benchmark.group = group
+    _torch(benchmark, shape, optimizer, compiled=True)
+
+
+# ---- row kernels: layer norm and softmax, forward and backward ------------------------------
+
+ROWS, COLS = 2048, 1024
+
+
+def row_data():
+    rng = np.random.default_rng(0)
+    return (rng.standard_normal((ROWS, COLS)).astype(np.float32),
+            rng.standard_normal((ROWS, COLS)).astype(np.float32))
+
+
+# Bytes a fused forward+backward must move: x and the incoming gradient read, y and dx written
+# (layer norm's weight and bias, and their gradients, are a few KB).
+ROW_BYTES = 4 * ROWS * COLS * 4
+
+
+def _llgrad_rows(benchmark, kind):
+    X, G = row_data()
+    x = llgrad.tensor(X, requires_grad=True)
+    g = llgrad.tensor(G)
+    w = llgrad.ones(COLS, requires_grad=True)
+    b = llgrad.zeros(COLS, requires_grad=True)
+
+    @llgrad.compile
+    def step(x, g):
+        x.grad = w.grad = b.grad = None
+        if kind == "layer_norm":
+            y = llgrad.nn.functional.layer_norm(x, (COLS,), w, b)
+        else:
+            y = x.softmax(-1)
+        y.backward(g)
+        return y.detach()
+
+    step(x, g)
+    benchmark(step, x, g)
+    assert step.stats["executions"]["llvm"] > 0
+    benchmark.extra_info["GB/s"] = round(ROW_BYTES / benchmark.stats.stats.median / 1e9, 1)
+
+
+def _torch_rows(benchmark, kind, compiled=False):
+    torch = pytest.importorskip("torch")
+    X, G = row_data()
+    x = torch.tensor(X, requires_grad=True)
+    g = torch.tensor(G)
+    w = torch.ones(COLS, requires_grad=True)
+    b = torch.zeros(COLS, requires_grad=True)
+
+    def step(x, g):
+        x.grad = w.grad = b.grad = None
+        if kind == "layer_norm":
+            y = torch.nn.functional.layer_norm(x, (COLS,), w, b)
+        else:
+            y = x.softmax(-1)
+        y.backward(g)
+        return y.detach()
+
+    if compiled:
+        step = torch.compile(step)
+        try:
+            step(x, g)
+        except Exception as error:
+            pytest.skip(f"torch.compile unavailable here: {type(error).__name__}")
+    benchmark(step, x, g)
+    benchmark.extra_info["GB/s"] = round(ROW_BYTES / benchmark.stats.stats.median / 1e9, 1)
+
+
+def _jax_rows(benchmark, kind):
+    jax = pytest.importorskip("jax")
+    jnp = jax.numpy
+    X, G = row_data()
+
+    def layer_norm(x, w, b):
+        mean = x.mean(-1, keepdims=True)
+        var = ((x - mean) ** 2).mean(-1, keepdims=True)
+        return (x - mean) / jnp.sqrt(var + 1e-5) * w + b
+
+    if kind == "layer_norm":
+        def f(x, g, w, b):
+            y, vjp = jax.vjp(layer_norm, x, w, b)
+            return y, vjp(g)
+    else:
+        def f(x, g, w, b):
+            y, vjp = jax.vjp(lambda x: jax.nn.softmax(x, -1), x)
+            return y, vjp(g)
+
+    f = jax.jit(f)
+    args = (jnp.asarray(X), jnp.asarray(G), jnp.ones(COLS), jnp.zeros(COLS))
+    benchmark(lambda: jax.block_until_ready(f(*args)))
+    benchmark.extra_info["GB/s"] = round(ROW_BYTES / benchmark.stats.stats.median / 1e9, 1)
+
+
+ROW_KINDS = [pytest.param("layer_norm", id="layer-norm-fwd-bwd-2048x1024"),
+             pytest.param("softmax", id="softmax-fwd-bwd-2048x1024")]
+
+
+@pytest.mark.parametrize("kind", ROW_KINDS)
+def test_rows_llgrad_native(benchmark, kind):
+    benchmark.group = f"{kind}-fwd-bwd-2048x1024"
+    _llgrad_rows(benchmark, kind)
+
+
+@pytest.mark.parametrize("kind", ROW_KINDS)
+def test_rows_torch_eager(benchmark, kind):
+    benchmark.group = f"{kind}-fwd-bwd-2048x1024"
+    _torch_rows(benchmark, kind)
+
+
+@pytest.mark.parametrize("kind", ROW_KINDS)
+def test_rows_torch_compile(benchmark, kind):
+    benchmark.group = f"{kind}-fwd-bwd-2048x1024"
+    _torch_rows(benchmark, kind, compiled=True)
+
+
+@pytest.mark.parametrize("kind", ROW_KINDS)
+def test_rows_jax_jit(benchmark, kind):
+    benchmark.group = f"{kind}-fwd-bwd-2048x1024"
+    _jax_rows(benchmark, kind)
