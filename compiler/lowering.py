@@ -17,7 +17,7 @@ from .ir import CONSTANT
 from .loops import (
     INDEX, Accumulate, Apply, Assign, Buffer, Check, Const, Kernel, Let, LibCall, Load, Local,
     STACK_SCRATCH_BYTES, Loop, Pointer, Ref, Store, Var, View, add, collapse_dimensions,
-    contiguous_strides, hoist_invariants, index_of, mul, walk, walk_exprs)
+    contiguous_strides, hoist_invariants, index_of, mul, substitute_statements, walk, walk_exprs)
 from .primitive import REGISTRY, numel
 
 P = REGISTRY
@@ -738,8 +738,10 @@ class KernelBuilder:
             later = [n for n in plan["kept"] if stages[n] == stage]
             if later:
                 over_inner(lambda body, nodes=later: emit_kept(nodes, body))
-        return self._loops_over(outer_kept, variables, shape, outer.statements,
-                                vector_last=False)
+        statements = outer.statements
+        if not outer_kept and len(inner_kept) == 1:
+            statements = _blocked(statements, variables[inner_kept[0]], shape[inner_kept[0]])
+        return self._loops_over(outer_kept, variables, shape, statements, vector_last=False)
 
     def _read_by_later_stages(self, plan):
         """Member values that some member of a later stage reads."""
@@ -1160,6 +1162,33 @@ def _stride(view, axis):
 
 
 _COMBINE_PRIMITIVE = {"add": "add", "max": "maximum", "min": "minimum"}
+
+# Column blocks of a column-form reduction: independent, so they can run on several threads.
+COLUMN_BLOCK = 256
+
+
+def _blocked(statements, var, extent):
+    """The column-form nest with its column loops cut into blocks of COLUMN_BLOCK columns
+    under one outer loop over blocks: every column is still computed by the same statements
+    in the same order, a block at a time (and the blocks can run in parallel). Only when the
+    block divides the columns evenly (loop extents are constants)."""
+    if extent < 2 * COLUMN_BLOCK or extent % COLUMN_BLOCK:
+        return statements
+    block = Var("jb")
+    column = add(mul(block, Const(COLUMN_BLOCK, INDEX)), var)
+
+    def shrink(body):
+        result = []
+        for s in body:
+            if isinstance(s, Loop):
+                extent_here = COLUMN_BLOCK if s.var.name == var.name else s.extent
+                result.append(Loop(s.var, extent_here, shrink(s.body), s.vector))
+            else:
+                result.append(s)
+        return result
+
+    inner = substitute_statements(shrink(statements), {var.name: column})
+    return [Loop(block, extent // COLUMN_BLOCK, inner)]
 
 
 def _initial(how, dtype, reduced_numel):

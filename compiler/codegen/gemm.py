@@ -31,9 +31,10 @@ from contextlib import contextmanager
 
 from llvmlite import ir
 
+from .emit import PARALLEL_FOR, PARALLEL_FOR_TYPE, TASK_TYPE
 from .types import F32, F64, I1, I8P, I32, I64, VOID, constant, declare, intrinsic, splat
 
-VERSION = 1  # part of the symbol name: bump when generated code changes its results
+VERSION = 2  # part of the symbol name: bump when generated code changes its results
 
 _DTYPES = {"float32": (F32, 4, "f32"), "float64": (F64, 8, "f64")}
 
@@ -44,6 +45,17 @@ MC_ELEMENTS = 144
 NC_ELEMENTS = 4096
 
 Blocking = namedtuple("Blocking", "lanes mr nr kc mc nc")
+
+# Threads: a GEMM of at least PARALLEL_MIN_MNK multiply-adds (~55 us on one Zen 3 core at
+# float32) runs its packing and row chunks as regions of the native thread pool; smaller ones
+# run them in the caller. Row chunks: at least MIN_CHUNKS and an even number (dynamic claiming
+# then balances 2 or 4 threads to within a panel), at most MC rows each.
+PARALLEL_MIN_MNK = 1 << 22
+MIN_CHUNKS = 4
+MAX_SLOTS = 16  # A slots in the workspace: at most this many row chunks run at once
+PACK_B_CHUNKS = 8  # B is packed in at most this many chunks of at least PACK_B_MIN_PANELS
+PACK_B_MIN_PANELS = 4
+_DIM_CLAMP = 1 << 20  # M, N, K clamped before their product is compared (no overflow)
 
 
 def blocking(target, dtype_name):
@@ -73,13 +85,39 @@ def _round_up(x, m):
     return -(-x // m) * m
 
 
-def gemm_workspace_elements(M, N, K, target, dtype_name):
-    """Elements of T the caller provides as `workspace`: one packed block of B (kc x nc) and one
-    of A (mc x kc), panels padded to NR / MR, and a little slack."""
+def _line_elements(itemsize):
+    return 64 // itemsize
+
+
+Plan = namedtuple("Plan", "parallel m_chunks slots")
+
+
+def plan(M, N, K, target, dtype_name):
+    """How the GEMM of these shapes splits its work (the IR computes the same at run time):
+    whether its regions go to the thread pool, its row chunks per block, its A slots."""
     bl = blocking(target, dtype_name)
-    kc = min(K, bl.kc)
-    # + one vector of slack: packing A may store up to lanes-1 elements past its last panel
-    return kc * (_round_up(min(N, bl.nc), bl.nr) + _round_up(min(M, bl.mc), bl.mr)) + bl.lanes
+    panels = -(-max(M, 0) // bl.mr)
+    serial_chunks = -(-panels // (bl.mc // bl.mr))
+    mnk = min(M, _DIM_CLAMP) * min(N, _DIM_CLAMP) * min(K, _DIM_CLAMP)
+    parallel = mnk >= PARALLEL_MIN_MNK and panels >= 2
+    if not parallel:
+        return Plan(False, serial_chunks, 1)
+    chunks = min(panels, _round_up(max(serial_chunks, MIN_CHUNKS), 2))
+    return Plan(True, chunks, min(chunks, MAX_SLOTS))
+
+
+def gemm_workspace_elements(M, N, K, target, dtype_name):
+    """Elements of T the caller provides as `workspace`: one packed block of B (kc x nc, panels
+    padded to NR), one A slot (a packed block of at most MC rows, panels padded to MR, plus a
+    vector of slack: packing A may store up to lanes-1 elements past its last panel; rounded
+    up to whole cache lines) per row chunk that may run at once, and a claim word per slot."""
+    bl = blocking(target, dtype_name)
+    itemsize = _DTYPES[dtype_name][1]
+    kc = min(max(K, 0), bl.kc)
+    slot = _round_up(kc * _round_up(min(max(M, 0), bl.mc), bl.mr) + bl.lanes,
+                     _line_elements(itemsize))
+    slots = plan(M, N, K, target, dtype_name).slots
+    return kc * _round_up(min(max(N, 0), bl.nc), bl.nr) + slots * (slot + 1)
 
 
 def build_gemm(module, dtype_name, target):
@@ -130,6 +168,15 @@ _CONTEXT = [("C", "T"), ("c_rs", I64), ("bias", "T"), ("bias_rs", I64), ("bias_c
             ("mask", "T"), ("mask_rs", I64)]
 _FLAGS = ["load_c", "do_bias", "do_relu", "do_mask"]  # bits of the tile's `flags`
 _NOALIAS = {"C", "workspace", "dst", "panel"}  # written; never overlap what is read
+# A task of the thread pool: task(region context, first chunk, end)
+_TASK_ARGS = [("region", I8P), ("begin", I64), ("end", I64)]
+# What the tasks of one (jc, pc) block read (written by the caller before each region)
+_REGION = [("a_block", "T"), ("a_rs", I64), ("a_cs", I64), ("b_block", "T"), ("b_rs", I64),
+           ("b_cs", I64), ("context", "context"), ("b_pack", "T"), ("slots", "T"),
+           ("slot_stride", I64), ("claims", I32.as_pointer()), ("n_slots", I64), ("M", I64),
+           ("panels", I64), ("m_chunks", I64), ("jc", I64), ("nc", I64), ("kc", I64),
+           ("flags", I32)]
+_REGION_INDEX = {name: index for index, (name, _) in enumerate(_REGION)}
 
 
 class _Gemm:
@@ -149,6 +196,11 @@ class _Gemm:
         self.transposer = self._transposer(f"{name}.transpose_lines")
         self.pack = self._pack(f"{name}.pack")
         self.tile = self._tile(f"{name}.tile")
+        self.region = ir.LiteralStructType([self._type(t) for _, t in _REGION])
+        self.pack_b_task = self._pack_b_task(f"{name}.pack_b")
+        self.rows_task = self._rows_task(f"{name}.rows")
+        assert self.rows_task.function_type == TASK_TYPE
+        self.parallel_for = declare(module, PARALLEL_FOR, PARALLEL_FOR_TYPE)
         self.function = self._define(name, _GEMM_ARGS, internal=False)
         self._driver()
 
@@ -641,4 +693,179 @@ class _Gemm:
                 b.store(b.load(self.at(row, b.mul(col, p["bias_cs"]))),
                         self.at(self.buffers["bias"], b.add(b.mul(r, _i64(bl.nr)), c)))
 
-    # ---- the loop nest ---- (REPLACED)
+    # ---- the loop nest: tasks over chunks, run in parallel or in the caller -----------------
+
+    def _load_region(self):
+        """The region context's fields (the task's first argument) into self.p."""
+        b = self.b
+        region = b.bitcast(self.p["region"], self.region.as_pointer())
+        for index, (field, _) in enumerate(_REGION):
+            self.p[field] = b.load(b.gep(region, [I32(0), I32(index)]), name=field)
+
+    def _pack_b_task(self, name):
+        """void pack_b(i8* region, i64 begin, i64 end): pack B panels [begin, end) of the
+        block (whole panels: chunks never write the same element)."""
+        fn = self._define(name, _TASK_ARGS)
+        b, bl, p = self.b, self.bl, self.p
+        self._load_region()
+        j0 = b.mul(p["begin"], _i64(bl.nr))
+        j1 = self.min(b.mul(p["end"], _i64(bl.nr)), p["nc"])
+        b.call(self.pack, [self.at(p["b_pack"], b.mul(j0, p["kc"])),
+                           self.at(p["b_block"], b.mul(j0, p["b_cs"])), p["b_cs"], p["b_rs"],
+                           b.sub(j1, j0), p["kc"], _i64(bl.nr)])
+        b.ret_void()
+        return fn
+
+    def _rows_task(self, name):
+        """void rows(i8* region, i64 begin, i64 end): row chunks [begin, end) of C's block
+        (jc, pc). Chunk c covers A panels [c*P/n, (c+1)*P/n) of the P = ceil(M/MR) (n chunks,
+        at most MC rows each): it takes a free A slot of the workspace, packs its rows of A
+        there and runs every tile of its rows over the shared packed B block."""
+        fn = self._define(name, _TASK_ARGS)
+        b, bl, p = self.b, self.bl, self.p
+        self._load_region()
+        with self.loop(p["begin"], p["end"], _i64(1), "chunk") as chunk:
+            first = b.sdiv(b.mul(chunk, p["panels"]), p["m_chunks"])
+            last = b.sdiv(b.mul(b.add(chunk, _i64(1)), p["panels"]), p["m_chunks"])
+            ic = b.mul(first, _i64(bl.mr))
+            mc = b.sub(self.min(b.mul(last, _i64(bl.mr)), p["M"]), ic)
+            slot, claim = self.claim_slot()
+            a_pack = self.at(p["slots"], b.mul(slot, p["slot_stride"]))
+            b.call(self.pack, [a_pack, self.at(p["a_block"], b.mul(ic, p["a_rs"])), p["a_rs"],
+                               p["a_cs"], mc, p["kc"], _i64(bl.mr)])
+            with self.loop(_i64(0), p["nc"], _i64(bl.nr), "jr") as jr:
+                nr = self.min(_i64(bl.nr), b.sub(p["nc"], jr))
+                b_panel = self.at(p["b_pack"], b.mul(jr, p["kc"]))
+                with self.loop(_i64(0), mc, _i64(bl.mr), "ir") as ir_:
+                    b.call(self.tile, [
+                        p["context"], p["kc"], self.at(a_pack, b.mul(ir_, p["kc"])), b_panel,
+                        b.add(ic, ir_), b.add(p["jc"], jr),
+                        self.min(_i64(bl.mr), b.sub(mc, ir_)), nr, p["flags"]])
+            # release: this chunk's reads of the slot happen before the next owner's writes
+            b.store_atomic(I32(0), claim, "release", 4)
+        b.ret_void()
+        return fn
+
+    def claim_slot(self):
+        """Take a free A slot: the first whose claim word goes 0 -> 1 (acquire: the previous
+        owner's reads of it are done). Returns (slot index, its claim word). At most
+        `n_slots` chunks hold one at a time; another waits (yielding its CPU) until one is
+        released, which only happens with more threads than slots."""
+        b, p = self.b, self.p
+        before = b.block
+        head = b.append_basic_block("claim")
+        retry = b.append_basic_block("claim.next")
+        wait = b.append_basic_block("claim.wait")
+        done = b.append_basic_block("claim.done")
+        b.branch(head)
+        b.position_at_end(head)
+        slot = b.phi(I64, "slot")
+        slot.add_incoming(_i64(0), before)
+        word = b.gep(p["claims"], [slot])
+        taken = b.extract_value(b.cmpxchg(word, I32(0), I32(1), "acquire", "monotonic"), 1)
+        b.cbranch(taken, done, retry)
+        b.position_at_end(retry)
+        following = b.add(slot, _i64(1))
+        slot.add_incoming(following, retry)
+        b.cbranch(b.icmp_signed("<", following, p["n_slots"]), head, wait)
+        b.position_at_end(wait)
+        b.call(declare(self.module, "sched_yield", ir.FunctionType(I32, [])), [])
+        slot.add_incoming(_i64(0), wait)
+        b.branch(head)
+        b.position_at_end(done)
+        return slot, word
+
+    def _driver(self):
+        """The GEMM: per B block (jc) and K block (pc), the packing of B then the row chunks,
+        each as a parallel region when the shapes make it worth it (`plan`), else called in
+        order here. Which chunks exist depends on the shapes only, and which chunk runs where
+        changes nothing in C: every tile is computed whole by one chunk, in the same order."""
+        b, bl, p = self.b, self.bl, self.p
+        M, N, K = p["M"], p["N"], p["K"]
+        context = b.alloca(self.context, name="context")  # in the entry block: static slots
+        region = b.alloca(self.region, name="region")
+        with b.if_then(b.or_(b.icmp_signed("<=", M, _i64(0)), b.icmp_signed("<=", N, _i64(0)))):
+            b.ret_void()
+
+        def ceil_div(x, d):
+            return b.sdiv(b.add(x, _i64(d - 1)), _i64(d))
+
+        def max_(x, y):
+            return b.select(b.icmp_signed(">", x, y), x, y)
+
+        # the plan (mirrored by `plan` in Python, which sizes the workspace)
+        panels = ceil_div(M, bl.mr)
+        serial_chunks = ceil_div(panels, bl.mc // bl.mr)
+        clamp = _i64(_DIM_CLAMP)
+        mnk = b.mul(b.mul(self.min(M, clamp), self.min(N, clamp)), self.min(K, clamp))
+        parallel = b.and_(b.icmp_signed(">=", mnk, _i64(PARALLEL_MIN_MNK)),
+                          b.icmp_signed(">=", panels, _i64(2)))
+        wanted = max_(serial_chunks, _i64(MIN_CHUNKS))
+        parallel_chunks = self.min(panels, b.mul(ceil_div(wanted, 2), _i64(2)))
+        m_chunks = b.select(parallel, parallel_chunks, serial_chunks)
+        n_slots = b.select(parallel, self.min(m_chunks, _i64(MAX_SLOTS)), _i64(1))
+        # workspace: the packed B block (kc x nc, panels padded to NR), the A slots (one
+        # packed block of at most MC rows each, plus a vector of slack, cache-line aligned),
+        # then one claim word per slot
+        kc0 = self.min(K, _i64(bl.kc))
+        nc_padded = b.mul(ceil_div(self.min(N, _i64(bl.nc)), bl.nr), _i64(bl.nr))
+        mc_padded = b.mul(ceil_div(self.min(M, _i64(bl.mc)), bl.mr), _i64(bl.mr))
+        line = _line_elements(self.align)
+        slot_stride = b.mul(ceil_div(b.add(b.mul(kc0, mc_padded), _i64(bl.lanes)), line),
+                            _i64(line))
+        b_pack = p["workspace"]
+        slots = self.at(b_pack, b.mul(kc0, nc_padded))
+        claims = b.bitcast(self.at(slots, b.mul(n_slots, slot_stride)), I32.as_pointer())
+        with self.loop(_i64(0), n_slots, _i64(1), "claims", plain=True) as s:
+            b.store(I32(0), b.gep(claims, [s]))
+        # at least one K block, so K == 0 still writes C = (accumulate ? C : 0) + bias ...
+        k_blocks = ceil_div(K, bl.kc)
+        k_blocks = b.select(b.icmp_signed(">", k_blocks, _i64(0)), k_blocks, _i64(1))
+        for index, (field, _) in enumerate(_CONTEXT):
+            b.store(p[field], b.gep(context, [I32(0), I32(index)]))
+
+        def set_field(name, value):
+            b.store(value, b.gep(region, [I32(0), I32(_REGION_INDEX[name])]))
+
+        for name, value in [("a_rs", p["a_rs"]), ("a_cs", p["a_cs"]), ("b_rs", p["b_rs"]),
+                            ("b_cs", p["b_cs"]), ("context", context), ("b_pack", b_pack),
+                            ("slots", slots), ("slot_stride", slot_stride), ("claims", claims),
+                            ("n_slots", n_slots), ("M", M), ("panels", panels),
+                            ("m_chunks", m_chunks)]:
+            set_field(name, value)
+        region_arg = b.bitcast(region, I8P)
+        # tile flags: load C when accumulating or after the first K block; the epilogue's
+        # steps on the last K block only
+        def flag(name, on):
+            return b.select(on, I32(1 << _FLAGS.index(name)), I32(0))
+        last_flags = b.or_(b.or_(
+            flag("do_bias", b.icmp_unsigned("!=", p["bias"], ir.Constant(p["bias"].type, None))),
+            flag("do_mask", b.icmp_unsigned("!=", p["mask"], ir.Constant(p["mask"].type, None)))),
+            flag("do_relu", b.icmp_signed("!=", p["relu"], I32(0))))
+        accumulate = b.icmp_signed("!=", p["accumulate"], I32(0))
+        with self.loop(_i64(0), N, _i64(bl.nc), "jc") as jc:
+            nc = self.min(_i64(bl.nc), b.sub(N, jc))
+            b_panels = ceil_div(nc, bl.nr)
+            b_grain = max_(_i64(PACK_B_MIN_PANELS), ceil_div(b_panels, PACK_B_CHUNKS))
+            set_field("jc", jc)
+            set_field("nc", nc)
+            with self.loop(_i64(0), k_blocks, _i64(1), "kb") as kb:
+                pc = b.mul(kb, _i64(bl.kc))
+                set_field("kc", self.min(_i64(bl.kc), b.sub(K, pc)))
+                set_field("flags", b.or_(
+                    flag("load_c", b.or_(accumulate, b.icmp_signed(">", kb, _i64(0)))),
+                    b.select(b.icmp_signed("==", kb, b.sub(k_blocks, _i64(1))), last_flags,
+                             I32(0))))
+                set_field("a_block", self.at(p["A"], b.mul(pc, p["a_cs"])))
+                set_field("b_block", self.at(p["B"], b.add(b.mul(pc, p["b_rs"]),
+                                                           b.mul(jc, p["b_cs"]))))
+                with b.if_else(parallel) as (threads, caller):
+                    with threads:
+                        b.call(self.parallel_for, [self.pack_b_task, region_arg, b_panels,
+                                                   b_grain])
+                        b.call(self.parallel_for, [self.rows_task, region_arg, m_chunks,
+                                                   _i64(1)])
+                    with caller:
+                        b.call(self.pack_b_task, [region_arg, _i64(0), b_panels])
+                        b.call(self.rows_task, [region_arg, _i64(0), m_chunks])
+        b.ret_void()
