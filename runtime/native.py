@@ -68,6 +68,9 @@ def ensure_routines(keys, target):
             if cache_key in _loaded_routines:
                 continue
             routine = table[key]
+            from . import threadpool
+
+            threadpool.ensure_pool()  # the GEMM runs its blocks on the thread pool
             code = llvm.compile_module(str(routine.module()), target, pipeline="library")
             llvm.register_symbol(routine.symbol, code.address(routine.symbol))
             _loaded_routines[cache_key] = code

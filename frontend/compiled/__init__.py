@@ -12,9 +12,11 @@ import warnings
 import time
 
 from ..compiler.printer import to_dot
+from ..nn.modules.module import Module
 from . import debug
 from .backends import BACKENDS, default_backend
 from .fastpath import MISS
+from .module import OptimizedModule, resolve_options
 from .pytree import flatten
 from .specialization import trace_specialization
 
@@ -28,14 +30,53 @@ def _flat_structure(n):
     return flatten((tuple(range(n)), {}))[1]
 
 
-def compile(fn=None, *, backend=None, max_specializations=DEFAULT_MAX_SPECIALIZATIONS,  # noqa: A001
-            verify=False):
-    """Compile `fn` (a function or an nn.Module); usable as `@llgrad.compile` or
-    `@llgrad.compile(backend="interp")`. `verify=True` checks every graph between passes."""
+def compile(fn=None, *, fullgraph=False, dynamic=None, backend=None, mode=None,  # noqa: A001
+            options=None, disable=False, max_specializations=DEFAULT_MAX_SPECIALIZATIONS,
+            recompile_limit=None, verify=False):
+    """Compile `fn`, a function or an nn.Module, to native code; usable as `@llgrad.compile`,
+    `@llgrad.compile(...)` or `llgrad.compile(model)` (which returns a module, as PyTorch's does).
+
+    The first call with given argument shapes *traces* `fn` (runs it on symbolic tensors),
+    derives the backward of every `backward()`/`autograd.grad` inside it symbolically, optimizes
+    the joint graph, fuses it into loop nests and compiles them through LLVM into one native
+    entry point; later calls that match run that code. Effects keep their eager meaning:
+    parameters and optimizer state are updated in place, `.grad` accumulates, `detach` and
+    `no_grad` cut gradients, random draws advance the generator as in eager mode.
+
+    Back ends (`backend=`): "llvm" (default; native code, also for PyTorch's name "inductor")
+    and "interp" (the optimized graph run by NumPy's kernels, the reference the tests compare
+    against; also for "eager" and "aot_eager"). `$LLGRAD_BACKEND` changes the default.
+
+    Guards: a specialization is reused while the arguments keep their structure, shapes,
+    dtypes, `requires_grad` and `.grad`-is-None flags, grad mode and train/eval mode hold, and
+    the state the function read (parameters, optimizer state, `.grad` slots, hooks) keeps its
+    shapes and flags; the modules and optimizers `fn` reads by name must still be the same
+    objects. A call that breaks a guard traces again; `explain_retrace()` says which guard
+    changed. After `max_specializations` (default 8; PyTorch's `recompile_limit`) a warning
+    names the guard that keeps changing.
+
+    Unlike torch.compile, nothing falls back to eager execution (llgrad always behaves as
+    `fullgraph=True`): code a trace cannot capture (`.item()`, data-dependent `if`, boolean
+    masks) raises an error that names the call and what to write instead. `dynamic=True` is
+    not supported (shapes are specialized); `mode` accepts PyTorch's names (one code
+    generation serves them all); `options` must be empty; `disable=True` returns `fn` itself.
+
+    The result has `stats` (traces, native compilations, disk-cache hits, calls, executions per
+    back end, time per compile phase), `explain(*args)` (the graphs, the fused kernels with
+    their loop IR; `llvm=True`, `asm=True` for LLVM IR and assembly) and `explain_retrace()`.
+    `verify=True` checks every graph between passes.
+    """
+    backend = resolve_options(backend, mode, dynamic, fullgraph, options)
+    limit = recompile_limit if recompile_limit is not None else max_specializations
     if fn is None:
-        return functools.partial(compile, backend=backend,
-                                 max_specializations=max_specializations, verify=verify)
-    return CompiledFunction(fn, backend, max_specializations, verify)
+        return functools.partial(compile, backend=backend, max_specializations=limit,
+                                 verify=verify, disable=disable)
+    if disable:
+        return fn
+    compiled = CompiledFunction(fn, backend, limit, verify)
+    if isinstance(fn, Module):
+        return OptimizedModule(fn, compiled)
+    return compiled
 
 
 class CompiledFunction:
