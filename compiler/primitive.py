@@ -59,7 +59,13 @@ class Primitive:
             handler = _HANDLERS.get(type(a))
             if handler is not None:
                 return handler(self, args, params)
-        return self.impl(*args, **params)
+        try:
+            return self.impl(*args, **params)
+        except FloatingPointError:
+            # The user set NumPy to raise on inf/nan arithmetic; PyTorch's semantics (log(0) is
+            # -inf, 0/0 is nan) hold in llgrad whatever NumPy's error state.
+            with np.errstate(all="ignore"):
+                return self.impl(*args, **params)
 
     def __repr__(self):
         return f"<primitive {self.name}>"

@@ -9,16 +9,18 @@ import math as _math
 import numpy as _np
 
 # PyTorch never warns on inf/nan arithmetic (log(0), 0/0); NumPy would, from every kernel.
-_np.seterr(divide="ignore", invalid="ignore", over="ignore", under="ignore")
+# Those warnings are silenced for llgrad's own modules only: NumPy's error state, and the
+# warnings the user's own NumPy code gives, stay as the user set them. (An error state of
+# "raise" is handled where primitives run: see compiler/primitive.py.)
+import warnings as _warnings  # noqa: E402
 
-from .runtime.memory import tune_allocator as _tune_allocator  # noqa: E402
-
-_tune_allocator()
+_warnings.filterwarnings("ignore", category=RuntimeWarning, module=r"llgrad(\.|$)")
 
 from .compiler import dtypes as _dtypes  # noqa: E402
 from .tensor import Size, Tensor  # noqa: E402
 from .tensor import LEGACY_TYPES as _LEGACY_TYPES  # noqa: E402
 from ._device import device  # noqa: E402
+from ._device import get_default_device, set_default_device  # noqa: E402
 from ._typeinfo import finfo, iinfo  # noqa: E402
 from . import dispatch as _dispatch  # noqa: E402,F401
 from .ops import *  # noqa: E402,F401,F403
@@ -94,3 +96,9 @@ globals().update(_LEGACY_TYPES)
 from . import backends, cuda, nn, optim, utils  # noqa: E402
 from .serialization import load, save  # noqa: E402
 from .compiled import compile  # noqa: E402,A001
+
+
+# A name PyTorch has here and llgrad does not: an AttributeError saying it is not provided yet.
+from ._missing import missing_attributes as _missing_attributes  # noqa: E402
+
+__getattr__ = _missing_attributes(__name__)

@@ -113,6 +113,9 @@ def apply(op, args, params=EMPTY):
         out = op.forward(*datas, **params) if params else op.forward(*datas)
     except ValueError as error:
         raise _as_torch_error(error, datas) from None
+    except FloatingPointError:  # NumPy set to raise by the user: keep PyTorch's inf and nan
+        with np.errstate(all="ignore"):
+            out = op.forward(*datas, **params) if params else op.forward(*datas)
     record = requires_grad and STATE.enabled and op.vjp is not None
     if op.n_outputs == 1:
         result = _new(Tensor)
