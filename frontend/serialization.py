@@ -11,8 +11,10 @@ import io
 import json
 import math
 import os
+import struct
 import tempfile
 import zipfile
+import zlib
 from collections import OrderedDict
 
 import numpy as np
@@ -119,19 +121,48 @@ def save(obj, f, pickle_module=None, pickle_protocol=None, _use_new_zipfile_seri
     manifest = {"format": FORMAT, "version": VERSION, "object": writer.encode(obj),
                 "tensors": [name for name, _ in writer.arrays]}
     if isinstance(f, (str, os.PathLike)):
-        path = os.fspath(f)
-        directory = os.path.dirname(os.path.abspath(path))
-        handle, tmp = tempfile.mkstemp(dir=directory, prefix=".llgrad-save-")
-        try:
-            with os.fdopen(handle, "wb") as out:
-                _write_archive(out, manifest, writer.arrays)
-            os.replace(tmp, path)  # a crash never leaves a half-written checkpoint behind
-        except BaseException:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise
+        _save_to_path(os.fspath(f), manifest, writer.arrays)
     else:
         _write_archive(f, manifest, writer.arrays)
+
+
+def _save_to_path(path, manifest, arrays):
+    directory = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(directory):
+        raise RuntimeError(f"Parent directory {os.path.dirname(path) or directory} does not "
+                           f"exist. Create it first (os.makedirs) or save to another path.")
+    handle, tmp = tempfile.mkstemp(dir=directory, prefix=".llgrad-save-")
+    try:
+        with os.fdopen(handle, "wb") as out:
+            _write_archive(out, manifest, arrays)
+        os.chmod(tmp, _new_file_mode(path))  # mkstemp makes 0600; open() would honour the umask
+        os.replace(tmp, path)  # a crash never leaves a half-written checkpoint behind
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def _new_file_mode(path):
+    """The mode `open(path, "wb")` would leave: an existing file keeps its mode, a new one gets
+    0o666 less the process umask."""
+    try:
+        return os.stat(path).st_mode & 0o7777
+    except FileNotFoundError:
+        return 0o666 & ~_umask()
+
+
+def _umask():
+    try:  # Linux reports it without changing it (os.umask can only set, racing other threads)
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except OSError:
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def _write_archive(out, manifest, arrays):
@@ -152,21 +183,48 @@ def load(f, map_location=None, pickle_module=None, *, weights_only=True, mmap=No
             .split(":")[0] != "cpu" and not callable(map_location) and \
             not isinstance(map_location, dict):
         raise RuntimeError(f"llgrad runs on the CPU only; got map_location={map_location!r}")
-    source = os.fspath(f) if isinstance(f, (str, os.PathLike)) else f
-    name = source if isinstance(source, str) else getattr(f, "name", "the file object")
+    if isinstance(f, (str, os.PathLike)):
+        name = os.fspath(f)
+        with open(name, "rb") as stream:  # a missing file is FileNotFoundError, as in PyTorch
+            return _load_archive(stream, name)
+    return _load_archive(f, getattr(f, "name", "the file object"))
+
+
+# Whatever a damaged or crafted archive makes zipfile, struct or the .npy header parser raise.
+_ARCHIVE_ERRORS = (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError, struct.error,
+                   zlib.error, NotImplementedError, ValueError, KeyError, IndexError, TypeError,
+                   OverflowError, MemoryError, RecursionError, RuntimeError)
+
+
+def _load_archive(stream, name):
     try:
-        archive = zipfile.ZipFile(source, "r")
+        return _read_checkpoint(stream, name)
+    except CheckpointError:
+        raise
+    except _ARCHIVE_ERRORS as error:
+        raise CheckpointError(f"llgrad.load: {name} is damaged or truncated ({error}); it cannot "
+                              f"be read. Save the checkpoint again, or restore it from a copy.") \
+            from None
+
+
+def _read_checkpoint(stream, name):
+    size = _stream_size(stream)
+    try:
+        archive = zipfile.ZipFile(stream, "r")
     except zipfile.BadZipFile:
         raise CheckpointError(f"llgrad.load: {name} is not an llgrad checkpoint (it is not a zip "
-                              f"archive). llgrad reads only files written by llgrad.save.") \
-            from None
+                              f"archive, or it is truncated). llgrad reads only files written by "
+                              f"llgrad.save.") from None
     with archive:
-        names = set(archive.namelist())
-        if MANIFEST not in names:
-            raise CheckpointError(_not_a_checkpoint(name, names))
+        members = _Members(archive, size, name)
+        if MANIFEST not in members.names:
+            raise CheckpointError(_not_a_checkpoint(name, members.names))
         try:
-            manifest = json.loads(archive.read(MANIFEST).decode("utf-8"),
+            manifest = json.loads(members.read(MANIFEST).decode("utf-8"),
                                   parse_constant=_reject_constant)
+        except RecursionError:
+            raise CheckpointError(f"llgrad.load: {name} has a damaged manifest (nested too "
+                                  f"deeply)") from None
         except (ValueError, UnicodeDecodeError) as error:
             raise CheckpointError(f"llgrad.load: {name} has a damaged manifest ({error})") \
                 from None
@@ -179,10 +237,51 @@ def load(f, map_location=None, pickle_module=None, *, weights_only=True, mmap=No
                                   f"{VERSION}")
         tensor_names = manifest.get("tensors")
         if not isinstance(tensor_names, list) or not all(
-                isinstance(n, str) and n in names for n in tensor_names):
+                isinstance(n, str) and n in members.names for n in tensor_names):
             raise CheckpointError(f"llgrad.load: {name} lists tensor files that are missing")
-        reader = _Reader(archive, tensor_names, name)
+        if len(set(tensor_names)) != len(tensor_names):
+            raise CheckpointError(f"llgrad.load: {name} is damaged: two tensors name the same "
+                                  f"file")
+        reader = _Reader(members, tensor_names, name)
         return reader.decode(manifest.get("object"))
+
+
+def _stream_size(stream):
+    position = stream.tell()
+    end = stream.seek(0, os.SEEK_END)
+    stream.seek(position)
+    return end
+
+
+class _Members:
+    """The archive's members, each checked before it is read: stored (not compressed), not
+    encrypted, and lying inside the file. Reading therefore never allocates more than the file
+    holds, whatever sizes a crafted archive declares."""
+
+    def __init__(self, archive, archive_size, name):
+        self.archive = archive
+        self.archive_size = archive_size
+        self.name = name
+        self.names = set(archive.namelist())
+
+    def open(self, member):
+        info = self.archive.getinfo(member)
+        damaged = None
+        if info.flag_bits & 0x1:
+            damaged = f"{member} is encrypted"
+        elif info.compress_type != zipfile.ZIP_STORED or info.compress_size != info.file_size:
+            damaged = f"{member} is compressed (llgrad.save stores members uncompressed)"
+        elif info.header_offset + info.file_size > self.archive_size:
+            damaged = (f"{member} declares {info.file_size} bytes, more than the file holds "
+                       f"(the file is truncated)")
+        if damaged:
+            raise CheckpointError(f"llgrad.load: {self.name} is damaged: {damaged}")
+        return info.file_size, self.archive.open(info)
+
+    def read(self, member):
+        _, stream = self.open(member)
+        with stream:
+            return stream.read()
 
 
 def _reject_constant(token):
@@ -203,8 +302,8 @@ _TAGS = ("int", "float", "tensor", "dtype", "size", "bytes", "dict", "odict", "l
 
 
 class _Reader:
-    def __init__(self, archive, tensor_names, name):
-        self.archive = archive
+    def __init__(self, members, tensor_names, name):
+        self.members = members
         self.tensor_names = tensor_names
         self.name = name
         self.tensors = {}
@@ -271,17 +370,12 @@ class _Reader:
             raise self.fail(f"tensor index {index!r} out of range")
         tensor = self.tensors.get(index)
         if tensor is None:
-            with self.archive.open(self.tensor_names[index]) as stream:
-                try:
-                    array = np.load(io.BytesIO(stream.read()), allow_pickle=False)
-                except ValueError as error:
-                    raise self.fail(f"tensor {index} is not a plain .npy array ({error})") \
-                        from None
             dtype = dtypes.from_name(node["dtype"])
-            if array.dtype != dtype.np or list(array.shape) != list(node["shape"]):
-                raise self.fail(f"tensor {index} does not match its description")
-            if not array.flags.c_contiguous:  # ascontiguousarray would make 0-d arrays 1-d
-                array = np.array(array, order="C")
+            shape = node["shape"]
+            if not isinstance(shape, list) or len(shape) > 64 or not all(
+                    type(d) is int and d >= 0 for d in shape):
+                raise self.fail(f"tensor {index} has a malformed shape {str(shape)[:80]}")
+            array = self._array(index, dtype.np, tuple(shape))
             tensor = Tensor._wrap(array)
             if node.get("parameter"):
                 from .nn.parameter import Parameter
@@ -291,3 +385,44 @@ class _Reader:
                 tensor.requires_grad_(True)
             self.tensors[index] = tensor
         return tensor
+
+    def _array(self, index, dtype, shape):
+        """Tensor `index` read as a C-ordered array of `dtype` and `shape`: the .npy header must
+        say exactly that and the member must hold exactly those bytes, checked before the data is
+        read."""
+        member_size, stream = self.members.open(self.tensor_names[index])
+        with stream:
+            header = _npy_header(stream, index, self.fail)
+            descr, fortran_order, stored_shape = header
+            if descr != dtype or tuple(stored_shape) != shape:
+                raise self.fail(f"tensor {index} does not match its description")
+            nbytes = math.prod(shape) * dtype.itemsize
+            if member_size != stream.tell() + nbytes:
+                raise self.fail(f"tensor {index} holds {member_size - stream.tell()} bytes of "
+                                f"data; its shape needs {nbytes}")
+            data = bytearray(nbytes)
+            if stream.readinto(data) != nbytes:
+                raise self.fail(f"tensor {index} is truncated")
+            stream.read()  # reaching the end checks the member's CRC
+        array = np.frombuffer(data, dtype=dtype)
+        if fortran_order:
+            return np.array(array.reshape(shape[::-1]).T, order="C")
+        return array.reshape(shape)
+
+
+def _npy_header(stream, index, fail):
+    """(dtype, fortran_order, shape) from a .npy header; object dtypes (pickles) are refused."""
+    try:
+        version = np.lib.format.read_magic(stream)
+        if version == (1, 0):
+            shape, fortran_order, dtype = np.lib.format.read_array_header_1_0(stream)
+        elif version == (2, 0):
+            shape, fortran_order, dtype = np.lib.format.read_array_header_2_0(stream)
+        else:
+            raise ValueError(f"unsupported .npy version {version}")
+    except ValueError as error:
+        raise fail(f"tensor {index} is not a plain .npy array ({error})") from None
+    if dtype.hasobject:
+        raise fail(f"tensor {index} is not a plain .npy array (it holds Python objects, which "
+                   f"only a pickle can restore)")
+    return dtype, fortran_order, shape
