@@ -79,6 +79,14 @@ def compile(fn=None, *, fullgraph=False, dynamic=None, backend=None, mode=None, 
     return compiled
 
 
+class Explanation(str):
+    """Text from `explain`: a str whose repr is itself, so a REPL shows it once, laid out, as
+    `print` does (torch._dynamo.explain returns an object for the same reason)."""
+
+    def __repr__(self):
+        return str(self)
+
+
 class CompiledFunction:
     def __init__(self, fn, backend=None, max_specializations=DEFAULT_MAX_SPECIALIZATIONS,
                  verify=False):
@@ -166,7 +174,8 @@ class CompiledFunction:
         return spec
 
     def explain(self, *args, dot=None, kernels=True, llvm=False, asm=False, **kwargs):
-        """Print and return what compiling for these arguments gives (no step is run): the
+        """What compiling for these arguments gives (no step is run), as text that a REPL shows
+        once and `print` prints: the
         forward, backward and optimized graphs, then the native kernels (`kernels=True`: which
         graph nodes each computes, its flops and bytes, its loop IR), their LLVM IR
         (`llvm=True`) and assembly (`asm=True`). `dot=path` also writes the optimized graph as
@@ -177,17 +186,15 @@ class CompiledFunction:
         text = spec.explanation()
         if kernels or llvm or asm:
             text += "\n" + spec.kernel_explanation(llvm=llvm, asm=asm)
-        print(text)
         if dot is not None:
             with open(dot, "w") as f:
                 f.write(to_dot(spec.graph))
-        return text
+        return Explanation(text)
 
     def explain_retrace(self):
-        """Why the last retrace happened: which guard changed, from what to what."""
-        text = self.last_retrace or "no retrace has happened"
-        print(text)
-        return text
+        """Why the last retrace happened: which guard changed, from what to what (text a REPL
+        shows once)."""
+        return Explanation(self.last_retrace or "no retrace has happened")
 
     def reset(self):
         self.specializations.clear()

@@ -344,7 +344,10 @@ def test_explain_shows_forward_backward_and_optimized_graphs(capsys):
     text = step.explain(x, y)
     assert "== forward graph" in text and "== backward and update graph" in text
     assert "== optimized graph" in text and "matmul" in text
-    assert text in capsys.readouterr().out
+    # a REPL shows it once, laid out: nothing printed, and its repr is the text itself
+    assert capsys.readouterr().out == ""
+    assert repr(text) == text == str(text)
+    assert repr(step.explain_retrace()) == "no retrace has happened"
 
 
 def test_explain_writes_graphviz(tmp_path):
