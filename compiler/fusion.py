@@ -70,13 +70,57 @@ def broadcast_indices(operand_shape, out_shape, indices):
 
 def reshape_indices(in_shape, out_shape, indices):
     """A reshape's operand indices. When only size-1 dimensions come or go, they map one to one;
-    otherwise through the linear index (integer division and remainder by constants, which LLVM
-    turns into multiplications)."""
+    otherwise each run of dimensions whose sizes multiply to the same product maps through its
+    own linear index: a split dimension is read at an affine index (vector loads stay
+    contiguous), merged dimensions by division and remainder of one index."""
     kept_in = [d for d in in_shape if d != 1]
     kept_out = [d for d in out_shape if d != 1]
     if kept_in == kept_out:
         it = iter([ix for ix, d in zip(indices, out_shape) if d != 1])
         return tuple(Const(0, INDEX) if d == 1 else next(it) for d in in_shape)
+    groups = _reshape_groups(in_shape, out_shape)
+    if groups is None:
+        return _reshape_through_linear(in_shape, out_shape, indices)
+    result = [Const(0, INDEX)] * len(in_shape)
+    for in_dims, out_dims in groups:
+        sub_in = tuple(in_shape[k] for k in in_dims)
+        sub_out = tuple(out_shape[k] for k in out_dims)
+        picked = _reshape_through_linear(sub_in, sub_out, tuple(indices[k] for k in out_dims))
+        for k, ix in zip(in_dims, picked):
+            result[k] = ix
+    return tuple(result)
+
+
+def _reshape_groups(in_shape, out_shape):
+    """The reshape as independent runs of dimensions of equal products ([(input dims, output
+    dims)], size-1 dimensions left out): a split of one input dimension is then affine in the
+    output indices (no division), and a merge divides one output index only. None when a size
+    is 0."""
+    if 0 in in_shape or 0 in out_shape:
+        return None
+    ins = [k for k, d in enumerate(in_shape) if d != 1]
+    outs = [k for k, d in enumerate(out_shape) if d != 1]
+    groups, i, j = [], 0, 0
+    while i < len(ins) and j < len(outs):
+        gi, gj = [ins[i]], [outs[j]]
+        pi, pj = in_shape[ins[i]], out_shape[outs[j]]
+        i, j = i + 1, j + 1
+        while pi != pj:
+            if pi < pj:
+                gi.append(ins[i])
+                pi *= in_shape[ins[i]]
+                i += 1
+            else:
+                gj.append(outs[j])
+                pj *= out_shape[outs[j]]
+                j += 1
+        groups.append((gi, gj))
+    return groups
+
+
+def _reshape_through_linear(in_shape, out_shape, indices):
+    """Operand indices through the row-major linear index: integer division and remainder by
+    constants (which LLVM turns into multiplications)."""
     from .primitive import REGISTRY
 
     linear = Const(0, INDEX)

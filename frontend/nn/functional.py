@@ -18,6 +18,9 @@ from ..ops import reduction as _red
 from ..ops.linalg import linear  # noqa: F401 (F.linear)
 from ..tensor import _wrap_dim
 from . import _ops
+from ._conv import conv1d, conv2d  # noqa: F401
+from ._pooling import (adaptive_avg_pool2d, avg_pool2d, max_pool2d,  # noqa: F401
+                       max_pool2d_with_indices)
 
 # ---- activations -------------------------------------------------------------------------------
 
@@ -162,7 +165,9 @@ def pad(input, pad, mode="constant", value=None):
                            f"dimension but got padding length {len(pad)} and input of dimension "
                            f"{input.ndim}")
     if mode != "constant":
-        raise NotImplementedError(f"llgrad's F.pad supports mode='constant' only, got {mode!r}")
+        from ._padding_modes import pad as _pad_mode
+
+        return _pad_mode(input, pad, mode, value)
     shape_ = tuple(input.shape)
     for i in range(len(pad) // 2):
         d = input.ndim - 1 - i
