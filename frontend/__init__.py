@@ -94,6 +94,7 @@ def get_num_threads():
 globals().update(_LEGACY_TYPES)
 
 from . import backends, cuda, nn, optim, utils  # noqa: E402
+from . import profiler  # noqa: E402
 from .serialization import load, save  # noqa: E402
 from .compiled import compile  # noqa: E402,A001
 

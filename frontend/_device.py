@@ -90,3 +90,30 @@ def check_device(requested):
     if kind == "cuda":
         raise AssertionError(CUDA_UNAVAILABLE)
     raise RuntimeError(f"llgrad runs on the CPU only; got device '{requested}'")
+
+
+# ---- the default device (torch.set_default_device) ---------------------------------------------
+
+_default_device = None  # as given to set_default_device; None: never set, or reset
+
+
+def set_default_device(device_):
+    """PyTorch's set_default_device: factories without `device=` allocate there. Only the CPU
+    exists here, so the CPU (any spelling, with or without index) is accepted and changes
+    nothing, None resets, and another device raises at once. (PyTorch accepts "cuda:0" or
+    "meta" here and raises at the next factory call; llgrad could never honour them.)"""
+    global _default_device
+    if device_ is None:
+        _default_device = None
+        return
+    chosen = device_ if isinstance(device_, device) else device(device_)
+    check_device(chosen)
+    _default_device = chosen
+
+
+def get_default_device():
+    """The device set by set_default_device (the CPU unless set): as PyTorch, with its index
+    when one was given, else `device(type='cpu')`."""
+    if _default_device is not None and _default_device.index is not None:
+        return _default_device
+    return CPU

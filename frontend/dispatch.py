@@ -18,6 +18,7 @@ from .autograd.grad_mode import STATE
 from .autograd.graph import (SavedTensor, ShapeOnly, grad_accumulator, next_sequence_nr,
                              node_class)
 from .compiler import dtypes
+from . import _profiling
 from .compiler.primitive import numpy_result, shape_of
 from . import tracing
 from .tracing import active_tracer
@@ -73,6 +74,9 @@ def primitive_op(node_name, prim, promote=None):
 
 def apply(op, args, params=EMPTY):
     """Run `op` on `args` (Tensors or plain values); returns a Tensor (or a tuple of them)."""
+    profiler = _profiling.ACTIVE
+    if profiler is not None and not profiler.busy:  # a profile records: the op is an event
+        return profiler.run_op(op, args, params)
     tracer = active_tracer()
     if tracer is not None:
         return tracer.apply(op, python_scalars(args), params)

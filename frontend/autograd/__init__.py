@@ -7,7 +7,8 @@ from .grad_mode import (enable_grad, inference_mode, is_grad_enabled, is_inferen
                         no_grad, set_grad_enabled)
 from .gradcheck import gradcheck, gradgradcheck
 from .graph import Node
-from . import graph
+from .variable import Variable
+from . import functional, graph, profiler
 
 
 def _as_tuple(x):
@@ -153,3 +154,9 @@ class set_detect_anomaly:
 
 
 detect_anomaly = set_detect_anomaly
+
+
+# A name PyTorch has here and llgrad does not: an AttributeError saying it is not provided yet.
+from .._missing import missing_attributes as _missing_attributes  # noqa: E402
+
+__getattr__ = _missing_attributes(__name__)

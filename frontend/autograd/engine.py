@@ -10,7 +10,7 @@ import functools
 
 import numpy as np
 
-from .. import epoch
+from .. import _profiling, epoch
 
 from ..compiler.primitive import numpy_result
 from ..compiler.primitives import cast, sum_to
@@ -164,8 +164,12 @@ class _Run:
             grads = buffers.pop(node, None)
             if grads is None:
                 continue
+            profiler = _profiling.ACTIVE
             if type(node) is AccumulateGrad:
-                self._leaf(node, grads)
+                if profiler is None:
+                    self._leaf(node, grads)
+                else:
+                    profiler.run_node(node, self._leaf, node, grads)
                 continue
             if targets:
                 if node not in needed:
@@ -177,7 +181,10 @@ class _Run:
                 self._capture(node, grads)  # run as well: captured before its hooks, as PyTorch
             if node._has_hooks:
                 grads = self._run_hooks(node, grads, node_hooks=True)
-            input_grads = node.apply(grads, self.create_graph)
+            if profiler is None:
+                input_grads = node.apply(grads, self.create_graph)
+            else:  # (a profile records: the node is an event)
+                input_grads = profiler.run_node(node, node.apply, grads, self.create_graph)
             if node._post_hooks:
                 input_grads = self._run_post_hooks(node, input_grads, grads)
             executed.append(node)

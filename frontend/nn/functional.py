@@ -472,6 +472,8 @@ def _nll_checks(input, target, weight):
     if input.ndim != 1 and (target.ndim == 0 or input.shape[0] != target.shape[0]):
         raise ValueError(f"Expected input batch_size ({input.shape[0]}) to match target "
                          f"batch_size ({target.shape[0] if target.ndim else 0}).")
+    if input.ndim <= 2 and target.ndim > 1:  # (before the dtype: PyTorch's order)
+        raise RuntimeError("0D or 1D target tensor expected, multi-target not supported")
     if target.dtype not in (dtypes.int64, dtypes.uint8):
         raise RuntimeError(f"expected target dtype to be Long or Byte, but got "
                            f"{_scalar_name(target.dtype)}")
@@ -484,8 +486,6 @@ def _nll_checks(input, target, weight):
         if weight.dtype is not input.dtype:
             raise RuntimeError(f"expected scalar type {_scalar_name(input.dtype)} but found "
                                f"{_scalar_name(weight.dtype)}")
-    if input.ndim <= 2 and target.ndim > 1:
-        raise RuntimeError("0D or 1D target tensor expected, multi-target not supported")
     return n_classes
 
 
@@ -537,7 +537,14 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
     if not 0.0 <= label_smoothing <= 1.0:
         raise RuntimeError(f"label_smoothing must be between 0.0 and 1.0. Got: {label_smoothing}")
     class_dim = 0 if input.ndim == 1 else 1
-    if target.dtype.is_floating_point:
+    if tuple(target.shape) == tuple(input.shape):
+        # PyTorch reads the target by its shape: the input's shape means class probabilities
+        # (which must be floats); any other shape, class indices (which must be Long).
+        if not target.dtype.is_floating_point:
+            raise RuntimeError(f"Expected floating point type for target with class "
+                               f"probabilities, got {_scalar_name(target.dtype)}")
+        if ignore_index >= 0:
+            raise RuntimeError("ignore_index is not supported for floating point target")
         return _cross_entropy_probabilities(input, target, weight, reduction, label_smoothing,
                                             class_dim)
     log_probs = _log_softmax(input, class_dim)
@@ -608,3 +615,9 @@ def _cross_entropy_smoothed(log_probs, target, weight, reduction, ignore_index, 
 def flatten(input, start_dim=0, end_dim=-1):
     return shape.flatten(input, start_dim, end_dim)
 
+
+
+# A name PyTorch has here and llgrad does not: an AttributeError saying it is not provided yet.
+from .._missing import missing_attributes as _missing_attributes  # noqa: E402
+
+__getattr__ = _missing_attributes(__name__)

@@ -250,3 +250,9 @@ kaiming_uniform = _make_deprecate(kaiming_uniform_)
 kaiming_normal = _make_deprecate(kaiming_normal_)
 orthogonal = _make_deprecate(orthogonal_)
 sparse = _make_deprecate(sparse_)
+
+
+# A name PyTorch has here and llgrad does not: an AttributeError saying it is not provided yet.
+from .._missing import missing_attributes as _missing_attributes  # noqa: E402
+
+__getattr__ = _missing_attributes(__name__)

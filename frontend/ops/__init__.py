@@ -103,8 +103,9 @@ METHODS = {
 
 def _new_factory(fill):
     def new(self, *size, dtype=None, device=None, requires_grad=False, layout=None,
-            pin_memory=False):
-        return fill(*size, dtype=dtype or self.dtype, device=device, requires_grad=requires_grad)
+            pin_memory=False, **size_keyword):  # (new_zeros(size=(2, 3)), as the factories)
+        return fill(*size, dtype=dtype or self.dtype, device=device, requires_grad=requires_grad,
+                    **size_keyword)
 
     return new
 
@@ -274,3 +275,8 @@ _EXPLICIT = ["argsort", "kthvalue", "msort", "sort", "topk", "unique", "argwhere
              "unsqueeze", "view", "vstack"]
 __all__ = sorted(set(_EXPLICIT) | set(_public_functions(creation)) |
                  set(_public_functions(elementwise)))
+
+# out= on the functions PyTorch gives it (llgrad.mul(a, b, out=c)); methods keep the plain ones
+from . import out as _out  # noqa: E402
+
+_out.install(globals())

@@ -66,6 +66,72 @@ def _factory(fn):
     return wrapper
 
 
+def _size_keyword(fn):
+    """PyTorch's keyword spelling of a factory's size, `zeros(size=(2, 3))`, beside the
+    positional ones. The keyword takes a sequence only (`size=2` is PyTorch's TypeError)."""
+    name = fn.__name__
+
+    @functools.wraps(fn)
+    def wrapper(*size, **kwargs):
+        if "size" not in kwargs:
+            if not size:
+                _missing_size(name, kwargs)
+            return fn(*size, **kwargs)
+        given = kwargs.pop("size")
+        if size:
+            _size_given_twice(name, size, kwargs, given)
+        if not isinstance(given, (tuple, list)) or not all(map(_is_size_element, given)):
+            raise TypeError(f"{name}(): argument 'size' must be tuple of ints, not "
+                            f"{_argument_type(given)}")
+        return fn(tuple(given), **kwargs)
+
+    return wrapper
+
+
+def _is_size_element(value):
+    if isinstance(value, Tensor):
+        return value.dtype.kind in "iu" and value.numel() == 1
+    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+
+
+def _argument_type(value):
+    return "Tensor" if isinstance(value, Tensor) else type(value).__name__
+
+
+# rand and randn have two overloads (with and without a generator): PyTorch lists both when
+# neither matches.
+_RANDOM_OVERLOADS = (
+    " * (tuple of ints size, *, llgrad.Generator generator, Tensor out = None, llgrad.dtype dtype "
+    "= None, llgrad.layout layout = None, llgrad.device device = None, bool pin_memory = False, "
+    "bool requires_grad = False)\n"
+    " * (tuple of ints size, *, Tensor out = None, llgrad.dtype dtype = None, llgrad.layout "
+    "layout = None, llgrad.device device = None, bool pin_memory = False, bool requires_grad = "
+    "False)\n")
+
+
+def _invalid_random_call(name, args, kwargs):
+    def kind(value):
+        if isinstance(value, (dtypes.DType, Tensor)):
+            return "llgrad.dtype" if isinstance(value, dtypes.DType) else "Tensor"
+        return type(value).__name__
+
+    got = [kind(a) for a in args] + [f"{k}={kind(v)}" for k, v in kwargs.items()]
+    return TypeError(f"{name}() received an invalid combination of arguments - got "
+                     f"({', '.join(got)}), but expected one of:\n{_RANDOM_OVERLOADS}")
+
+
+def _missing_size(name, kwargs):
+    if name in ("rand", "randn"):
+        raise _invalid_random_call(name, (), kwargs)
+    raise TypeError(f'{name}() missing 1 required positional arguments: "size"')
+
+
+def _size_given_twice(name, size, kwargs, given):
+    if name in ("rand", "randn"):
+        raise _invalid_random_call(name, size, {**kwargs, "size": given})
+    raise TypeError(f"{name}() got multiple values for argument 'size'")
+
+
 # ---- from data ---------------------------------------------------------------------------------
 
 _SEQUENCES = (list, tuple, range)
@@ -232,16 +298,19 @@ def _filled(value, size, dtype, requires_grad, name="size"):
     return _make(np.full(_sizes(size, name), value, dtype=dtype.np), requires_grad)
 
 
+@_size_keyword
 @_factory
 def zeros(*size, out=None, dtype=None, layout=None, device=None, requires_grad=False):
     return _filled(0, size, dtype, requires_grad, "zeros")
 
 
+@_size_keyword
 @_factory
 def ones(*size, out=None, dtype=None, layout=None, device=None, requires_grad=False):
     return _filled(1, size, dtype, requires_grad, "ones")
 
 
+@_size_keyword
 @_factory
 def empty(*size, out=None, dtype=None, layout=None, device=None, requires_grad=False,
           memory_format=None):
@@ -289,10 +358,14 @@ def eye(n, m=None, *, out=None, dtype=None, layout=None, device=None, requires_g
 # ---- ranges ------------------------------------------------------------------------------------
 
 @_factory
-def arange(start, end=None, step=1, *, out=None, dtype=None, layout=None, device=None,
+def arange(start=None, end=None, step=1, *, out=None, dtype=None, layout=None, device=None,
            requires_grad=False):
     if end is None:
+        if start is None:
+            raise TypeError('arange() missing 1 required positional arguments: "end"')
         start, end = 0, start
+    elif start is None:  # arange(end=3)
+        start = 0
     values = [v.item() if isinstance(v, Tensor) else v for v in (start, end, step)]
     start, end, step = values
     dtype = _dtype(dtype)
@@ -459,6 +532,7 @@ def _random(draw, shape, dtype, requires_grad=False):
     return t
 
 
+@_size_keyword
 @_factory
 def rand(*size, generator=None, out=None, dtype=None, layout=None, device=None,
          requires_grad=False):
@@ -468,6 +542,7 @@ def rand(*size, generator=None, out=None, dtype=None, layout=None, device=None,
                    requires_grad)
 
 
+@_size_keyword
 @_factory
 def randn(*size, generator=None, out=None, dtype=None, layout=None, device=None,
           requires_grad=False):
@@ -478,8 +553,10 @@ def randn(*size, generator=None, out=None, dtype=None, layout=None, device=None,
 
 
 @_factory
-def randint(low, high=None, size=None, *, generator=None, dtype=None, out=None, layout=None,
+def randint(low=None, high=None, size=None, *, generator=None, dtype=None, out=None, layout=None,
             device=None, requires_grad=False):
+    if low is None:  # randint(high=5, size=(2,))
+        low = 0
     if size is None:
         low, high, size = 0, low, high
     if high is None:

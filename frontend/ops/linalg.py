@@ -70,16 +70,41 @@ def _check_mm(a, b):
 
 
 def _check_dtypes(a, b, name):
-    if a.dtype is not b.dtype:
-        raise RuntimeError(f"expected m1 and m2 to have the same dtype, but got: "
-                           f"{a.dtype.name} != {b.dtype.name}" if name == "mm" else
-                           f"expected scalar type {_scalar(a)} but found {_scalar(b)}")
+    """PyTorch refuses mixed dtypes in its matrix products (no promotion), each kernel in its
+    own words."""
+    if a.dtype is b.dtype:
+        return
+    if name == "mm":
+        raise RuntimeError(f"expected m1 and m2 to have the same dtype, but got: {_cpp(a)} != "
+                           f"{_cpp(b)}")
+    if name == "dot":
+        raise RuntimeError(f"dot : expected both vectors to have same dtype, but found "
+                           f"{_scalar(a)} and {_scalar(b)}")
+    if name == "mv":  # (addmv's check, whose result takes the vector's type)
+        raise RuntimeError(f"addmv input tensors must have the same dtype, but got {_scalar(b)}, "
+                           f"{_scalar(a)}, and {_scalar(b)}")
+    raise RuntimeError(f"expected scalar type {_scalar(a)} but found {_scalar(b)}")
+
+
+def _check_addmm_dtypes(bias, mat1, mat2):
+    """addmm's checks, in its order: the added term against mat2, then mat1 against mat2 (so a
+    float64 batch into a float32 nn.Linear is "mat1 and mat2 must have the same dtype")."""
+    for name, t in (("self", bias), ("mat1", mat1)):
+        if t.dtype is not mat2.dtype:
+            raise RuntimeError(f"{name} and mat2 must have the same dtype, but got {_scalar(t)} "
+                               f"and {_scalar(mat2)}")
 
 
 def _scalar(t):
     from .reduction import _scalar_type_name
 
     return _scalar_type_name(t.dtype)
+
+
+def _cpp(t):
+    from ..tensor import _CPP_TYPE_NAMES
+
+    return _CPP_TYPE_NAMES[t.dtype.name]
 
 
 def dot(input, other, _op=DOT):
@@ -103,6 +128,8 @@ def inner(input, other):
     if input.ndim == 0 or other.ndim == 0:
         return input * other
     k = input.shape[-1]
+    if input.dtype is not other.dtype:
+        raise RuntimeError("both inputs should have same dtype")
     if other.shape[-1] != k:
         raise RuntimeError(f"inner() the last dimension must match on both input tensors but got "
                            f"shapes {list(input.shape)} and {list(other.shape)}")
@@ -121,6 +148,7 @@ def mv(input, vec):
     if input.shape[1] != vec.shape[0]:
         raise RuntimeError(f"size mismatch, got input ({input.shape[0]}), mat ({input.shape[0]}x"
                            f"{input.shape[1]}), vec ({vec.shape[0]})")
+    _check_dtypes(input, vec, "mv")
     return apply(MV, (input, vec))
 
 
@@ -138,11 +166,13 @@ def bmm(input, mat2):
         raise RuntimeError(f"Expected size for first two dimensions of batch2 tensor to be: "
                            f"[{input.shape[0]}, {input.shape[2]}] but got: "
                            f"[{mat2.shape[0]}, {mat2.shape[1]}].")
+    _check_dtypes(input, mat2, "bmm")
     return apply(BMM, (input, mat2))
 
 
 def addmm(input, mat1, mat2, *, beta=1, alpha=1):
     _check_mm(mat1, mat2)
+    _check_addmm_dtypes(input, mat1, mat2)
     return apply(ADDMM, (input, mat1, mat2), {"beta": beta, "alpha": alpha})
 
 
@@ -262,6 +292,8 @@ ger = outer
 def linear(input, weight, bias=None):
     """y = input @ weight.T + bias, recorded as PyTorch records it (addmm for a batch of rows)."""
     weight_t = weight.t()
+    if bias is not None:
+        _check_addmm_dtypes(bias, input, weight)  # (every rank: PyTorch's addmm path checks)
     if input.ndim == 2 and bias is not None:
         return addmm(bias, input, weight_t)
     if bias is not None and bias.ndim == 1 and _is_contiguous(input):

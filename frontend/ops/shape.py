@@ -331,13 +331,16 @@ CAT = Op("CatBackward0", lambda *xs, axis: P.concat(*xs, axis=axis), P.concat.vj
 
 def _joined_into(name, out, join, tensors, dim):
     """cat/stack with out=: joined without autograd (PyTorch refuses it), then cast into out."""
+    from .out import check_out_type, store
+
+    check_out_type(name, out)
     _args.check_out_autograd(name, out, tensors)
     from ..dispatch import result_type
 
     if result_type(*tensors).category > out.dtype.category:  # PyTorch's canCast
         raise TypeError(f"torch.{name}(): input types can't be cast to the desired output type "
                         f"{_scalar_type_name(out.dtype)}")
-    return _args.write_out(out, join(tensors, dim))
+    return store(out, join(tensors, dim))  # (resized with PyTorch's warning)
 
 
 def _scalar_type_name(dtype):

@@ -9,3 +9,9 @@ from .dataset import (ConcatDataset, Dataset, IterableDataset, Subset, TensorDat
                       random_split)
 from .sampler import (BatchSampler, RandomSampler, Sampler, SequentialSampler,  # noqa: F401
                       SubsetRandomSampler, WeightedRandomSampler)
+
+
+# A name PyTorch has here and llgrad does not: an AttributeError saying it is not provided yet.
+from ..._missing import missing_attributes as _missing_attributes  # noqa: E402
+
+__getattr__ = _missing_attributes(__name__)
