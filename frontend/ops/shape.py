@@ -99,12 +99,31 @@ def view(input, *shape):
 def _viewable(data, shape):
     if data.flags.c_contiguous or data.size <= 1:
         return True
-    try:
-        view = data.view()
-        view.shape = shape  # NumPy refuses exactly when a copy would be needed
-        return True
-    except AttributeError:
-        return False
+    return _view_strides(data.shape, data.strides, shape) is not None
+
+
+def _view_strides(old_shape, old_strides, new_shape):
+    """Strides that give `new_shape` over the same memory, or None when a view cannot (PyTorch's
+    rule: each run of dimensions that is contiguous in memory may be re-split freely, runs may
+    not be merged). Computed rather than asked of NumPy, whose `.shape` setter is deprecated."""
+    new_strides = [0] * len(new_shape)
+    view_d = len(new_shape) - 1
+    base = old_strides[-1]  # the stride of the innermost element of the current run
+    run_numel = view_numel = 1
+    for d in reversed(range(len(old_shape))):
+        run_numel *= old_shape[d]
+        run_ends = d == 0 or (old_shape[d - 1] != 1 and old_strides[d - 1] != run_numel * base)
+        if not run_ends:
+            continue
+        while view_d >= 0 and (view_numel < run_numel or new_shape[view_d] == 1):
+            new_strides[view_d] = view_numel * base
+            view_numel *= new_shape[view_d]
+            view_d -= 1
+        if view_numel != run_numel:
+            return None
+        if d > 0:
+            base, run_numel, view_numel = old_strides[d - 1], 1, 1
+    return new_strides if view_d == -1 else None
 
 
 def view_as(input, other):
