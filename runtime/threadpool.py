@@ -726,7 +726,10 @@ def ensure_pool():
             _num_threads = _default_num_threads()
         tgt = llvm.target("host")
         _resolve_libc()
-        code = llvm.compile_module(str(build_module(tgt.triple)), tgt)
+        from . import cache  # the pool's object code is cached on disk like every kernel
+
+        code, _, _ = cache.compile_cached("thread_pool", tgt, "step", lambda: (
+            str(build_module(tgt.triple)), {"symbols": [PARALLEL_FOR, NUM_THREADS]}))
         # The pool's code is never unmapped: workers (and daemon threads inside a region at
         # exit) run it. One extra reference keeps the engine alive through interpreter teardown.
         ctypes.pythonapi.Py_IncRef(ctypes.py_object(code))

@@ -61,9 +61,10 @@ def compile(fn=None, *, fullgraph=False, dynamic=None, backend=None, mode=None, 
     not supported (shapes are specialized); `mode` accepts PyTorch's names (one code
     generation serves them all); `options` must be empty; `disable=True` returns `fn` itself.
 
-    The result has `stats` (traces, native compilations, disk-cache hits, calls, executions per
-    back end, time per compile phase), `explain(*args)` (the graphs, the fused kernels with
-    their loop IR; `llvm=True`, `asm=True` for LLVM IR and assembly) and `explain_retrace()`.
+    The result has `stats` (traces, native compilations, kernel-cache hits from disk and memory,
+    calls, executions per back end, time per compile phase), `explain(*args)` (the graphs, the
+    fused kernels with their loop IR; `llvm=True`, `asm=True` for LLVM IR and assembly) and
+    `explain_retrace()`.
     `verify=True` checks every graph between passes.
     """
     backend = resolve_options(backend, mode, dynamic, fullgraph, options)
@@ -98,7 +99,7 @@ class CompiledFunction:
         self.backend = backend
         self.max_specializations = max_specializations
         self.verify = verify
-        self.stats = {"traces": 0, "compiles": 0, "disk_hits": 0, "calls": 0,
+        self.stats = {"traces": 0, "compiles": 0, "disk_hits": 0, "memory_hits": 0, "calls": 0,
                       "executions": {name: 0 for name in BACKENDS}, "time": {}}
         self.specializations = []
         self._fast = None
@@ -160,7 +161,13 @@ class CompiledFunction:
             spec.backward_executable.counters = self.stats["executions"]
         self.stats["traces"] += 1
         if self.backend == "llvm":
-            self.stats["compiles"] += 1 + (spec.backward_graph is not None)
+            executables = [spec.executable]
+            if spec.backward_graph is not None:
+                executables.append(spec.backward_executable)
+            for executable in executables:  # compiled, or shared through the kernel cache
+                source = getattr(getattr(executable, "step", None), "cache_source", "compiled")
+                counter = {"disk": "disk_hits", "memory": "memory_hits"}.get(source, "compiles")
+                self.stats[counter] += 1
         times = self.stats["time"]
         for phase, seconds in spec.timings.items():
             times[phase] = times.get(phase, 0.0) + seconds

@@ -1,6 +1,9 @@
 """LLGRAD_DEBUG: what llgrad.compile reports as it works, on stderr.
 
-`LLGRAD_DEBUG=graphs,retrace,kernels,llvm,asm` (any subset, comma separated):
+`LLGRAD_DEBUG=graphs,retrace,kernels,llvm,asm,cache` (any subset, comma separated):
+cache    the kernel cache: for each miss, which key part differed from the nearest entry (CPU
+         features, versions, graph); for each hit, where the code came from (the runtime's
+         cache module prints these)
 graphs   the forward, backward and optimized graphs of each new specialization
 retrace  why a call did not match an existing specialization
 kernels  the fused kernels of each native compilation, with their loop IR
@@ -10,7 +13,7 @@ asm      the assembly of each kernel
 import os
 import sys
 
-FLAGS = ("asm", "graphs", "kernels", "llvm", "retrace")
+FLAGS = ("asm", "graphs", "kernels", "llvm", "retrace", "cache")
 
 
 def flags():
