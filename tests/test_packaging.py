@@ -47,3 +47,12 @@ def test_package_data_files_exist():
     config = setuptools_config()
     for pattern in config["package-data"]["llgrad"]:
         assert list((ROOT / "frontend").glob(pattern)), f"package-data {pattern} matches nothing"
+
+
+def test_license_files_and_typed_marker_ship():
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    for name in project["license-files"]:
+        assert (ROOT / name).is_file(), f"license-files lists {name}, which does not exist"
+    assert "py.typed" in setuptools_config()["package-data"]["llgrad"], (
+        "the py.typed marker must ship, or type checkers ignore llgrad's annotations")
+    assert (ROOT / "frontend" / "py.typed").is_file()
