@@ -34,7 +34,7 @@ from llvmlite import ir
 from .emit import PARALLEL_FOR, PARALLEL_FOR_TYPE, TASK_TYPE
 from .types import F32, F64, I1, I8P, I32, I64, VOID, constant, declare, intrinsic, splat
 
-VERSION = 2  # part of the symbol name: bump when generated code changes its results
+VERSION = 3  # part of the symbol name: bump when generated code changes its results or layout
 
 _DTYPES = {"float32": (F32, 4, "f32"), "float64": (F64, 8, "f64")}
 
@@ -108,16 +108,24 @@ def plan(M, N, K, target, dtype_name):
 
 def gemm_workspace_elements(M, N, K, target, dtype_name):
     """Elements of T the caller provides as `workspace`: one packed block of B (kc x nc, panels
-    padded to NR), one A slot (a packed block of at most MC rows, panels padded to MR, plus a
+    padded to NR), one A slot (a packed block of one row chunk's rows, panels padded to MR, plus a
     vector of slack: packing A may store up to lanes-1 elements past its last panel; rounded
     up to whole cache lines) per row chunk that may run at once, and a claim word per slot."""
     bl = blocking(target, dtype_name)
     itemsize = _DTYPES[dtype_name][1]
     kc = min(max(K, 0), bl.kc)
-    slot = _round_up(kc * _round_up(min(max(M, 0), bl.mc), bl.mr) + bl.lanes,
+    work = plan(M, N, K, target, dtype_name)
+    slot = _round_up(kc * _chunk_rows(M, work.m_chunks, bl.mr) + bl.lanes,
                      _line_elements(itemsize))
-    slots = plan(M, N, K, target, dtype_name).slots
-    return kc * _round_up(min(max(N, 0), bl.nc), bl.nr) + slots * (slot + 1)
+    return kc * _round_up(min(max(N, 0), bl.nc), bl.nr) + work.slots * (slot + 1)
+
+
+def _chunk_rows(M, m_chunks, mr):
+    """Rows of A one chunk packs at most: chunk c covers panels [c*P/n, (c+1)*P/n), so at most
+    ceil(P/n) panels (never more than MC rows: there are at least as many chunks as MC blocks).
+    An A slot holds that many, not MC: with 4 chunks over 128 rows a slot is 36 rows, not 132."""
+    panels = -(-max(M, 0) // mr)
+    return -(-panels // max(m_chunks, 1)) * mr
 
 
 def build_gemm(module, dtype_name, target):
@@ -805,11 +813,12 @@ class _Gemm:
         m_chunks = b.select(parallel, parallel_chunks, serial_chunks)
         n_slots = b.select(parallel, self.min(m_chunks, _i64(MAX_SLOTS)), _i64(1))
         # workspace: the packed B block (kc x nc, panels padded to NR), the A slots (one
-        # packed block of at most MC rows each, plus a vector of slack, cache-line aligned),
+        # packed block of the largest row chunk each, plus a vector of slack, cache-line aligned),
         # then one claim word per slot
         kc0 = self.min(K, _i64(bl.kc))
         nc_padded = b.mul(ceil_div(self.min(N, _i64(bl.nc)), bl.nr), _i64(bl.nr))
-        mc_padded = b.mul(ceil_div(self.min(M, _i64(bl.mc)), bl.mr), _i64(bl.mr))
+        mc_padded = b.mul(b.sdiv(b.add(panels, b.sub(m_chunks, _i64(1))), m_chunks),
+                          _i64(bl.mr))  # rows of the largest chunk (see _chunk_rows)
         line = _line_elements(self.align)
         slot_stride = b.mul(ceil_div(b.add(b.mul(kc0, mc_padded), _i64(bl.lanes)), line),
                             _i64(line))

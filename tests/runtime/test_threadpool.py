@@ -11,6 +11,7 @@ import threading
 import time
 
 import numpy as np
+import numpy.testing  # noqa: F401  (imported here, not lazily by a thread: see _run_script)
 import pytest
 from llvmlite import ir
 
@@ -336,6 +337,9 @@ def test_concurrent_python_threads(kernels, threads):
 
 
 def _run_script(body, env=None, timeout=60):
+    """Run `body` in a new interpreter. (Modules a thread might import lazily while the main
+    thread forks, such as numpy.testing, are imported up front: a child forked while another
+    thread holds a module's import lock hangs on it, whatever llgrad does.)"""
     script = textwrap.dedent("""
         import ctypes, os, sys, time
         import numpy as np

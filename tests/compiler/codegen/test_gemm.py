@@ -12,6 +12,7 @@ import pytest
 from llvmlite import ir
 
 from llgrad.compiler.codegen import gemm
+from llgrad.runtime import threadpool
 from llgrad.runtime.llvm import Target, compile_module, emit_assembly, target
 
 P, I64, I32 = ctypes.c_void_p, ctypes.c_int64, ctypes.c_int32
@@ -28,6 +29,7 @@ class Gemm:
         self.target, self.dtype = _target(target_name), np.dtype(dtype)
         module = ir.Module()
         name = gemm.build_gemm(module, dtype, self.target).name
+        threadpool.ensure_pool()  # the GEMM calls llgrad_parallel_for
         self.code = compile_module(module, self.target, pipeline="library")
         self.function = _SIGNATURE(self.code.address(name))
 
@@ -315,6 +317,129 @@ def test_same_bits_whatever_the_tile():
         for cols in [slice(0, 5), slice(32, 37), slice(3, 36)]:
             part = check(run, a[rows], np.ascontiguousarray(b[:, cols]))
             assert (part.view(np.int32) == whole[rows, cols].view(np.int32)).all()
+
+
+# ---- threads ------------------------------------------------------------------------------------
+
+@pytest.fixture
+def threads():
+    """Sets the pool's thread count for the test (restored afterwards)."""
+    before = threadpool.get_num_threads()
+    yield threadpool.set_num_threads
+    threadpool.set_num_threads(before)
+
+
+def _bits(c):
+    return c.view(np.int64 if c.dtype == np.float64 else np.int32).copy()
+
+
+# (dtype, m, n, k, A layout, B layout, epilogue): some take the parallel path, some do not
+THREAD_CASES = [
+    ("float32", 200, 130, 300, "row", "col", {}),                          # edges, 2 K blocks
+    ("float32", 97, 515, 129, "col", "row", dict(accumulate=True, relu=True)),
+    ("float32", 301, 67, 520, "strided", "strided", dict(bias="row", mask=True)),
+    ("float64", 151, 77, 400, "row", "row", dict(bias="column", relu=True)),
+    ("float32", 13, 37, 300, "row", "col", dict(bias="matrix", relu=True)),  # serial
+    ("float64", 30, 40, 50, "col", "strided", dict(accumulate=True, mask=True)),  # serial
+]
+
+
+@pytest.mark.parametrize("case", THREAD_CASES, ids=lambda c: "x".join(map(str, c[:4])))
+def test_same_bits_for_any_thread_count(threads, case):
+    """1, 2 and 3 threads give the same bits (each tile is computed whole by one chunk in the
+    same k order), and the right values."""
+    dtype, m, n, k, a_layout, b_layout, epilogue = case
+    run = compiled("host", dtype)
+    host = run.target
+    assert gemm.plan(m, n, k, host, dtype).parallel == (m * n * k >= gemm.PARALLEL_MIN_MNK)
+    results = []
+    for count in (1, 2, 3):
+        threads(count)
+        rng = np.random.default_rng(20)  # the same operands every time
+        a, b = operand(rng, m, k, dtype, a_layout), operand(rng, k, n, dtype, b_layout)
+        extra = dict(epilogue)
+        if "bias" in extra:
+            extra["bias"] = _bias(rng, m, n, dtype, extra["bias"])
+        if extra.get("mask"):
+            extra["mask"] = _mask(rng, m, n, dtype)
+        results.append(_bits(check(run, a, b, **extra)))
+    for other in results[1:]:
+        assert (other == results[0]).all()
+
+
+def test_parallel_path_runs_regions(threads):
+    """A big GEMM runs parallel regions (packing B and row chunks per K block) with 2 threads;
+    a small one runs none; with 1 thread none either."""
+    run = compiled("host", "float32")
+    rng = np.random.default_rng(21)
+    big = (operand(rng, 256, 256, "float32", "row"), operand(rng, 256, 300, "float32", "col"))
+    small = (operand(rng, 32, 64, "float32", "row"), operand(rng, 64, 128, "float32", "row"))
+    assert gemm.plan(256, 300, 256, run.target, "float32").parallel
+    assert not gemm.plan(32, 128, 64, run.target, "float32").parallel
+    for count, (a, b), regions in [(2, big, 2), (2, small, 0), (1, big, 0)]:
+        threads(count)
+        before = threadpool.stats()
+        check(run, a, b)
+        after = threadpool.stats()
+        if after["busy_fallbacks"] == before["busy_fallbacks"]:  # no other region in flight
+            assert after["parallel_regions"] - before["parallel_regions"] == regions
+
+
+def test_more_threads_than_slots(threads):
+    """More row chunks than A slots in the workspace, and more threads than slots: chunks wait
+    for a free slot, and the bits stay the same."""
+    run = compiled("host", "float32")
+    bl = gemm.blocking(run.target, "float32")
+    m, n, k = (gemm.MAX_SLOTS + 2) * bl.mc, 40, 70
+    plan = gemm.plan(m, n, k, run.target, "float32")
+    assert plan.parallel and plan.m_chunks > plan.slots == gemm.MAX_SLOTS
+    rng = np.random.default_rng(22)
+    a, b = operand(rng, m, k, "float32", "row"), operand(rng, k, n, "float32", "row")
+    results = []
+    for count in (1, gemm.MAX_SLOTS + 4):
+        threads(count)
+        results.append(_bits(check(run, a, b, relu=True)))
+    assert (results[0] == results[1]).all()
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_plan_depends_on_shapes_only(dtype):
+    """Row chunks: at most MC rows each; when parallel, at least MIN_CHUNKS (given the panels)
+    and an even number unless every panel is a chunk; slots never more than chunks."""
+    host = target("host")
+    bl = gemm.blocking(host, dtype)
+    for m, n, k in itertools.product([1, 6, 7, 13, 128, 512, 1000, 2048, 5000],
+                                     [1, 16, 128, 2048, 5000], [1, 64, 784, 2048]):
+        plan = gemm.plan(m, n, k, host, dtype)
+        panels = -(-m // bl.mr)
+        assert -(-panels // plan.m_chunks) * bl.mr <= bl.mc
+        assert 1 <= plan.slots <= min(plan.m_chunks, gemm.MAX_SLOTS)
+        if plan.parallel:
+            assert m * n * k >= gemm.PARALLEL_MIN_MNK
+            assert plan.m_chunks >= min(panels, gemm.MIN_CHUNKS)
+            assert plan.m_chunks % 2 == 0 or plan.m_chunks == panels
+        else:
+            assert plan.slots == 1
+
+
+def test_a_slot_holds_one_chunk_not_a_whole_mc_block(threads):
+    """The workspace of a parallel GEMM over few rows (a training step's batch of 128) sizes
+    each A slot by its row chunk: 4 chunks of 36 rows, not 4 x MC rows; the GEMM stays inside
+    it (the canary check) with any thread count."""
+    run = compiled("host", "float32")
+    bl = gemm.blocking(run.target, "float32")
+    m, n, k = 128, 512, 784
+    plan = gemm.plan(m, n, k, run.target, "float32")
+    assert plan.parallel and plan.slots == plan.m_chunks == 4
+    chunk_rows = -(-(-(-m // bl.mr)) // plan.m_chunks) * bl.mr
+    b_block = bl.kc * n
+    size = gemm.gemm_workspace_elements(m, n, k, run.target, "float32")
+    assert size < b_block + plan.slots * (bl.kc * chunk_rows + 64)
+    rng = np.random.default_rng(23)
+    a, b = operand(rng, m, k, "float32", "row"), operand(rng, k, n, "float32", "col")
+    for count in (1, 2, 5):
+        threads(count)
+        check(run, a, b)
 
 
 # ---- the function itself ------------------------------------------------------------------------
