@@ -268,6 +268,7 @@ def main(argv=None):
         print("llgrad bench: error: --threads must be at least 1", file=sys.stderr)
         return 2
     started = time.perf_counter()
+    load = machine.LoadMeter()
     notes = []
     peers = wanted_peers(args.peers, mode == "full")
     if any(p == "jax" for p in peers) and not machine.jax_flags(threads):
@@ -280,7 +281,8 @@ def main(argv=None):
     if not blas_ok and "numpy" in peers_run:
         notes.append("could not set NumPy's BLAS thread count (install threadpoolctl)")
     settings = dict(MODES[mode])
-    settings["settle"] = 0.005 if threads > 1 else 0.0
+    # other libraries' workers spin for a while after a call: let them go idle between slots
+    settings["settle"] = 0.01 if threads > 1 else 0.0
     try:
         print(f"llgrad bench ({mode}): measuring the machine's limits...", file=sys.stderr)
         limits = machine.measure_limits(threads, mode)
@@ -292,6 +294,7 @@ def main(argv=None):
         progress = Progress(len(selected))
         failures = 0
         for index, (case, size) in enumerate(selected, 1):
+            case_started = time.perf_counter()
             try:
                 counted, stats, case_notes = measure_case(
                     case, size, libs, peers_run, settings, threads, progress, index)
@@ -305,6 +308,7 @@ def main(argv=None):
                 gc.collect()
             notes.extend(case_notes)
             record = case_record(case, size, counted, stats, limits)
+            record["seconds"] = time.perf_counter() - case_started
             run["cases"].append(record)
             ratio = record["ratio"]
             progress.done(index, f"{record['id']}: llgrad "
@@ -314,8 +318,12 @@ def main(argv=None):
     finally:
         restore()
     run["seconds"] = time.perf_counter() - started
+    run["other_load"] = load.others()
     print(report.table_text(run))
-    print(f"\n{len(run['cases'])} cases in {run['seconds']:.0f} s")
+    busy = run["other_load"]
+    print(f"\n{len(run['cases'])} cases in {run['seconds']:.0f} s"
+          + (f"; other processes kept {busy:.1f} of {run['machine']['cores']} CPUs busy "
+             f"meanwhile" if busy is not None else ""))
     if args.json:
         report.write_json(run, args.json)
         print(f"wrote {args.json}")

@@ -299,3 +299,36 @@ def measure_limits(threads, mode="default"):
             "gemm": {"n": gemm_n, "gflops": peak},
             "roofs": best, "last_level_cache": llc,
             "seconds": time.perf_counter() - started}
+
+
+def busy_cpu_seconds():
+    """CPU seconds used by every process since boot (Linux /proc/stat; None elsewhere)."""
+    try:
+        with open("/proc/stat") as stat:
+            ticks = [int(x) for x in stat.readline().split()[1:]]
+    except (OSError, ValueError):
+        return None
+    return (sum(ticks) - ticks[3] - ticks[4]) / os.sysconf("SC_CLK_TCK")  # less idle, iowait
+
+
+def own_cpu_seconds():
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+class LoadMeter:
+    """How many CPUs other processes kept busy while the benchmark ran: a shared machine's
+    noise, reported beside the figures it spoils."""
+
+    def __init__(self):
+        self.start = (time.perf_counter(), busy_cpu_seconds(), own_cpu_seconds())
+
+    def others(self):
+        wall, busy, own = self.start
+        now_busy = busy_cpu_seconds()
+        if busy is None or now_busy is None:
+            return None
+        elapsed = time.perf_counter() - wall
+        return max(0.0, ((now_busy - busy) - (own_cpu_seconds() - own)) / max(elapsed, 1e-9))

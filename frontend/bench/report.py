@@ -191,7 +191,8 @@ def to_json(run):
                           for case in run["cases"]],
                 "ratios": {case["id"]: case["ratio"] for case in run["cases"]
                            if case.get("ratio")},
-                "notes": run["notes"], "seconds": run["seconds"]}}
+                "notes": run["notes"], "seconds": run["seconds"],
+                "other_load": run.get("other_load")}}
 
 
 def write_json(run, path):
