@@ -261,7 +261,7 @@ def test_lowering_the_count_parks_workers_and_raising_it_reuses_them(kernels, th
     threads(3)
     Run(10_000, 100)(kernels).check()
     created = threadpool.stats()["workers"]
-    assert created == 2
+    assert created >= 2  # more when an earlier test of this process asked for more threads
     threads(1)
     before = threadpool.stats()["parallel_regions"]
     run = Run(10_000, 100)(kernels)
