@@ -16,20 +16,30 @@ import warnings as _warnings  # noqa: E402
 
 _warnings.filterwarnings("ignore", category=RuntimeWarning, module=r"llgrad(\.|$)")
 
+# `name as name`: a re-export, as type checkers require of a typed package.
 from .compiler import dtypes as _dtypes  # noqa: E402
-from .tensor import Size, Tensor  # noqa: E402
+from .tensor import Size as Size, Tensor as Tensor  # noqa: E402
 from .tensor import LEGACY_TYPES as _LEGACY_TYPES  # noqa: E402
-from ._device import device  # noqa: E402
-from ._device import get_default_device, set_default_device  # noqa: E402
-from ._typeinfo import finfo, iinfo  # noqa: E402
+from ._device import device as device  # noqa: E402
+from ._device import (  # noqa: E402
+    get_default_device as get_default_device, set_default_device as set_default_device,
+)
+from ._typeinfo import finfo as finfo, iinfo as iinfo  # noqa: E402
 from . import dispatch as _dispatch  # noqa: E402,F401
 from .ops import *  # noqa: E402,F401,F403
 from .ops import creation as _creation  # noqa: E402
-from . import autograd, random  # noqa: E402
-from .autograd import enable_grad, inference_mode, no_grad, set_grad_enabled  # noqa: E402
-from .autograd.grad_mode import is_grad_enabled, is_inference_mode_enabled  # noqa: E402
-from .random import Generator  # noqa: E402
-from ._printing import get_printoptions, set_printoptions  # noqa: E402
+from . import autograd as autograd, random as random  # noqa: E402
+from .autograd import (  # noqa: E402
+    enable_grad as enable_grad, inference_mode as inference_mode, no_grad as no_grad,
+    set_grad_enabled as set_grad_enabled,
+)
+from .autograd.grad_mode import (  # noqa: E402
+    is_grad_enabled as is_grad_enabled, is_inference_mode_enabled as is_inference_mode_enabled,
+)
+from .random import Generator as Generator  # noqa: E402
+from ._printing import (  # noqa: E402
+    get_printoptions as get_printoptions, set_printoptions as set_printoptions,
+)
 
 __version__ = "0.1.0"
 
@@ -93,10 +103,12 @@ def get_num_threads():
 # FloatTensor, LongTensor, ...: legacy constructors, and isinstance checks by dtype.
 globals().update(_LEGACY_TYPES)
 
-from . import backends, cuda, nn, optim, utils  # noqa: E402
-from . import profiler  # noqa: E402
-from .serialization import load, save  # noqa: E402
-from .compiled import compile  # noqa: E402,A001
+from . import (  # noqa: E402
+    backends as backends, cuda as cuda, nn as nn, optim as optim, utils as utils,
+)
+from . import profiler as profiler  # noqa: E402
+from .serialization import load as load, save as save  # noqa: E402
+from .compiled import compile as compile  # noqa: E402,A001
 
 
 # A name PyTorch has here and llgrad does not: an AttributeError saying it is not provided yet.

@@ -1,14 +1,20 @@
 """llgrad.autograd: backward, grad, custom Functions, grad modes, gradcheck."""
 import warnings
 
-from .engine import run_backward
-from .function import Function, FunctionCtx, once_differentiable
-from .grad_mode import (enable_grad, inference_mode, is_grad_enabled, is_inference_mode_enabled,
-                        no_grad, set_grad_enabled)
-from .gradcheck import gradcheck, gradgradcheck
-from .graph import Node
-from .variable import Variable
-from . import functional, graph, profiler
+# `name as name`: a re-export, as type checkers require of a typed package.
+from .engine import run_backward as run_backward
+from .function import (
+    Function as Function, FunctionCtx as FunctionCtx, once_differentiable as once_differentiable,
+)
+from .grad_mode import (
+    enable_grad as enable_grad, inference_mode as inference_mode,
+    is_grad_enabled as is_grad_enabled, is_inference_mode_enabled as is_inference_mode_enabled,
+    no_grad as no_grad, set_grad_enabled as set_grad_enabled,
+)
+from .gradcheck import gradcheck as gradcheck, gradgradcheck as gradgradcheck
+from .graph import Node as Node
+from .variable import Variable as Variable
+from . import functional as functional, graph as graph, profiler as profiler
 
 
 def _as_tuple(x):

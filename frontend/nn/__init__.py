@@ -1,10 +1,13 @@
 """llgrad.nn: modules, parameters, functional ops and initializers, as in torch.nn."""
-from . import functional, init, utils  # noqa: F401
+# `name as name`: a re-export, as type checkers require of a typed package.
+from . import functional as functional, init as init, utils as utils  # noqa: F401
 from .modules import *  # noqa: F401,F403
-from .modules import Module  # noqa: F401
-from .modules.module import (register_module_forward_hook,  # noqa: F401
-                             register_module_forward_pre_hook)
-from .parameter import Buffer, Parameter  # noqa: F401
+from .modules import Module as Module  # noqa: F401
+from .modules.module import (  # noqa: F401
+    register_module_forward_hook as register_module_forward_hook,
+    register_module_forward_pre_hook as register_module_forward_pre_hook,
+)
+from .parameter import Buffer as Buffer, Parameter as Parameter  # noqa: F401
 
 
 # A name PyTorch has here and llgrad does not: an AttributeError saying it is not provided yet.

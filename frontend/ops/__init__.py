@@ -5,23 +5,82 @@ the same function `llgrad.exp(x)` and `x.exp()`, and wire Python's operators.
 """
 import builtins
 import functools
+from typing import TYPE_CHECKING
 
 import numpy as _np  # (underscored: `from .ops import *` feeds llgrad.*)
 
 from ..tensor import Tensor
 from . import creation, elementwise, indexing, inplace, linalg, reduction, shape, sorting
-from .sorting import argsort, kthvalue, msort, sort, topk, unique
-from .indexing import (argwhere, gather, index_select, masked_fill, masked_select, nonzero,
-                       scatter, scatter_add, take_along_dim)
-from .linalg import addmm, bmm, dot, einsum, inner, linear, matmul, mm, mv, outer, vdot
-from .reduction import (all, amax, amin, any, argmax, argmin, count_nonzero, cumprod,  # noqa: A004
-                        cumsum, log_softmax, logsumexp, max, mean, min, norm, prod, softmax, std,
-                        std_mean, sum, var, var_mean)
-from .shape import (broadcast_tensors, broadcast_to, cat, chunk, clone, concat, concatenate,
-                    contiguous, diag, expand, expand_as, flatten, flip, hstack, moveaxis, movedim,
-                    narrow, permute, repeat_interleave, reshape, roll, select, split, squeeze,
-                    stack, swapaxes, swapdims, t, tensor_split, tile, transpose, tril, triu, unbind,
-                    unflatten, unsqueeze, view, vstack)
+# `name as name`: an explicit re-export, as type checkers (mypy --strict, pyright) require of a
+# typed package; creation's and elementwise's functions are also added below by module walk.
+from .sorting import (
+    argsort as argsort, kthvalue as kthvalue, msort as msort, sort as sort, topk as topk,
+    unique as unique,
+)
+from .indexing import (
+    argwhere as argwhere, gather as gather, index_select as index_select,
+    masked_fill as masked_fill, masked_select as masked_select, nonzero as nonzero,
+    scatter as scatter, scatter_add as scatter_add, take_along_dim as take_along_dim,
+)
+from .linalg import (
+    addmm as addmm, bmm as bmm, dot as dot, einsum as einsum, inner as inner, linear as linear,
+    matmul as matmul, mm as mm, mv as mv, outer as outer, vdot as vdot,
+)
+from .reduction import (  # noqa: A004
+    all as all, amax as amax, amin as amin, any as any, argmax as argmax, argmin as argmin,
+    count_nonzero as count_nonzero, cumprod as cumprod, cumsum as cumsum,
+    log_softmax as log_softmax, logsumexp as logsumexp, max as max, mean as mean, min as min,
+    norm as norm, prod as prod, softmax as softmax, std as std, std_mean as std_mean, sum as sum,
+    var as var, var_mean as var_mean,
+)
+from .shape import (
+    broadcast_tensors as broadcast_tensors, broadcast_to as broadcast_to, cat as cat,
+    chunk as chunk, clone as clone, concat as concat, concatenate as concatenate,
+    contiguous as contiguous, diag as diag, expand as expand, expand_as as expand_as,
+    flatten as flatten, flip as flip, hstack as hstack, moveaxis as moveaxis, movedim as movedim,
+    narrow as narrow, permute as permute, repeat_interleave as repeat_interleave,
+    reshape as reshape, roll as roll, select as select, split as split, squeeze as squeeze,
+    stack as stack, swapaxes as swapaxes, swapdims as swapdims, t as t,
+    tensor_split as tensor_split, tile as tile, transpose as transpose, tril as tril, triu as triu,
+    unbind as unbind, unflatten as unflatten, unsqueeze as unsqueeze, view as view,
+    vstack as vstack,
+)
+from .creation import (
+    arange as arange, as_tensor as as_tensor, asarray as asarray, bernoulli as bernoulli,
+    empty as empty, empty_like as empty_like, eye as eye, fma as fma, from_numpy as from_numpy,
+    full as full, full_like as full_like, get_rng_state as get_rng_state,
+    initial_seed as initial_seed, linspace as linspace, logspace as logspace,
+    manual_seed as manual_seed, multinomial as multinomial, normal as normal, ones as ones,
+    ones_like as ones_like, rand as rand, rand_like as rand_like, randint as randint,
+    randint_like as randint_like, randn as randn, randn_like as randn_like, randperm as randperm,
+    scalar_tensor as scalar_tensor, seed as seed, set_rng_state as set_rng_state,
+    tensor as tensor, zeros as zeros, zeros_like as zeros_like,
+)
+from .elementwise import (  # noqa: A004
+    abs as abs, absolute as absolute, acos as acos, add as add, addcdiv as addcdiv,
+    addcmul as addcmul, allclose as allclose, arccos as arccos, arcsin as arcsin,
+    arctan as arctan, arctan2 as arctan2, asin as asin, atan as atan, atan2 as atan2,
+    bitwise_and as bitwise_and, bitwise_not as bitwise_not, bitwise_or as bitwise_or,
+    bitwise_xor as bitwise_xor, can_cast as can_cast, ceil as ceil, clamp as clamp,
+    clamp_max as clamp_max, clamp_min as clamp_min, clip as clip, cos as cos, cosh as cosh,
+    div as div, elu as elu, eq as eq, equal as equal, erf as erf, exp as exp, expm1 as expm1,
+    floor as floor, floor_divide as floor_divide, fmod as fmod, ge as ge, gelu as gelu,
+    greater as greater, greater_equal as greater_equal, gt as gt, isclose as isclose,
+    isfinite as isfinite, isinf as isinf, isnan as isnan, le as le, leaky_relu as leaky_relu,
+    lerp as lerp, less as less, less_equal as less_equal, log as log, log10 as log10,
+    log1p as log1p, log2 as log2, logical_and as logical_and, logical_not as logical_not,
+    logical_or as logical_or, logical_xor as logical_xor, lt as lt, maximum as maximum,
+    minimum as minimum, mul as mul, ne as ne, neg as neg, negative as negative,
+    not_equal as not_equal, pow as pow, promote_types as promote_types,
+    reciprocal as reciprocal, relu as relu, remainder as remainder, result_type as result_type,
+    round as round, rsqrt as rsqrt, rsub as rsub, sigmoid as sigmoid, sign as sign, silu as silu,
+    sin as sin, sinh as sinh, softplus as softplus, sqrt as sqrt, square as square, sub as sub,
+    tan as tan, tanh as tanh, true_divide as true_divide, trunc as trunc, where as where,
+    xlogy as xlogy,
+)
+
+if TYPE_CHECKING:  # out.install adds these at run time (llgrad.multiply, ...)
+    multiply, subtract, divide = mul, sub, div
 
 _ew = elementwise
 
@@ -273,8 +332,10 @@ _EXPLICIT = ["argsort", "kthvalue", "msort", "sort", "topk", "unique", "argwhere
              "reshape", "roll", "select", "split", "squeeze", "stack", "swapaxes", "swapdims", "t",
              "tensor_split", "tile", "transpose", "tril", "triu", "unbind", "unflatten",
              "unsqueeze", "view", "vstack"]
-__all__ = sorted(set(_EXPLICIT) | set(_public_functions(creation)) |
-                 set(_public_functions(elementwise)))
+# Set through globals(): a type checker cannot evaluate this expression and, seeing it, would
+# export nothing; without it, it reads the `name as name` imports above.
+globals()["__all__"] = sorted(set(_EXPLICIT) | set(_public_functions(creation)) |
+                              set(_public_functions(elementwise)))
 
 # out= on the functions PyTorch gives it (llgrad.mul(a, b, out=c)); methods keep the plain ones
 from . import out as _out  # noqa: E402

@@ -3,9 +3,12 @@
 Every new tensor passes through `_make`, the one place tracing intercepts to turn a value built
 inside a compiled function into a graph constant.
 """
+from __future__ import annotations
+
 import functools
 import math
 import warnings
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -14,6 +17,15 @@ from .._device import check_device
 from ..compiler import dtypes
 from ..tensor import Tensor
 from . import _args
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
+    from typing import TypeVar
+
+    from .._typing import DeviceLike, DType, DTypeLike, Number, TensorOrNumber
+    from ..random import Generator
+
+    _F = TypeVar("_F", bound=Callable[..., Any])
 
 
 def _make(array, requires_grad=False, dtype=None):
@@ -48,7 +60,7 @@ def _sizes(size, name="size"):
     return sizes
 
 
-def _factory(fn):
+def _factory(fn: _F) -> _F:
     """A creation function's `device=` (the CPU only) and `out=` (PyTorch's: the values written
     into `out`, which gives the dtype, and `out` returned)."""
     name = fn.__name__
@@ -63,10 +75,10 @@ def _factory(fn):
         kwargs["dtype"] = out.dtype
         return _args.write_out(out, fn(*args, **kwargs))
 
-    return wrapper
+    return wrapper  # type: ignore[return-value]
 
 
-def _size_keyword(fn):
+def _size_keyword(fn: _F) -> _F:
     """PyTorch's keyword spelling of a factory's size, `zeros(size=(2, 3))`, beside the
     positional ones. The keyword takes a sequence only (`size=2` is PyTorch's TypeError)."""
     name = fn.__name__
@@ -85,7 +97,7 @@ def _size_keyword(fn):
                             f"{_argument_type(given)}")
         return fn(tuple(given), **kwargs)
 
-    return wrapper
+    return wrapper  # type: ignore[return-value]
 
 
 def _is_size_element(value):
@@ -237,7 +249,11 @@ def _flatten_checked(data):
     return shape, flat, leaf_types, leaf_dtypes
 
 
-def tensor(data, dtype=None, device=None, requires_grad=False, pin_memory=False):
+def tensor(data: Any, dtype: DTypeLike = None, device: DeviceLike = None,
+           requires_grad: bool = False, pin_memory: bool = False) -> Tensor:
+    """A new tensor copying `data` (a number, nested lists, a NumPy array or a tensor), as
+    torch.tensor: floats become the default float type (float32), ints int64, bools bool, unless
+    `dtype` is given. `device` may only name the CPU."""
     check_device(device)
     dtype = _dtype(dtype)
     if isinstance(data, Tensor):
@@ -263,7 +279,9 @@ def tensor(data, dtype=None, device=None, requires_grad=False, pin_memory=False)
     return _make(array, requires_grad)
 
 
-def as_tensor(data, dtype=None, device=None):
+def as_tensor(data: Any, dtype: DTypeLike = None, device: DeviceLike = None) -> Tensor:
+    """`data` as a tensor, sharing memory with a NumPy array or tensor when the dtype allows, as
+    torch.as_tensor."""
     check_device(device)
     dtype = _dtype(dtype)
     if isinstance(data, Tensor):
@@ -277,7 +295,9 @@ def as_tensor(data, dtype=None, device=None):
 asarray = as_tensor
 
 
-def from_numpy(array):
+def from_numpy(array: np.ndarray) -> Tensor:
+    """A tensor sharing memory with the NumPy array `array` (writes through either show in both),
+    as torch.from_numpy; the array's dtype is kept."""
     if not isinstance(array, np.ndarray):
         raise TypeError(f"expected np.ndarray (got {type(array).__name__})")
     dtypes.from_numpy(array.dtype)
@@ -287,7 +307,9 @@ def from_numpy(array):
     return _make(array)
 
 
-def scalar_tensor(value, dtype=None):
+def scalar_tensor(value: Number, dtype: DTypeLike = None) -> Tensor:
+    """A 0-d tensor holding `value` (the default float type unless `dtype`), as
+    torch.scalar_tensor."""
     return full((), value, dtype=dtype or dtypes.DEFAULT_FLOAT)
 
 
@@ -300,25 +322,36 @@ def _filled(value, size, dtype, requires_grad, name="size"):
 
 @_size_keyword
 @_factory
-def zeros(*size, out=None, dtype=None, layout=None, device=None, requires_grad=False):
+def zeros(*size: int | Sequence[int], out: Tensor | None = None, dtype: DTypeLike = None,
+          layout: object = None, device: DeviceLike = None, requires_grad: bool = False) -> Tensor:
+    """A tensor of zeros with the shape `size` (separate ints or one sequence), as torch.zeros."""
     return _filled(0, size, dtype, requires_grad, "zeros")
 
 
 @_size_keyword
 @_factory
-def ones(*size, out=None, dtype=None, layout=None, device=None, requires_grad=False):
+def ones(*size: int | Sequence[int], out: Tensor | None = None, dtype: DTypeLike = None,
+         layout: object = None, device: DeviceLike = None, requires_grad: bool = False) -> Tensor:
+    """A tensor of ones with the shape `size` (separate ints or one sequence), as torch.ones."""
     return _filled(1, size, dtype, requires_grad, "ones")
 
 
 @_size_keyword
 @_factory
-def empty(*size, out=None, dtype=None, layout=None, device=None, requires_grad=False,
-          memory_format=None):
+def empty(*size: int | Sequence[int], out: Tensor | None = None, dtype: DTypeLike = None,
+          layout: object = None, device: DeviceLike = None, requires_grad: bool = False,
+          memory_format: object = None) -> Tensor:
+    """A tensor with the shape `size`, as torch.empty. Unlike PyTorch's, its elements are
+    zeros, not whatever memory held."""
     return _filled(0, size, dtype, requires_grad, "empty")
 
 
 @_factory
-def full(size, fill_value, *, out=None, dtype=None, layout=None, device=None, requires_grad=False):
+def full(size: Sequence[int], fill_value: Number, *, out: Tensor | None = None,
+         dtype: DTypeLike = None, layout: object = None, device: DeviceLike = None,
+         requires_grad: bool = False) -> Tensor:
+    """A tensor of shape `size` filled with `fill_value`, as torch.full; the dtype follows the
+    value (bool, int64 or the default float type) unless `dtype` is given."""
     if dtype is None:
         if isinstance(fill_value, bool):
             dtype = dtypes.bool_
@@ -343,14 +376,19 @@ ones_like = _like(1)
 empty_like = _like(0)
 
 
-def full_like(input, fill_value, *, dtype=None, layout=None, device=None, requires_grad=False,
-              memory_format=None):
+def full_like(input: Tensor, fill_value: Number, *, dtype: DTypeLike = None, layout: object = None,
+              device: DeviceLike = None, requires_grad: bool = False,
+              memory_format: object = None) -> Tensor:
+    """A tensor shaped like `input` filled with `fill_value`, as torch.full_like (input's dtype
+    unless `dtype`)."""
     check_device(device)
     return _filled(fill_value, (tuple(input.shape),), dtype or input.dtype, requires_grad)
 
 
 @_factory
-def eye(n, m=None, *, out=None, dtype=None, layout=None, device=None, requires_grad=False):
+def eye(n: int, m: int | None = None, *, out: Tensor | None = None, dtype: DTypeLike = None,
+        layout: object = None, device: DeviceLike = None, requires_grad: bool = False) -> Tensor:
+    """The n x m identity matrix (m defaults to n), as torch.eye."""
     dtype = _dtype(dtype) or dtypes.DEFAULT_FLOAT
     return _make(np.eye(n, n if m is None else m, dtype=dtype.np), requires_grad)
 
@@ -358,8 +396,12 @@ def eye(n, m=None, *, out=None, dtype=None, layout=None, device=None, requires_g
 # ---- ranges ------------------------------------------------------------------------------------
 
 @_factory
-def arange(start=None, end=None, step=1, *, out=None, dtype=None, layout=None, device=None,
-           requires_grad=False):
+def arange(start: Number | None = None, end: Number | None = None, step: Number = 1, *,
+           out: Tensor | None = None, dtype: DTypeLike = None, layout: object = None,
+           device: DeviceLike = None, requires_grad: bool = False) -> Tensor:
+    """Values from `start` (default 0) up to but excluding `end`, stepping by `step`, as
+    torch.arange: `arange(5)`, `arange(1, 5, 0.5)`. Integer arguments give int64, else the
+    default float type."""
     if end is None:
         if start is None:
             raise TypeError('arange() missing 1 required positional arguments: "end"')
@@ -423,7 +465,7 @@ def _float_range(start, step, n, np_dtype):
     return np.where(vectorized, in_vector, alone)
 
 
-def fma(a, b, c):
+def fma(a: TensorOrNumber, b: TensorOrNumber, c: TensorOrNumber) -> Tensor:
     """a * b + c in float64 with one rounding, as an FMA instruction computes it: the
     product's rounding error recovered exactly (Dekker), the sum's by two-sum (Knuth)."""
     a, b, c = (np.asarray(v, dtype=np.float64) for v in (a, b, c))
@@ -444,8 +486,10 @@ def _split(a):
 
 
 @_factory
-def linspace(start, end, steps, *, out=None, dtype=None, layout=None, device=None,
-             requires_grad=False):
+def linspace(start: Number, end: Number, steps: int, *, out: Tensor | None = None,
+             dtype: DTypeLike = None, layout: object = None, device: DeviceLike = None,
+             requires_grad: bool = False) -> Tensor:
+    """`steps` evenly spaced values from `start` to `end` inclusive, as torch.linspace."""
     dtype = _dtype(dtype) or dtypes.DEFAULT_FLOAT
     steps = int(steps)
     if steps < 0:
@@ -482,14 +526,18 @@ def _fma_in(step_type, a, b, c):
     return fma(a, b.astype(np.float64), c)
 
 
-def logspace(start, end, steps, base=10.0, *, dtype=None, requires_grad=False):
+def logspace(start: Number, end: Number, steps: int, base: float = 10.0, *, dtype: DTypeLike = None,
+             requires_grad: bool = False) -> Tensor:
+    """`steps` values base ** x for x evenly spaced from `start` to `end`, as torch.logspace."""
     return _make((base ** linspace(start, end, steps, dtype=dtypes.float64)._data).astype(
         (_dtype(dtype) or dtypes.DEFAULT_FLOAT).np), requires_grad)
 
 
 # ---- random ------------------------------------------------------------------------------------
 
-def manual_seed(seed):
+def manual_seed(seed: int) -> Generator:
+    """Seeds the default generator (and returns it), as torch.manual_seed; the random numbers then
+    drawn by rand/randn/randint/randperm/dropout/init match PyTorch's CPU generator bit for bit."""
     from .. import tracing
 
     tracer = tracing.active_tracer()
@@ -502,19 +550,26 @@ def manual_seed(seed):
     return rng.manual_seed(seed)
 
 
-def seed():
+def seed() -> int:
+    """Seeds the default generator from a non-deterministic source and returns the seed, as
+    torch.seed."""
     return rng.seed()
 
 
-def initial_seed():
+def initial_seed() -> int:
+    """The seed the default generator was last seeded with, as torch.initial_seed."""
     return rng.initial_seed()
 
 
-def get_rng_state():
+def get_rng_state() -> Tensor:
+    """The default generator's state as a uint8 tensor (PyTorch's layout), as torch.get_rng_state.
+    """
     return _make(np.asarray(rng.get_rng_state(), dtype=np.uint8))
 
 
-def set_rng_state(state):
+def set_rng_state(state: Tensor) -> None:
+    """Restores the default generator's state from a tensor get_rng_state returned, as
+    torch.set_rng_state."""
     rng.set_rng_state(state.numpy() if isinstance(state, Tensor) else state)
 
 
@@ -534,8 +589,11 @@ def _random(draw, shape, dtype, requires_grad=False):
 
 @_size_keyword
 @_factory
-def rand(*size, generator=None, out=None, dtype=None, layout=None, device=None,
-         requires_grad=False):
+def rand(*size: int | Sequence[int], generator: Generator | None = None, out: Tensor | None = None,
+         dtype: DTypeLike = None, layout: object = None, device: DeviceLike = None,
+         requires_grad: bool = False) -> Tensor:
+    """Uniform random numbers in [0, 1) with the shape `size`, as torch.rand (the same values as
+    PyTorch's CPU generator for the same seed)."""
     dtype = _dtype(dtype) or dtypes.DEFAULT_FLOAT
     shape, gen = _sizes(size), _generator(generator)
     return _random(lambda: gen.uniform(shape, 0.0, 1.0, dtype=dtype.np), shape, dtype,
@@ -544,8 +602,11 @@ def rand(*size, generator=None, out=None, dtype=None, layout=None, device=None,
 
 @_size_keyword
 @_factory
-def randn(*size, generator=None, out=None, dtype=None, layout=None, device=None,
-          requires_grad=False):
+def randn(*size: int | Sequence[int], generator: Generator | None = None, out: Tensor | None = None,
+          dtype: DTypeLike = None, layout: object = None, device: DeviceLike = None,
+          requires_grad: bool = False) -> Tensor:
+    """Standard normal random numbers with the shape `size`, as torch.randn (the same values as
+    PyTorch's CPU generator for the same seed)."""
     dtype = _dtype(dtype) or dtypes.DEFAULT_FLOAT
     shape, gen = _sizes(size), _generator(generator)
     return _random(lambda: gen.normal(shape, 0.0, 1.0, dtype=dtype.np), shape, dtype,
@@ -553,8 +614,12 @@ def randn(*size, generator=None, out=None, dtype=None, layout=None, device=None,
 
 
 @_factory
-def randint(low=None, high=None, size=None, *, generator=None, dtype=None, out=None, layout=None,
-            device=None, requires_grad=False):
+def randint(low: int | None = None, high: int | None = None, size: Sequence[int] | None = None, *,
+            generator: Generator | None = None, dtype: DTypeLike = None, out: Tensor | None = None,
+            layout: object = None, device: DeviceLike = None,
+            requires_grad: bool = False) -> Tensor:
+    """Random integers in [low, high) with the shape `size`, as torch.randint: `randint(high,
+    size)` or `randint(low, high, size)`; int64 unless `dtype`."""
     if low is None:  # randint(high=5, size=(2,))
         low = 0
     if size is None:
@@ -568,32 +633,45 @@ def randint(low=None, high=None, size=None, *, generator=None, dtype=None, out=N
 
 
 @_factory
-def randperm(n, *, generator=None, dtype=None, out=None, layout=None, device=None,
-             requires_grad=False):
+def randperm(n: int, *, generator: Generator | None = None, dtype: DTypeLike = None,
+             out: Tensor | None = None, layout: object = None, device: DeviceLike = None,
+             requires_grad: bool = False) -> Tensor:
+    """A random permutation of 0..n-1, as torch.randperm (int64 unless `dtype`)."""
     dtype = _dtype(dtype) or dtypes.int64
     gen = _generator(generator)
     return _random(lambda: gen.randperm(n).astype(dtype.np), (n,), dtype, requires_grad)
 
 
-def rand_like(input, *, dtype=None, generator=None, requires_grad=False, **_):
+def rand_like(input: Tensor, *, dtype: DTypeLike = None, generator: Generator | None = None,
+              requires_grad: bool = False, **_: Any) -> Tensor:
+    """Uniform random numbers in [0, 1) shaped like `input`, as torch.rand_like."""
     return rand(tuple(input.shape), dtype=dtype or input.dtype, generator=generator,
                 requires_grad=requires_grad)
 
 
-def randn_like(input, *, dtype=None, generator=None, requires_grad=False, **_):
+def randn_like(input: Tensor, *, dtype: DTypeLike = None, generator: Generator | None = None,
+               requires_grad: bool = False, **_: Any) -> Tensor:
+    """Standard normal random numbers shaped like `input`, as torch.randn_like."""
     return randn(tuple(input.shape), dtype=dtype or input.dtype, generator=generator,
                  requires_grad=requires_grad)
 
 
-def randint_like(input, low=0, high=None, *, dtype=None, generator=None, requires_grad=False, **_):
+def randint_like(input: Tensor, low: int = 0, high: int | None = None, *, dtype: DTypeLike = None,
+                 generator: Generator | None = None, requires_grad: bool = False,
+                 **_: Any) -> Tensor:
+    """Random integers in [low, high) shaped like `input` (`randint_like(x, high)` or
+    `randint_like(x, low, high)`), as torch.randint_like."""
     if high is None:
         low, high = 0, low
     return randint(low, high, tuple(input.shape), dtype=dtype or input.dtype, generator=generator)
 
 
 @_factory
-def normal(mean=0.0, std=1.0, size=None, *, generator=None, out=None, dtype=None,
-           requires_grad=False):
+def normal(mean: TensorOrNumber = 0.0, std: TensorOrNumber = 1.0, size: Sequence[int] | None = None,
+           *, generator: Generator | None = None, out: Tensor | None = None,
+           dtype: DTypeLike = None, requires_grad: bool = False) -> Tensor:
+    """Normal random numbers with mean `mean` and standard deviation `std` (numbers, with `size`,
+    or tensors broadcast together), as torch.normal."""
     gen = _generator(generator)
     if isinstance(mean, Tensor) or isinstance(std, Tensor):
         shape = np.broadcast_shapes(tuple(getattr(mean, "shape", ())), tuple(getattr(std, "shape", ())))
@@ -606,7 +684,9 @@ def normal(mean=0.0, std=1.0, size=None, *, generator=None, out=None, dtype=None
                    requires_grad)
 
 
-def bernoulli(input, p=None, *, generator=None):
+def bernoulli(input: Tensor, p: TensorOrNumber | None = None, *,
+              generator: Generator | None = None) -> Tensor:
+    """0 or 1 drawn with probability `input` (or `p`) per element, as torch.bernoulli."""
     gen = _generator(generator)
     shape, dtype = tuple(input.shape), input.dtype
     if p is not None:
@@ -614,7 +694,10 @@ def bernoulli(input, p=None, *, generator=None):
     return _make(gen.bernoulli_tensor(input.numpy(force=True)).astype(input.dtype.np))
 
 
-def multinomial(input, num_samples, replacement=False, *, generator=None):
+def multinomial(input: Tensor, num_samples: int, replacement: bool = False, *,
+                generator: Generator | None = None) -> Tensor:
+    """`num_samples` indices drawn per row from the weights in `input` (with or without
+    `replacement`), as torch.multinomial."""
     gen = _generator(generator)
     if not replacement or num_samples == 1:
         # PyTorch's path: q ~ Exp(1) drawn for every element (row-major, from float64 uniforms),

@@ -3,7 +3,10 @@
 Most are one primitive under PyTorch's node name; activations whose derivative PyTorch defines
 its own way at kinks (relu, clamp) carry their own VJP rule.
 """
+from __future__ import annotations
+
 import math
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -13,29 +16,40 @@ from ..compiler.primitive import dtype_of
 from ..dispatch import Op, apply, primitive_op
 from ..tensor import Tensor
 
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
-def _float_unary(node_name, prim):
+    from .._typing import DType, Number, TensorOrNumber
+
+
+def _float_unary(node_name: str, prim: Any, what: str) -> Callable[[Tensor], Tensor]:
+    """An op whose result is floating point (integer input is promoted to the default float
+    type); `what` completes its docstring."""
     op = primitive_op(node_name, prim, promote="float")
 
-    def fn(input):
+    def fn(input: Tensor) -> Tensor:
         return apply(op, (input,))
 
     fn.__name__ = fn.__qualname__ = prim.name
-    fn.op = op
+    fn.__doc__ = (f"{what}, elementwise, as torch.{prim.name}; integer and bool input gives the "
+                  f"default float type. Returns a new tensor.")
+    fn.op = op  # type: ignore[attr-defined]
     return fn
 
 
-def _same_type_unary(node_name, prim, bool_error=None):
+def _same_type_unary(node_name: str, prim: Any, what: str,
+                     bool_error: Exception | None = None) -> Callable[[Tensor], Tensor]:
     """An op whose result keeps the input's type; `bool_error`: PyTorch refuses bool input."""
     op = primitive_op(node_name, prim)
 
-    def fn(input):
+    def fn(input: Tensor) -> Tensor:
         if bool_error is not None and _is_bool(input):
             raise bool_error
         return apply(op, (input,))
 
     fn.__name__ = fn.__qualname__ = prim.name
-    fn.op = op
+    fn.__doc__ = f"{what}, elementwise, as torch.{prim.name}. Returns a new tensor."
+    fn.op = op  # type: ignore[attr-defined]
     return fn
 
 
@@ -86,32 +100,38 @@ def _check_sub_operands(input, other):
                            "operator instead.")
 
 
-exp = _float_unary("ExpBackward0", P.exp)
-log = _float_unary("LogBackward0", P.log)
-log1p = _float_unary("Log1PBackward0", P.log1p)
-expm1 = _float_unary("Expm1Backward0", P.expm1)
-sqrt = _float_unary("SqrtBackward0", P.sqrt)
-rsqrt = _float_unary("RsqrtBackward0", P.rsqrt)
-reciprocal = _float_unary("ReciprocalBackward0", P.reciprocal)
-sin = _float_unary("SinBackward0", P.sin)
-cos = _float_unary("CosBackward0", P.cos)
-tanh = _float_unary("TanhBackward0", P.tanh)
-sigmoid = _float_unary("SigmoidBackward0", P.sigmoid)
-erf = _float_unary("ErfBackward0", P.erf)
-tan = _float_unary("TanBackward0", P.tan)
-sinh = _float_unary("SinhBackward0", P.sinh)
-cosh = _float_unary("CoshBackward0", P.cosh)
-asin = _float_unary("AsinBackward0", P.asin)
-acos = _float_unary("AcosBackward0", P.acos)
-atan = _float_unary("AtanBackward0", P.atan)
+exp = _float_unary("ExpBackward0", P.exp, "e to the power of each element")
+log = _float_unary("LogBackward0", P.log, "The natural logarithm")
+log1p = _float_unary("Log1PBackward0", P.log1p, "log(1 + x), accurate for small x")
+expm1 = _float_unary("Expm1Backward0", P.expm1, "exp(x) - 1, accurate for small x")
+sqrt = _float_unary("SqrtBackward0", P.sqrt, "The square root")
+rsqrt = _float_unary("RsqrtBackward0", P.rsqrt, "1 / sqrt(x)")
+reciprocal = _float_unary("ReciprocalBackward0", P.reciprocal, "1 / x")
+sin = _float_unary("SinBackward0", P.sin, "The sine")
+cos = _float_unary("CosBackward0", P.cos, "The cosine")
+tanh = _float_unary("TanhBackward0", P.tanh, "The hyperbolic tangent")
+sigmoid = _float_unary("SigmoidBackward0", P.sigmoid, "The logistic sigmoid 1 / (1 + exp(-x))")
+erf = _float_unary("ErfBackward0", P.erf, "The error function")
+tan = _float_unary("TanBackward0", P.tan, "The tangent")
+sinh = _float_unary("SinhBackward0", P.sinh, "The hyperbolic sine")
+cosh = _float_unary("CoshBackward0", P.cosh, "The hyperbolic cosine")
+asin = _float_unary("AsinBackward0", P.asin, "The arcsine")
+acos = _float_unary("AcosBackward0", P.acos, "The arccosine")
+atan = _float_unary("AtanBackward0", P.atan, "The arctangent")
 arcsin, arccos, arctan = asin, acos, atan
-neg = _same_type_unary("NegBackward0", P.neg, NEG_BOOL)
-abs = _same_type_unary("AbsBackward0", P.abs_, _not_for_bool("abs_cpu"))  # noqa: A001
-sign = _same_type_unary("SignBackward0", P.sign)
-floor = _same_type_unary("FloorBackward0", P.floor, _not_for_bool("floor_vml_cpu"))
-ceil = _same_type_unary("CeilBackward0", P.ceil, _not_for_bool("ceil_vml_cpu"))
-round = _same_type_unary("RoundBackward0", P.round_, _not_for_bool("round_vml_cpu"))  # noqa: A001
-trunc = _same_type_unary("TruncBackward0", P.trunc, _not_for_bool("trunc_vml_cpu"))
+neg = _same_type_unary("NegBackward0", P.neg, "-x", bool_error=NEG_BOOL)
+abs = _same_type_unary("AbsBackward0", P.abs_, "The absolute value",  # noqa: A001
+                       bool_error=_not_for_bool("abs_cpu"))
+sign = _same_type_unary("SignBackward0", P.sign, "The sign (-1, 0 or 1)")
+floor = _same_type_unary("FloorBackward0", P.floor, "Rounded down",
+                         bool_error=_not_for_bool("floor_vml_cpu"))
+ceil = _same_type_unary("CeilBackward0", P.ceil, "Rounded up",
+                        bool_error=_not_for_bool("ceil_vml_cpu"))
+round = _same_type_unary("RoundBackward0", P.round_,  # noqa: A001
+                         "Rounded to the nearest integer, halves to even",
+                         bool_error=_not_for_bool("round_vml_cpu"))
+trunc = _same_type_unary("TruncBackward0", P.trunc, "Rounded toward zero",
+                         bool_error=_not_for_bool("trunc_vml_cpu"))
 negative = neg
 absolute = abs
 
@@ -126,15 +146,20 @@ LOG2 = _log_base_op("Log2Backward0", 2)
 LOG10 = _log_base_op("Log10Backward0", 10)
 
 
-def log2(input):
+def log2(input: Tensor) -> Tensor:
+    """The base-2 logarithm of each element, as torch.log2 (integer input gives the default float
+    type)."""
     return apply(LOG2, (input,))
 
 
-def log10(input):
+def log10(input: Tensor) -> Tensor:
+    """The base-10 logarithm of each element, as torch.log10 (integer input gives the default float
+    type)."""
     return apply(LOG10, (input,))
 
 
-def square(input):
+def square(input: Tensor) -> Tensor:
+    """Each element squared (`input ** 2`), as torch.square."""
     return pow(input, 2)
 
 
@@ -189,13 +214,16 @@ def _check_operand(other):
     return other
 
 
-def is_one(x):
+def is_one(x: object) -> bool:
     """A multiplier that can be skipped. Only a Python number can be: a tensor (a runtime
     learning rate inside llgrad.compile) is always applied."""
     return isinstance(x, (int, float)) and x == 1
 
 
-def add(input, other, *, alpha=1):
+def add(input: TensorOrNumber, other: TensorOrNumber, *, alpha: Number = 1) -> Tensor:
+    """input + alpha * other, elementwise with broadcasting, as torch.add. `input` and `other` are
+    tensors or numbers; the result has their promoted dtype (PyTorch's rules: a number does not
+    widen a tensor's float type). `llgrad.add` also takes `out=`."""
     if is_one(alpha):
         return apply(ADD, (input, other))
     if isinstance(alpha, Tensor):
@@ -203,7 +231,9 @@ def add(input, other, *, alpha=1):
     return apply(ADD_ALPHA, (input, other), {"alpha": alpha})
 
 
-def sub(input, other, *, alpha=1):
+def sub(input: TensorOrNumber, other: TensorOrNumber, *, alpha: Number = 1) -> Tensor:
+    """input - alpha * other, elementwise with broadcasting, as torch.sub (bool operands are
+    refused, as in PyTorch). `llgrad.sub` also takes `out=`."""
     _check_sub_operands(input, other)
     if is_one(alpha):
         return apply(SUB, (input, other))
@@ -212,7 +242,7 @@ def sub(input, other, *, alpha=1):
     return apply(SUB_ALPHA, (input, other), {"alpha": alpha})
 
 
-def rsub(input, other, *, alpha=1):
+def rsub(input: TensorOrNumber, other: TensorOrNumber, *, alpha: Number = 1) -> Tensor:
     """other - alpha * input."""
     _check_sub_operands(input, other)
     if isinstance(alpha, Tensor):
@@ -221,7 +251,9 @@ def rsub(input, other, *, alpha=1):
     return apply(op, (input, other), {} if is_one(alpha) else {"alpha": alpha})
 
 
-def mul(input, other):
+def mul(input: TensorOrNumber, other: TensorOrNumber) -> Tensor:
+    """input * other, elementwise with broadcasting, as torch.mul. `llgrad.mul` also takes `out=`.
+    """
     return apply(MUL, (input, other))
 
 
@@ -243,7 +275,11 @@ DIV_ROUNDING = Op("DivBackward2", _div_rounding_forward, (_zero_grad, _zero_grad
                   promote="common")
 
 
-def div(input, other, *, rounding_mode=None):
+def div(input: TensorOrNumber, other: TensorOrNumber, *,
+        rounding_mode: str | None = None) -> Tensor:
+    """input / other, elementwise with broadcasting, as torch.div: true division (integers give the
+    default float type) unless `rounding_mode` is 'trunc' or 'floor'. Integer division by zero
+    raises, as in PyTorch. `llgrad.div` also takes `out=`."""
     if rounding_mode is None:
         return apply(DIV, (input, other))
     if rounding_mode not in ("trunc", "floor"):
@@ -254,23 +290,28 @@ def div(input, other, *, rounding_mode=None):
     return apply(DIV_ROUNDING, (input, other), {"rounding_mode": rounding_mode})
 
 
-def true_divide(input, other):
+def true_divide(input: TensorOrNumber, other: TensorOrNumber) -> Tensor:
+    """input / other with true division, as torch.true_divide (div without rounding_mode)."""
     return apply(DIV, (input, other))
 
 
-def floor_divide(input, other):
+def floor_divide(input: TensorOrNumber, other: TensorOrNumber) -> Tensor:
+    """input // other, rounded toward negative infinity, as torch.floor_divide."""
     _refuse_bool_result("div_floor_cpu", input, other)
     _check_integer_divisor(input, other)
     return apply(FLOOR_DIVIDE, (input, other))
 
 
-def remainder(input, other):
+def remainder(input: TensorOrNumber, other: TensorOrNumber) -> Tensor:
+    """The remainder of input / other with the sign of the divisor (Python's %), as
+    torch.remainder."""
     _refuse_bool_result("remainder_cpu", input, other)
     _check_integer_divisor(input, other)
     return apply(REMAINDER if isinstance(other, Tensor) else REMAINDER_SCALAR, (input, other))
 
 
-def pow(input, exponent):  # noqa: A001 (torch.pow)
+def pow(input: TensorOrNumber, exponent: TensorOrNumber) -> Tensor:  # noqa: A001 (torch.pow)
+    """input ** exponent, elementwise; either may be a number, as torch.pow."""
     if not isinstance(exponent, Tensor):
         if not isinstance(input, Tensor):
             raise TypeError("pow() needs at least one tensor argument")
@@ -290,12 +331,14 @@ def _tensors_only(name, input, other):
                             f"{type(value).__name__}")
 
 
-def maximum(input, other):
+def maximum(input: Tensor, other: Tensor) -> Tensor:
+    """The elementwise maximum of two tensors (NaN propagates), as torch.maximum."""
     _tensors_only("maximum", input, other)
     return apply(MAXIMUM, (input, other))
 
 
-def minimum(input, other):
+def minimum(input: Tensor, other: Tensor) -> Tensor:
+    """The elementwise minimum of two tensors (NaN propagates), as torch.minimum."""
     _tensors_only("minimum", input, other)
     return apply(MINIMUM, (input, other))
 
@@ -324,7 +367,7 @@ XLOGY_SCALAR_OTHER = Op("XlogyBackward2", _xlogy_forward, (_XLOGY_VJP[0], None),
                         promote="float")
 
 
-def xlogy(input, other):
+def xlogy(input: TensorOrNumber, other: TensorOrNumber) -> Tensor:
     """input * log(other), and 0 where input is 0."""
     if not isinstance(input, Tensor):
         return apply(XLOGY_SCALAR_SELF, (input, other))
@@ -334,7 +377,9 @@ def xlogy(input, other):
 ATAN2 = primitive_op("Atan2Backward0", P.atan2, promote="float")
 
 
-def atan2(input, other):
+def atan2(input: Tensor, other: Tensor) -> Tensor:
+    """The angle of the point (other, input): the arctangent of input / other in the right
+    quadrant, as torch.atan2."""
     _tensors_only("atan2", input, other)
     return apply(ATAN2, (input, other))
 
@@ -342,7 +387,8 @@ def atan2(input, other):
 arctan2 = atan2
 
 
-def fmod(input, other):
+def fmod(input: TensorOrNumber, other: TensorOrNumber) -> Tensor:
+    """The remainder of input / other with the sign of the dividend (C's fmod), as torch.fmod."""
     _refuse_bool_result("fmod_cpu", input, other)
     _check_integer_divisor(input, other)
     return apply(FMOD if isinstance(other, Tensor) else FMOD_SCALAR, (input, other))
@@ -364,7 +410,9 @@ LERP = Op("LerpBackward0", _lerp_forward, _LERP_VJP[:2], saves=(2,), promote="co
 LERP_TENSOR = Op("LerpBackward1", _lerp_forward, _LERP_VJP, saves=(0, 1, 2), promote="common")
 
 
-def lerp(input, end, weight):
+def lerp(input: Tensor, end: Tensor, weight: TensorOrNumber) -> Tensor:
+    """Linear interpolation input + weight * (end - input), as torch.lerp; `weight` is a number or
+    a tensor."""
     return apply(LERP_TENSOR if isinstance(weight, Tensor) else LERP, (input, end, weight))
 
 
@@ -394,51 +442,64 @@ ADDCDIV = Op("AddcdivBackward0", _addcdiv_forward,
              saves=(1, 2, 3), promote="common")
 
 
-def addcmul(input, tensor1, tensor2, *, value=1):
+def addcmul(input: Tensor, tensor1: Tensor, tensor2: Tensor, *, value: Number = 1) -> Tensor:
+    """input + value * tensor1 * tensor2, elementwise, as torch.addcmul."""
     return apply(ADDCMUL, (input, tensor1, tensor2, value))
 
 
-def addcdiv(input, tensor1, tensor2, *, value=1):
+def addcdiv(input: Tensor, tensor1: Tensor, tensor2: Tensor, *, value: Number = 1) -> Tensor:
+    """input + value * tensor1 / tensor2, elementwise, as torch.addcdiv."""
     return apply(ADDCDIV, (input, tensor1, tensor2, value))
 
 
 # ---- comparisons and logic (never differentiable) ----------------------------------------------
 
-def _comparison(prim):
+def _comparison(prim: Any, what: str) -> Callable[[TensorOrNumber, TensorOrNumber], Tensor]:
     op = primitive_op(prim.name, prim, promote="common")
 
-    def fn(input, other):
+    def fn(input: TensorOrNumber, other: TensorOrNumber) -> Tensor:
         return apply(op, (input, other))
 
     fn.__name__ = fn.__qualname__ = prim.name
+    fn.__doc__ = (f"{what}, elementwise, as torch.{prim.name}: a bool tensor of the broadcast "
+                  f"shape (`other` may be a number). Not differentiable.")
     return fn
 
 
-eq = _comparison(P.eq)
-ne = _comparison(P.ne)
-lt = _comparison(P.lt)
-le = _comparison(P.le)
-gt = _comparison(P.gt)
-ge = _comparison(P.ge)
+eq = _comparison(P.eq, "input == other")
+ne = _comparison(P.ne, "input != other")
+lt = _comparison(P.lt, "input < other")
+le = _comparison(P.le, "input <= other")
+gt = _comparison(P.gt, "input > other")
+ge = _comparison(P.ge, "input >= other")
 greater, greater_equal, less, less_equal, not_equal = gt, ge, lt, le, ne
-logical_and = _comparison(P.logical_and)
-logical_or = _comparison(P.logical_or)
-logical_xor = _comparison(P.logical_xor)
-logical_not = _same_type_unary("logical_not", P.logical_not)
-isnan = _same_type_unary("isnan", P.isnan)
-isinf = _same_type_unary("isinf", P.isinf)
-isfinite = _same_type_unary("isfinite", P.isfinite)
+logical_and = _comparison(P.logical_and, "Logical AND of the truth values")
+logical_or = _comparison(P.logical_or, "Logical OR of the truth values")
+logical_xor = _comparison(P.logical_xor, "Logical XOR of the truth values")
+logical_not = _same_type_unary("logical_not", P.logical_not,
+                               "Logical NOT (True where the element is zero), as a bool tensor")
+isnan = _same_type_unary("isnan", P.isnan, "Whether each element is NaN, as a bool tensor")
+isinf = _same_type_unary("isinf", P.isinf, "Whether each element is infinite, as a bool tensor")
+isfinite = _same_type_unary("isfinite", P.isfinite,
+                            "Whether each element is finite, as a bool tensor")
 
 
-def equal(input, other):
+def equal(input: Tensor, other: Tensor) -> bool:
+    """True if the two tensors have the same shape and elements, as torch.equal (a Python bool)."""
     return input.shape == other.shape and bool((input == other).all())
 
 
-def allclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
+def allclose(input: Tensor, other: Tensor, rtol: float = 1e-05, atol: float = 1e-08,
+             equal_nan: bool = False) -> bool:
+    """True if every element satisfies |input - other| <= atol + rtol * |other| (NaNs equal only
+    with `equal_nan`), as torch.allclose. Reads the values, so it cannot run inside
+    llgrad.compile."""
     return bool(np.allclose(input.numpy(force=True), other.numpy(force=True), rtol, atol, equal_nan))
 
 
-def isclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
+def isclose(input: Tensor, other: Tensor, rtol: float = 1e-05, atol: float = 1e-08,
+            equal_nan: bool = False) -> Tensor:
+    """The elementwise test of allclose, as a bool tensor, as torch.isclose."""
     from .creation import from_numpy
 
     return from_numpy(np.isclose(input.numpy(force=True), np.asarray(other), rtol, atol, equal_nan))
@@ -446,7 +507,7 @@ def isclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
 
 # ---- type promotion ----------------------------------------------------------------------------
 
-def result_type(tensor1, tensor2):
+def result_type(tensor1: TensorOrNumber, tensor2: TensorOrNumber) -> DType:
     """The dtype of an op between the two (tensors or Python numbers), as PyTorch computes it."""
     from ..dispatch import python_scalars
     from ..dispatch import result_type as _result_type
@@ -454,11 +515,12 @@ def result_type(tensor1, tensor2):
     return _result_type(*python_scalars((tensor1, tensor2)))
 
 
-def promote_types(type1, type2):
+def promote_types(type1: DType, type2: DType) -> DType:
+    """The dtype two dtypes promote to in an operation, as torch.promote_types."""
     return dtypes.promote(type1, type2)
 
 
-def can_cast(from_, to):
+def can_cast(from_: DType, to: DType) -> bool:
     """Whether PyTorch's casting rules allow from_ -> to: never to a lower category (float to
     integer, number to bool)."""
     return from_.category <= to.category
@@ -466,12 +528,14 @@ def can_cast(from_, to):
 
 # ---- bitwise on integer/bool tensors -----------------------------------------------------------
 
-def _bitwise(name, prim):
+def _bitwise(name: str, prim: Any) -> Callable[[TensorOrNumber, TensorOrNumber], Tensor]:
     op = Op(name, prim, None, promote="common")
 
-    def fn(input, other):
+    def fn(input: TensorOrNumber, other: TensorOrNumber) -> Tensor:
         return apply(op, (input, other))
 
+    fn.__doc__ = (f"Bitwise {name.split('_')[1].upper()} of integer or bool tensors (`other` may "
+                  f"be a number), as torch.{name}. Not differentiable.")
     return fn
 
 
@@ -481,7 +545,8 @@ bitwise_xor = _bitwise("bitwise_xor", P.bitwise_xor)
 BITWISE_NOT = Op("bitwise_not", P.bitwise_not, None)
 
 
-def bitwise_not(input):
+def bitwise_not(input: Tensor) -> Tensor:
+    """Bitwise NOT of an integer tensor (logical NOT of a bool one), as torch.bitwise_not."""
     return apply(BITWISE_NOT, (input,))
 
 
@@ -490,7 +555,11 @@ def bitwise_not(input):
 WHERE = primitive_op("WhereBackward0", P.where)
 
 
-def where(condition, input=None, other=None):
+def where(condition: Tensor, input: TensorOrNumber | None = None,
+          other: TensorOrNumber | None = None) -> Tensor:
+    """Elements of `input` where `condition` is True and of `other` elsewhere, broadcast together,
+    as torch.where; either may be a number. With only `condition`, the indices of its True
+    elements as a tuple of 1-d tensors (`nonzero(as_tuple=True)`)."""
     if input is None and other is None:
         from .indexing import nonzero
 
@@ -569,7 +638,10 @@ def _promoted_for_bounds(input, kernel, *bounds):
     return input if target is input.dtype else input.to(target)
 
 
-def clamp(input, min=None, max=None):
+def clamp(input: Tensor, min: TensorOrNumber | None = None,
+          max: TensorOrNumber | None = None) -> Tensor:
+    """Each element limited to [min, max] (either bound may be None, a number or a tensor), as
+    torch.clamp. At a bound the gradient goes to the input, as PyTorch's."""
     if not isinstance(input, Tensor):
         raise TypeError(f"clamp(): argument 'input' must be Tensor, not {type(input).__name__}")
     if min is None and max is None:
@@ -583,14 +655,16 @@ def clamp(input, min=None, max=None):
 clip = clamp
 
 
-def clamp_min(input, min):
+def clamp_min(input: Tensor, min: TensorOrNumber) -> Tensor:
+    """Each element limited from below by `min`, as torch.clamp_min."""
     if isinstance(min, Tensor):
         return clamp(input, min=min)
     input = _promoted_for_bounds(input, "clamp_min_scalar_cpu", min)
     return apply(CLAMP_MIN, (input,), {"min": min})
 
 
-def clamp_max(input, max):
+def clamp_max(input: Tensor, max: TensorOrNumber) -> Tensor:
+    """Each element limited from above by `max`, as torch.clamp_max."""
     if isinstance(max, Tensor):
         return clamp(input, max=max)
     input = _promoted_for_bounds(input, "clamp_max_scalar_cpu", max)
@@ -608,7 +682,8 @@ RELU = Op("ReluBackward0", _relu_forward, (lambda g, out, x: P.where(P.gt(out, 0
           saves_out=True)
 
 
-def relu(input):
+def relu(input: Tensor) -> Tensor:
+    """max(x, 0) elementwise, as torch.relu (the gradient at 0 is 0, as PyTorch's)."""
     if _is_bool(input):
         raise RuntimeError("Boolean inputs not supported for relu")
     return apply(RELU, (input,))
@@ -639,7 +714,9 @@ def _gelu_vjp(g, out, x, approximate="none"):
 GELU = Op("GeluBackward0", _gelu_forward, (_gelu_vjp,), saves=(0,))
 
 
-def gelu(input, approximate="none"):
+def gelu(input: Tensor, approximate: str = "none") -> Tensor:
+    """The Gaussian error linear unit, as torch.nn.functional.gelu: exact (`approximate='none'`) or
+    the tanh approximation (`approximate='tanh'`)."""
     if approximate not in ("none", "tanh"):
         raise RuntimeError("approximate argument must be either none or tanh.")
     return apply(GELU, (input,), {"approximate": approximate})
@@ -653,7 +730,8 @@ def _silu_vjp(g, out, x):
 SILU = Op("SiluBackward0", lambda x: x * P.sigmoid(x), (_silu_vjp,), saves=(0,))
 
 
-def silu(input):
+def silu(input: Tensor) -> Tensor:
+    """x * sigmoid(x), as torch.nn.functional.silu."""
     return apply(SILU, (input,))
 
 
@@ -666,7 +744,8 @@ LEAKY_RELU = Op("LeakyReluBackward0", _leaky_relu_forward,
                 saves=(0,))
 
 
-def leaky_relu(input, negative_slope=0.01):
+def leaky_relu(input: Tensor, negative_slope: float = 0.01) -> Tensor:
+    """x where x > 0, else negative_slope * x, as torch.nn.functional.leaky_relu."""
     return apply(LEAKY_RELU, (input,), {"negative_slope": negative_slope})
 
 
@@ -683,7 +762,9 @@ def _softplus_vjp(g, out, x, beta, threshold):
 SOFTPLUS = Op("SoftplusBackward0", _softplus_forward, (_softplus_vjp,), saves=(0,))
 
 
-def softplus(input, beta=1.0, threshold=20.0):
+def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
+    """log(1 + exp(beta * x)) / beta, linear where beta * x > threshold, as
+    torch.nn.functional.softplus."""
     return apply(SOFTPLUS, (input,), {"beta": beta, "threshold": threshold})
 
 
@@ -696,5 +777,6 @@ ELU = Op("EluBackward0", _elu_forward,
          saves_out=True)
 
 
-def elu(input, alpha=1.0):
+def elu(input: Tensor, alpha: float = 1.0) -> Tensor:
+    """x where x > 0, else alpha * (exp(x) - 1), as torch.nn.functional.elu."""
     return apply(ELU, (input,), {"alpha": alpha})

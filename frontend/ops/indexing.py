@@ -5,7 +5,10 @@ left to right (an int is a SelectBackward0, a slice a SliceBackward0, None an
 UnsqueezeBackward0), then all tensor indices together as one IndexBackward0. Advanced indexing
 becomes a `take` on a flattened view: the integer indices are folded into one linear index.
 """
+from __future__ import annotations
+
 import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from ..compiler import dtypes
 from ..compiler import primitives as P
@@ -17,8 +20,11 @@ from .. import tracing
 from ..tracing import active_tracer
 from .shape import as_view, unsqueeze
 
+if TYPE_CHECKING:
+    from .._typing import Number, TensorOrNumber
 
-def from_numpy_constant(array):
+
+def from_numpy_constant(array: np.ndarray) -> Tensor:
     """An index array computed on the host: a graph constant while tracing."""
     from .creation import from_numpy
 
@@ -105,7 +111,10 @@ def _is_int_scalar(item):
     return isinstance(item, (int, np.integer)) and not isinstance(item, bool)
 
 
-def getitem(x, index):
+def getitem(x: Tensor, index: Any) -> Tensor:
+    """`tensor[index]`: PyTorch's (and NumPy's) basic and advanced indexing, with integers, slices,
+    None, Ellipsis, integer tensors and boolean masks. Basic indexing gives a view. Inside
+    llgrad.compile a boolean mask is refused (the result's shape would depend on the data)."""
     index = _normalize_index(index)
     if not index or (len(index) == 1 and index[0] is Ellipsis):
         return as_view(apply(SLICE_ALIAS, (x,)), x)  # x[...]: an alias (AliasBackward0)
@@ -351,7 +360,9 @@ def _broadcast_value(value, selection_shape, advanced):
     return expand(view(value, stripped), tuple(selection_shape))
 
 
-def setitem(x, index, value):
+def setitem(x: Tensor, index: Any, value: TensorOrNumber) -> None:
+    """`tensor[index] = value`: writes `value` (a tensor or a number, broadcast) in place at
+    `index`, recorded for autograd as PyTorch records it."""
     from .inplace import check_inplace, rebase_history, write_data
     from ..autograd.grad_mode import STATE
 
@@ -407,12 +418,16 @@ INDEX_SELECT = Op("IndexSelectBackward0", lambda x, idx, axis: P.take(x, idx, ax
 SCATTER_ADD = primitive_op("ScatterAddBackward0", P.scatter_add)
 
 
-def gather(input, dim, index, *, sparse_grad=False):
+def gather(input: Tensor, dim: int, index: Tensor, *, sparse_grad: bool = False) -> Tensor:
+    """Values of `input` along `dim` at the positions `index` holds, as torch.gather: out[i][j] =
+    input[index[i][j]][j] for dim 0. `index` is an int64 tensor with as many dimensions as
+    `input`."""
     axis = _wrap_dim(dim, input.ndim)
     return apply(GATHER, (input, index), {"axis": axis})
 
 
-def index_select(input, dim, index):
+def index_select(input: Tensor, dim: int, index: Tensor) -> Tensor:
+    """The entries of `input` at the 1-d integer `index` along `dim`, as torch.index_select."""
     if index.ndim > 1:
         raise IndexError("index_select(): Index is supposed to be a vector")
     axis = _wrap_dim(dim, input.ndim)
@@ -425,7 +440,9 @@ def index_select(input, dim, index):
     return apply(INDEX_SELECT, (input, index.reshape(-1)), {"axis": axis})
 
 
-def scatter_add(input, dim, index, src):
+def scatter_add(input: Tensor, dim: int, index: Tensor, src: Tensor) -> Tensor:
+    """A copy of `input` with `src` added at the positions `index` gives along `dim` (repeated
+    indices add up), as torch.scatter_add."""
     return apply(SCATTER_ADD, (input, index, src), {"axis": _wrap_dim(dim, input.ndim)})
 
 
@@ -434,7 +451,8 @@ SCATTER = primitive_op("ScatterBackward0", P.scatter)
 SCATTER_VALUE = Op("ScatterBackward1", P.scatter, (P.scatter.vjp[0], None, None), saves=(1,))
 
 
-def scatter(input, dim, index, src=None, *, value=None, reduce=None):
+def scatter(input: Tensor, dim: int, index: Tensor, src: TensorOrNumber | None = None, *,
+            value: Number | None = None, reduce: str | None = None) -> Tensor:
     """`input` with `src` (a tensor, or a number) written at `index` along `dim`."""
     if src is None:
         src = value
@@ -462,7 +480,9 @@ def _check_scatter_index(input, index, axis):
         raise RuntimeError(f"index {bad} is out of bounds for dimension {axis} with size {n}")
 
 
-def take_along_dim(input, indices, dim=None):
+def take_along_dim(input: Tensor, indices: Tensor, dim: int | None = None) -> Tensor:
+    """Values of `input` at `indices` along `dim` (the flattened input when `dim` is None), as
+    torch.take_along_dim; `indices` broadcasts against `input`."""
     if dim is None:  # PyTorch: the flattened input, gathered at the flattened indices
         return gather(input.reshape(-1), 0, indices.reshape(-1))
     from ..compiler.primitive import broadcast_shapes
@@ -498,7 +518,9 @@ MASKED_FILL_TENSOR = Op("MaskedFillBackward1", _masked_fill_forward,
                         (_masked_fill_dinput, None, _masked_fill_dvalue), saves=(1,))
 
 
-def masked_fill(input, mask, value):
+def masked_fill(input: Tensor, mask: Tensor, value: TensorOrNumber) -> Tensor:
+    """A copy of `input` with `value` (a number or a 0-d tensor) where the bool `mask` is True, as
+    torch.masked_fill."""
     if mask.dtype is not dtypes.bool_:
         raise RuntimeError(f"masked_fill_ only supports boolean masks, but got mask with dtype "
                            f"{mask.dtype.name}")
@@ -536,7 +558,7 @@ MASKED_SELECT = Op("MaskedSelectBackward0", _masked_select_forward, (_masked_sel
                    saves=(1,))
 
 
-def masked_select(input, mask):
+def masked_select(input: Tensor, mask: Tensor) -> Tensor:
     """The elements where the mask (broadcast with the input) is True, as a 1-D tensor."""
     from ..compiler.primitive import broadcast_shapes
 
@@ -548,7 +570,9 @@ def masked_select(input, mask):
     return apply(MASKED_SELECT, (input, from_numpy_constant(positions)), {"shape": shape})
 
 
-def nonzero(input, *, as_tuple=False):
+def nonzero(input: Tensor, *, as_tuple: bool = False) -> Tensor | tuple[Tensor, ...]:
+    """The indices of the non-zero elements, as torch.nonzero: an (n, ndim) int64 tensor, or with
+    `as_tuple=True` one 1-d tensor per dimension. Data-dependent: not inside llgrad.compile."""
     from .creation import from_numpy
 
     data = input._concrete("nonzero()")
@@ -559,11 +583,14 @@ def nonzero(input, *, as_tuple=False):
                       else np.zeros((int(data.size != 0 and bool(data)), 0), dtype=np.int64))
 
 
-def argwhere(input):
+def argwhere(input: Tensor) -> Tensor:
+    """The indices of the non-zero elements as an (n, ndim) tensor, as torch.argwhere."""
     return nonzero(input)
 
 
-def one_hot(tensor, num_classes=-1):
+def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:
+    """Integer class indices as one-hot int64 vectors of length `num_classes` (-1: one more than
+    the largest index), as torch.nn.functional.one_hot."""
     from .creation import arange
 
     if num_classes == -1:

@@ -20,6 +20,8 @@ from . import elementwise as ew
 
 
 def check_inplace(tensor):
+    """Raises PyTorch's error for an in-place op on a leaf that requires grad (or a view of one),
+    outside no_grad."""
     if not STATE.enabled:
         return
     if tensor.grad_fn is None and tensor._requires_grad:
@@ -42,6 +44,8 @@ def write_data(tensor, result):
 
 
 def rebase_history(tensor, result):
+    """After an in-place op recorded for autograd: `tensor` takes `result`'s grad_fn, as PyTorch
+    rebases a modified tensor's history."""
     if result.grad_fn is None:
         return
     if tensor._base is not None and type(tensor._data) is np.ndarray:
@@ -103,7 +107,13 @@ def _inplace_binary(fn, ufunc, saves_self, to_float=False):
         self._bump_version()
         return self
 
+    method.__doc__ = _INPLACE_DOC.format(name=fn.__name__)
     return method
+
+
+_INPLACE_DOC = ("In place: this tensor becomes {name}(self, ...) (see llgrad.{name}), keeping its "
+                "dtype; returns this tensor. As in PyTorch, refused on a leaf that requires grad "
+                "(outside no_grad) and when the result's dtype cannot be cast to this one's.")
 
 
 def _recorded(self, fn, args, kwargs, saves_self):
@@ -159,6 +169,7 @@ def _inplace_unary(fn, saves_self=True):
     def method(self, *args, **kwargs):
         return _recorded(self, fn, args, kwargs, saves_self)
 
+    method.__doc__ = _INPLACE_DOC.format(name=fn.__name__)
     return method
 
 
@@ -183,6 +194,7 @@ def _records(self, *others):
 
 
 def addcmul_(self, tensor1, tensor2, *, value=1):
+    """In place: self += value * tensor1 * tensor2 (see llgrad.addcmul); returns this tensor."""
     if _records(self, tensor1, tensor2):  # one AddcmulBackward0 node, as in PyTorch
         return _recorded(self, ew.addcmul, (tensor1, tensor2), {"value": value}, False)
     # PyTorch's kernel order, self + (value * t1) * t2, so float rounding matches
@@ -190,6 +202,7 @@ def addcmul_(self, tensor1, tensor2, *, value=1):
 
 
 def addcdiv_(self, tensor1, tensor2, *, value=1):
+    """In place: self += value * tensor1 / tensor2 (see llgrad.addcdiv); returns this tensor."""
     if _records(self, tensor1, tensor2):
         return _recorded(self, ew.addcdiv, (tensor1, tensor2), {"value": value}, False)
     # PyTorch's kernel order, self + (value * t1) / t2, so float rounding matches
@@ -197,6 +210,7 @@ def addcdiv_(self, tensor1, tensor2, *, value=1):
 
 
 def lerp_(self, end, weight):
+    """In place: self += weight * (end - self) (see llgrad.lerp); returns this tensor."""
     if _records(self, end, weight):  # (a tensor weight's rule reads self)
         return _recorded(self, ew.lerp, (end, weight), {}, isinstance(weight, Tensor))
     return add_(self, ew.mul(ew.sub(end, self), weight))
@@ -235,6 +249,7 @@ def _recorded_fill(self, op, args):
 
 
 def fill_(self, value):
+    """Fills this tensor in place with `value` (a number or a 0-d tensor); returns it."""
     if isinstance(value, Tensor):
         if value.ndim != 0:
             raise RuntimeError(f"fill_ only supports 0-dimension value tensor but got tensor with "
@@ -247,6 +262,7 @@ def fill_(self, value):
 
 
 def zero_(self):
+    """Fills this tensor in place with zeros; returns it."""
     if _records(self):
         return _recorded_fill(self, ZERO, ())
     return fill_(self, 0)
@@ -276,6 +292,8 @@ def copy_(self, src, non_blocking=False):
 
 
 def masked_fill_(self, mask, value):
+    """In place: `value` where the bool `mask` is True (see llgrad.masked_fill); returns this
+    tensor."""
     from .indexing import masked_fill
 
     if type(self._data) is not np.ndarray or _needs_autograd(self, (value,)):
@@ -288,6 +306,8 @@ def masked_fill_(self, mask, value):
 
 
 def index_add_(self, dim, index, source, *, alpha=1):
+    """In place: adds alpha * `source`'s slices into this tensor at `index` along `dim` (repeated
+    indices add up), as Tensor.index_add_; returns it."""
     from ..compiler import primitives as P
     from ..tensor import _wrap_dim
 
@@ -301,6 +321,8 @@ def index_add_(self, dim, index, source, *, alpha=1):
 
 
 def scatter_add_(self, dim, index, src):
+    """In place: adds `src` at the positions `index` gives along `dim` (see llgrad.scatter_add);
+    returns this tensor."""
     from .indexing import scatter_add
 
     return _recorded(self, scatter_add, (dim, index, src), {}, saves_self=False) \
@@ -308,6 +330,8 @@ def scatter_add_(self, dim, index, src):
 
 
 def scatter_(self, dim, index, src=None, *, value=None, reduce=None):
+    """In place: writes `src` (or `value`) at the positions `index` gives along `dim` (see
+    llgrad.scatter; `reduce` 'add' or 'multiply'); returns this tensor."""
     from .indexing import scatter
 
     if src is None:
@@ -330,7 +354,7 @@ def _direct_scatter_add(self, dim, index, src):
     return self
 
 
-def _random_fill(sample):
+def _random_fill(sample, doc):
     def method(self, *args, generator=None, **kwargs):
         from .. import random as rng
 
@@ -342,16 +366,25 @@ def _random_fill(sample):
         self._bump_version()
         return self
 
+    method.__doc__ = doc
     return method
 
 
-uniform_ = _random_fill(lambda g, shape, dtype, a=0.0, b=1.0: g.uniform(shape, a, b, dtype=dtype))
+uniform_ = _random_fill(lambda g, shape, dtype, a=0.0, b=1.0: g.uniform(shape, a, b, dtype=dtype),
+                        "Fills this tensor in place with uniform numbers in [a, b) (default [0, 1)), "
+                        "as Tensor.uniform_ (bounds positional: uniform_(-1, 1)); returns it.")
 normal_ = _random_fill(lambda g, shape, dtype, mean=0.0, std=1.0: g.normal(shape, mean, std,
-                                                                            dtype=dtype))
-bernoulli_ = _random_fill(lambda g, shape, dtype, p=0.5: g.bernoulli(shape, p, dtype=dtype))
+                                                                            dtype=dtype),
+                       "Fills this tensor in place with normal numbers (mean, std; default 0, 1), "
+                       "as Tensor.normal_; returns it.")
+bernoulli_ = _random_fill(lambda g, shape, dtype, p=0.5: g.bernoulli(shape, p, dtype=dtype),
+                          "Fills this tensor in place with 0 or 1, 1 with probability p "
+                          "(default 0.5), as Tensor.bernoulli_; returns it.")
 
 
 def random_(self, low=0, high=None, *, generator=None):
+    """Fills this tensor in place with random integers in [low, high) (`random_(high)` for [0,
+    high); no bounds: the whole range of its dtype), as Tensor.random_; returns it."""
     from .. import random as rng
 
     gen = generator or rng.default_generator

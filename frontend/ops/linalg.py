@@ -1,6 +1,9 @@
 """Matrix products. Each entry point records the node PyTorch records for the same call:
 dot (1-D @ 1-D), mv, mm, bmm, addmm (nn.Linear on a batch), matmul's batched form."""
+from __future__ import annotations
+
 import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from ..compiler import primitives as P
 from ..compiler.primitive import broadcast_shapes, shape_of
@@ -8,6 +11,9 @@ from ..compiler.primitives.matmul import matmul_grad_lhs, matmul_grad_rhs
 from ..dispatch import Op, apply, primitive_op
 from .shape import (as_view, contiguous, expand, permute, reshape, squeeze, unsafe_view,
                     unsqueeze, view)
+
+if TYPE_CHECKING:
+    from .._typing import Number
 
 
 def _dot_forward(a, b):
@@ -107,7 +113,8 @@ def _cpp(t):
     return _CPP_TYPE_NAMES[t.dtype.name]
 
 
-def dot(input, other, _op=DOT):
+def dot(input: Tensor, other: Tensor, _op: Any = DOT) -> Tensor:
+    """The inner product of two 1-d tensors of one dtype, a 0-d tensor, as torch.dot."""
     if input.ndim != 1 or other.ndim != 1:
         raise RuntimeError(f"1D tensors expected, but got {input.ndim}D and {other.ndim}D tensors")
     if input.shape[0] != other.shape[0]:
@@ -118,12 +125,12 @@ def dot(input, other, _op=DOT):
     return apply(_op, (input, other))
 
 
-def vdot(input, other):
+def vdot(input: Tensor, other: Tensor) -> Tensor:
     """The dot product of the conjugate of input with other: dot, for real tensors."""
     return dot(input, other, _op=VDOT)
 
 
-def inner(input, other):
+def inner(input: Tensor, other: Tensor) -> Tensor:
     """Sum over the last dimension of both, as PyTorch's tensordot computes it."""
     if input.ndim == 0 or other.ndim == 0:
         return input * other
@@ -141,7 +148,8 @@ def inner(input, other):
     return view(mm(reshape(a, (-1, k)), reshape(b, (k, -1))), out_shape)
 
 
-def mv(input, vec):
+def mv(input: Tensor, vec: Tensor) -> Tensor:
+    """The matrix-vector product of an (n, m) matrix and an m-vector, as torch.mv."""
     if input.ndim != 2 or vec.ndim != 1:
         raise RuntimeError("vector + matrix @ vector expected, got "
                            f"{vec.ndim}, {input.ndim}, {vec.ndim}")
@@ -152,13 +160,16 @@ def mv(input, vec):
     return apply(MV, (input, vec))
 
 
-def mm(input, mat2):
+def mm(input: Tensor, mat2: Tensor) -> Tensor:
+    """The product of an (n, m) and an (m, p) matrix, as torch.mm (no broadcasting; the operands'
+    dtypes must match, as in PyTorch)."""
     _check_mm(input, mat2)
     _check_dtypes(input, mat2, "mm")
     return apply(MM, (input, mat2))
 
 
-def bmm(input, mat2):
+def bmm(input: Tensor, mat2: Tensor) -> Tensor:
+    """Batched matrix products of (b, n, m) and (b, m, p) tensors, as torch.bmm."""
     if input.ndim != 3 or mat2.ndim != 3:
         raise RuntimeError("batch1 must be a 3D tensor" if input.ndim != 3
                            else "batch2 must be a 3D tensor")
@@ -170,7 +181,10 @@ def bmm(input, mat2):
     return apply(BMM, (input, mat2))
 
 
-def addmm(input, mat1, mat2, *, beta=1, alpha=1):
+def addmm(input: Tensor, mat1: Tensor, mat2: Tensor, *, beta: Number = 1,
+          alpha: Number = 1) -> Tensor:
+    """beta * input + alpha * (mat1 @ mat2), as torch.addmm (`input` broadcasts to the product's
+    shape)."""
     _check_mm(mat1, mat2)
     _check_addmm_dtypes(input, mat1, mat2)
     return apply(ADDMM, (input, mat1, mat2), {"beta": beta, "alpha": alpha})
@@ -180,7 +194,7 @@ def addmm(input, mat1, mat2, *, beta=1, alpha=1):
 SQUEEZE_INPLACE = primitive_op("SqueezeBackward4", P.reshape)
 
 
-def matmul(input, other):
+def matmul(input: Tensor, other: Tensor) -> Tensor:
     """`@`, decomposed into the products PyTorch's matmul calls (dot, mv, mm, or mm/mv on a
     folded tensor, or bmm on broadcast batches), so grad_fn chains are PyTorch's."""
     a_dim, b_dim = input.ndim, other.ndim
@@ -282,14 +296,15 @@ def _batched_matmul(input, other):
     return unsafe_view(product, out_shape)
 
 
-def outer(input, vec2):
+def outer(input: Tensor, vec2: Tensor) -> Tensor:
+    """The outer product of two 1-d tensors, an (n, m) matrix, as torch.outer."""
     return reshape(input, (input.shape[0], 1)) * vec2  # PyTorch's outer
 
 
 ger = outer
 
 
-def linear(input, weight, bias=None):
+def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     """y = input @ weight.T + bias, recorded as PyTorch records it (addmm for a batch of rows)."""
     weight_t = weight.t()
     if bias is not None:
@@ -312,7 +327,7 @@ def _is_contiguous(t):
 
 # ---- einsum: permutes, reshapes and one bmm per pair of operands -------------------------------
 
-def einsum(equation, *operands):
+def einsum(equation: str, *operands: Tensor) -> Tensor:
     """Einstein summation for subscripts without ellipses or repeated letters within an operand
     (diagonals): operands are contracted left to right, each pair as one batched matmul."""
     if len(operands) == 1 and isinstance(operands[0], (list, tuple)):

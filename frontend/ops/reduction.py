@@ -1,8 +1,11 @@
 """Reductions: sum, mean, var/std, max/min (values, or values with indices), argmax, logsumexp,
 softmax and log_softmax. Composite ones carry their own VJP, written in primitives."""
+from __future__ import annotations
+
 import builtins
 import math
 from collections import namedtuple
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -12,6 +15,11 @@ from ..compiler.primitive import dtype_of, shape_of
 from ..compiler.primitives.reduce import reduced_shape
 from ..dispatch import Op, apply, primitive_op
 from ..tensor import Tensor, _wrap_dim
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from .._typing import Dims, DTypeLike, Number, ValuesIndices
 
 
 def _axes(input, dim):
@@ -51,7 +59,11 @@ SUM_ALL_AS = Op("SumBackward0", _sum_as_forward, (_sum_as_vjp,))
 SUM_DIM_AS = Op("SumBackward1", _sum_as_forward, (_sum_as_vjp,))
 
 
-def sum(input, dim=None, keepdim=False, *, dtype=None):  # noqa: A001 (torch.sum)
+def sum(input: Tensor, dim: Dims = None, keepdim: bool = False, *,  # noqa: A001 (torch.sum)
+        dtype: DTypeLike = None) -> Tensor:
+    """The sum over `dim` (an int, a tuple of ints, or None for all), as torch.sum; `keepdim` keeps
+    reduced dimensions with size 1. Integer and bool input sums to int64 unless `dtype` says
+    otherwise. NumPy's axis=/keepdims= spellings are accepted."""
     if dtype is None and input._data.dtype.kind in "iub":
         dtype = dtypes.int64
     params = {"axes": _axes(input, dim), "keepdims": keepdim}
@@ -87,7 +99,10 @@ def _scalar_type_name(dtype):
             "bool": "Bool", "float32": "Float", "float64": "Double", "float16": "Half"}[dtype.name]
 
 
-def mean(input, dim=None, keepdim=False, *, dtype=None):
+def mean(input: Tensor, dim: Dims = None, keepdim: bool = False, *,
+         dtype: DTypeLike = None) -> Tensor:
+    """The mean over `dim` (an int, a tuple, or None for all), as torch.mean; floating-point input
+    only unless `dtype` is a float type."""
     params = {"axes": _axes(input, dim), "keepdims": keepdim}
     if dtype is not None and dtype is not input.dtype:
         if not dtype.is_floating_point:
@@ -182,19 +197,28 @@ def _moment(op, name, input, dim, unbiased, keepdim, correction):
     return apply(op, (input,), params)
 
 
-def var(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
+def var(input: Tensor, dim: Dims = None, unbiased: bool | None = None, keepdim: bool = False, *,
+        correction: Number | None = None) -> Tensor:
+    """The variance over `dim`, as torch.var: with Bessel's correction (`correction=1`, or
+    `unbiased=True`) by default; `correction=0` gives the population variance."""
     return _moment(VAR, "var", input, dim, unbiased, keepdim, correction)
 
 
-def std(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
+def std(input: Tensor, dim: Dims = None, unbiased: bool | None = None, keepdim: bool = False, *,
+        correction: Number | None = None) -> Tensor:
+    """The standard deviation over `dim`, as torch.std (correction as in var)."""
     return _moment(STD, "std", input, dim, unbiased, keepdim, correction)
 
 
-def var_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
+def var_mean(input: Tensor, dim: Dims = None, unbiased: bool | None = None, keepdim: bool = False,
+             *, correction: Number | None = None) -> tuple[Tensor, Tensor]:
+    """(variance, mean) over `dim` in one pass, as torch.var_mean."""
     return _moment(VAR_MEAN, "var_mean", input, dim, unbiased, keepdim, correction)
 
 
-def std_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
+def std_mean(input: Tensor, dim: Dims = None, unbiased: bool | None = None, keepdim: bool = False,
+             *, correction: Number | None = None) -> tuple[Tensor, Tensor]:
+    """(standard deviation, mean) over `dim` in one pass, as torch.std_mean."""
     return _moment(STD_MEAN, "std_mean", input, dim, unbiased, keepdim, correction)
 
 
@@ -275,11 +299,18 @@ def _reduce_with_indices(input, dim, keepdim, op, full_op, result_type, name):
     return result_type(values, indices)
 
 
-def max(input, dim=None, keepdim=False):  # noqa: A001
+def max(input: Tensor, dim: int | Tensor | None = None,  # noqa: A001
+        keepdim: bool = False) -> Tensor | ValuesIndices:
+    """As torch.max: with no `dim`, the largest element (a 0-d tensor); with `dim`, a named pair
+    (values, indices) along it; with a tensor as second argument, the elementwise maximum. The
+    gradient of a full reduction is shared evenly among tied maxima, as PyTorch's."""
     return _reduce_with_indices(input, dim, keepdim, MAX_DIM, MAX_ALL, max_return, "max")
 
 
-def min(input, dim=None, keepdim=False):  # noqa: A001
+def min(input: Tensor, dim: int | Tensor | None = None,  # noqa: A001
+        keepdim: bool = False) -> Tensor | ValuesIndices:
+    """As torch.min: the smallest element, the named pair (values, indices) along `dim`, or the
+    elementwise minimum with a tensor."""
     return _reduce_with_indices(input, dim, keepdim, MIN_DIM, MIN_ALL, min_return, "min")
 
 
@@ -288,11 +319,14 @@ def _dims_or_all(dim):
     return None if isinstance(dim, (tuple, list)) and len(dim) == 0 else dim
 
 
-def amax(input, dim=(), keepdim=False):
+def amax(input: Tensor, dim: int | Sequence[int] = (), keepdim: bool = False) -> Tensor:
+    """The largest values over `dim` (an int or tuple; all by default), as torch.amax; the gradient
+    is shared evenly among ties."""
     return apply(AMAX, (input,), {"axes": _axes(input, _dims_or_all(dim)), "keepdims": keepdim})
 
 
-def amin(input, dim=(), keepdim=False):
+def amin(input: Tensor, dim: int | Sequence[int] = (), keepdim: bool = False) -> Tensor:
+    """The smallest values over `dim` (an int or tuple; all by default), as torch.amin."""
     return apply(AMIN, (input,), {"axes": _axes(input, _dims_or_all(dim)), "keepdims": keepdim})
 
 
@@ -305,35 +339,45 @@ def _no_bool_arg(input, name):
         raise RuntimeError(f"{name}(): does not support bool input")
 
 
-def argmax(input, dim=None, keepdim=False):
+def argmax(input: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:
+    """The index of the largest value along `dim` (of the flattened input when None), as
+    torch.argmax; the first one among ties."""
     _no_bool_arg(input, "argmax")
     if dim is None:
         return apply(ARGMAX, (input.reshape(-1),), {"axis": 0, "keepdims": False})
     return apply(ARGMAX, (input,), {"axis": _wrap_dim(dim, input.ndim), "keepdims": keepdim})
 
 
-def argmin(input, dim=None, keepdim=False):
+def argmin(input: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:
+    """The index of the smallest value along `dim` (of the flattened input when None), as
+    torch.argmin."""
     _no_bool_arg(input, "argmin")
     if dim is None:
         return apply(ARGMIN, (input.reshape(-1),), {"axis": 0, "keepdims": False})
     return apply(ARGMIN, (input,), {"axis": _wrap_dim(dim, input.ndim), "keepdims": keepdim})
 
 
-def all(input, dim=None, keepdim=False):  # noqa: A001
+def all(input: Tensor, dim: Dims = None, keepdim: bool = False) -> Tensor:  # noqa: A001
+    """True where every element over `dim` (all by default) is non-zero, as torch.all; a bool
+    tensor."""
     from .creation import from_numpy
 
     axis = None if dim is None else _wrap_dim(dim, input.ndim)
     return from_numpy(np.asarray(np.all(input.numpy(force=True), axis=axis, keepdims=keepdim)))
 
 
-def any(input, dim=None, keepdim=False):  # noqa: A001
+def any(input: Tensor, dim: Dims = None, keepdim: bool = False) -> Tensor:  # noqa: A001
+    """True where any element over `dim` (all by default) is non-zero, as torch.any; a bool tensor.
+    """
     from .creation import from_numpy
 
     axis = None if dim is None else _wrap_dim(dim, input.ndim)
     return from_numpy(np.asarray(np.any(input.numpy(force=True), axis=axis, keepdims=keepdim)))
 
 
-def count_nonzero(input, dim=None):
+def count_nonzero(input: Tensor, dim: Dims = None) -> Tensor:
+    """The number of non-zero elements over `dim` (all by default), as torch.count_nonzero; int64.
+    """
     return sum(input != 0, dim)
 
 
@@ -363,7 +407,8 @@ LOGSUMEXP = Op("LogsumexpBackward0", _logsumexp_forward, (_logsumexp_vjp,), save
                saves_out=True)
 
 
-def logsumexp(input, dim, keepdim=False):
+def logsumexp(input: Tensor, dim: int | Sequence[int], keepdim: bool = False) -> Tensor:
+    """log(sum(exp(input))) over `dim`, computed stably, as torch.logsumexp."""
     if input._data.dtype.kind != "f":
         input = input.float()
     return apply(LOGSUMEXP, (input,), {"axes": _axes(input, dim), "keepdims": keepdim})
@@ -397,7 +442,10 @@ def _softmax_dim(input, dim):
     return _wrap_dim(dim, input.ndim)
 
 
-def softmax(input, dim=None, dtype=None, _stacklevel=3):
+def softmax(input: Tensor, dim: int | None = None, dtype: DTypeLike = None,
+            _stacklevel: int = 3) -> Tensor:
+    """exp(x) / sum(exp(x)) along `dim`, as torch.softmax; `dtype` casts the input first. Leaving
+    out `dim` warns and picks one, as PyTorch does."""
     if dtype is not None:
         input = input.to(dtype)
     elif input._data.dtype.kind != "f":
@@ -406,7 +454,9 @@ def softmax(input, dim=None, dtype=None, _stacklevel=3):
     return apply(SOFTMAX, (input,), {"axis": _softmax_dim(input, dim)})
 
 
-def log_softmax(input, dim=None, dtype=None, _stacklevel=3):
+def log_softmax(input: Tensor, dim: int | None = None, dtype: DTypeLike = None,
+                _stacklevel: int = 3) -> Tensor:
+    """log(softmax(x)) along `dim`, computed stably, as torch.log_softmax."""
     if dtype is not None:
         input = input.to(dtype)
     elif input._data.dtype.kind != "f":
@@ -472,7 +522,9 @@ PROD_ALL = Op("ProdBackward0", _prod_forward, (_prod_vjp,), saves=(0,), saves_ou
 PROD_DIM = Op("ProdBackward1", _prod_forward, (_prod_vjp,), saves=(0,), saves_out=True)
 
 
-def prod(input, dim=None, keepdim=False, *, dtype=None):
+def prod(input: Tensor, dim: int | None = None, keepdim: bool = False, *,
+         dtype: DTypeLike = None) -> Tensor:
+    """The product over `dim` (all elements when None), as torch.prod."""
     if dtype is not None:
         input = input.to(dtype)
     elif input._data.dtype.kind in "iub":
@@ -519,7 +571,8 @@ def _cumsum_vjp(g, out, x, axis):
 CUMSUM = Op("CumsumBackward0", _cumsum_forward, (_cumsum_vjp,))
 
 
-def cumsum(input, dim, *, dtype=None):
+def cumsum(input: Tensor, dim: int, *, dtype: DTypeLike = None) -> Tensor:
+    """The cumulative sum along `dim`, as torch.cumsum (integer input accumulates in int64)."""
     if dtype is not None:
         input = input.to(dtype)
     elif input._data.dtype.kind in "iub":
@@ -558,7 +611,8 @@ def _cumprod_vjp(g, out, x, axis):
 CUMPROD = Op("CumprodBackward0", _cumprod_forward, (_cumprod_vjp,), saves=(0,), saves_out=True)
 
 
-def cumprod(input, dim, *, dtype=None):
+def cumprod(input: Tensor, dim: int, *, dtype: DTypeLike = None) -> Tensor:
+    """The cumulative product along `dim`, as torch.cumprod."""
     if dtype is not None:
         input = input.to(dtype)
     elif input._data.dtype.kind in "iub":
@@ -609,7 +663,8 @@ def _norm_vjp(g, out, x, p, axes, keepdims):
 NORM = Op("LinalgVectorNormBackward0", _norm_forward, (_norm_vjp,), saves=(0,), saves_out=True)
 
 
-def norm(input, p="fro", dim=None, keepdim=False, dtype=None):
+def norm(input: Tensor, p: float | str | None = "fro", dim: Dims = None, keepdim: bool = False,
+         dtype: DTypeLike = None) -> Tensor:
     """Vector norms (p a number, or "fro": the 2-norm over `dim`, all of it by default)."""
     if p == "nuc":
         raise NotImplementedError("the nuclear norm is not supported by llgrad")

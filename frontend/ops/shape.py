@@ -4,7 +4,10 @@ contiguous, dtype conversion), and joining or splitting (cat, stack, split, chun
 Views share storage and the version counter with their base, as in PyTorch, so an in-place
 change through either is seen by both and by autograd's saved-tensor checks.
 """
+from __future__ import annotations
+
 import builtins
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -16,8 +19,13 @@ from ..dispatch import Op, apply, primitive_op
 from ..tensor import Tensor, _wrap_dim
 from . import _args
 
+if TYPE_CHECKING:
+    from collections.abc import Sequence
 
-def as_view(result, base):
+    from .._typing import DeviceLike, DType, DTypeLike, Number
+
+
+def as_view(result: Tensor, base: Tensor) -> Tensor:
     """Mark `result` as a view of `base` when NumPy gave a view (not a copy). A traced result
     is always marked: an in-place update through it must not silently miss its base."""
     data = result._data
@@ -33,7 +41,7 @@ def as_view(result, base):
 _sizes = _args.sizes  # f(2, 3), f((2, 3)), f([2, 3]), f(x.shape), 0-d integer tensors
 
 
-def infer_shape(shape, numel):
+def infer_shape(shape: Sequence[int], numel: int) -> tuple[int, ...]:
     """Resolve one -1 in `shape`, with PyTorch's errors."""
     shape = list(shape)
     unknown = [i for i, d in enumerate(shape) if d == -1]
@@ -69,7 +77,10 @@ def _reshape_with(op, input, shape):
     return as_view(apply(op, (input,), {"shape": tuple(shape)}), input)
 
 
-def reshape(input, *shape):
+def reshape(input: Tensor, *shape: int | Sequence[int]) -> Tensor:
+    """`input` with a new shape of the same number of elements (one size may be -1), as
+    torch.reshape: a view when the strides allow it, else a copy. Sizes as separate arguments or
+    one sequence."""
     shape = infer_shape(_sizes(shape, "reshape", "shape"), input.numel())
     data = input._data
     if type(data) is np.ndarray and not data.flags.c_contiguous:
@@ -79,12 +90,14 @@ def reshape(input, *shape):
     return _reshape_with(VIEW, input, shape)
 
 
-def unsafe_view(input, shape):
+def unsafe_view(input: Tensor, shape: Sequence[int]) -> Tensor:
     """A view of a tensor the caller just made (PyTorch's _unsafe_view: UnsafeViewBackward0)."""
     return _reshape_with(UNSAFE_VIEW, input, tuple(shape))
 
 
-def view(input, *shape):
+def view(input: Tensor, *shape: int | Sequence[int]) -> Tensor:
+    """A view of `input` with a new shape (one size may be -1), as Tensor.view: it shares storage,
+    so the strides must allow it (else use reshape). view(dtype) is not supported."""
     if len(shape) == 1 and isinstance(shape[0], dtypes.DType):
         raise NotImplementedError("view(dtype) reinterprets bits; llgrad does not support it")
     shape = infer_shape(_sizes(shape, "view"), input.numel())
@@ -126,15 +139,18 @@ def _view_strides(old_shape, old_strides, new_shape):
     return new_strides if view_d == -1 else None
 
 
-def view_as(input, other):
+def view_as(input: Tensor, other: Tensor) -> Tensor:
+    """`input` viewed with `other`'s shape, as Tensor.view_as."""
     return view(input, other.shape)
 
 
-def reshape_as(input, other):
+def reshape_as(input: Tensor, other: Tensor) -> Tensor:
+    """`input` reshaped to `other`'s shape, as Tensor.reshape_as."""
     return reshape(input, other.shape)
 
 
-def flatten(input, start_dim=0, end_dim=-1):
+def flatten(input: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
+    """Dimensions start_dim..end_dim merged into one, as torch.flatten."""
     ndim = input.ndim
     if ndim == 0:
         return reshape(input, 1)
@@ -150,21 +166,25 @@ def flatten(input, start_dim=0, end_dim=-1):
     return reshape(input, shape[:start] + (middle,) + shape[end + 1:])
 
 
-def unflatten(input, dim, sizes):
+def unflatten(input: Tensor, dim: int, sizes: Sequence[int]) -> Tensor:
+    """Dimension `dim` split into `sizes` (one may be -1), as torch.unflatten."""
     dim = _wrap_dim(dim, input.ndim)
     shape = tuple(input.shape)
     sizes = infer_shape(sizes, shape[dim])
     return view(input, shape[:dim] + sizes + shape[dim + 1:])
 
 
-def unsqueeze(input, dim):
+def unsqueeze(input: Tensor, dim: int) -> Tensor:
+    """A view with a new dimension of size 1 inserted at `dim`, as torch.unsqueeze."""
     ndim = input.ndim
     dim = _wrap_dim(dim, ndim + 1)
     shape = tuple(input.shape)
     return _reshape_with(UNSQUEEZE, input, shape[:dim] + (1,) + shape[dim:])
 
 
-def squeeze(input, dim=None):
+def squeeze(input: Tensor, dim: int | Sequence[int] | None = None) -> Tensor:
+    """A view without dimensions of size 1 (all, or those in `dim`, an int or tuple), as
+    torch.squeeze."""
     shape = tuple(input.shape)
     if dim is None:
         return _reshape_with(SQUEEZE_ALL, input, tuple(d for d in shape if d != 1))
@@ -178,7 +198,9 @@ def squeeze(input, dim=None):
 EXPAND = primitive_op("ExpandBackward0", P.broadcast_to)
 
 
-def expand(input, *sizes):
+def expand(input: Tensor, *sizes: int | Sequence[int]) -> Tensor:
+    """A view broadcasting size-1 dimensions to `sizes` (-1 keeps a size; new leading dimensions
+    may be added) without copying, as Tensor.expand."""
     sizes = _sizes(sizes, "expand")
     shape = tuple(input.shape)
     if len(sizes) < len(shape):
@@ -208,15 +230,18 @@ def _type_name(input):
     return torch_type_name(input.dtype.np).replace("llgrad.", "")
 
 
-def expand_as(input, other):
+def expand_as(input: Tensor, other: Tensor) -> Tensor:
+    """`input` expanded to `other`'s shape, as Tensor.expand_as."""
     return expand(input, other.shape)
 
 
-def broadcast_to(input, shape):
+def broadcast_to(input: Tensor, shape: Sequence[int]) -> Tensor:
+    """`input` broadcast to `shape` (a view), as torch.broadcast_to."""
     return expand(input, shape)
 
 
-def broadcast_tensors(*tensors):
+def broadcast_tensors(*tensors: Tensor) -> tuple[Tensor, ...]:
+    """The tensors broadcast to their common shape, as torch.broadcast_tensors: a tuple of views."""
     shape = broadcast_shapes(*(tuple(t.shape) for t in tensors))
     return tuple(expand(t, shape) for t in tensors)
 
@@ -226,7 +251,8 @@ TRANSPOSE = primitive_op("TransposeBackward0", P.permute)
 T_OP = primitive_op("TBackward0", P.permute)
 
 
-def permute(input, *dims):
+def permute(input: Tensor, *dims: int | Sequence[int]) -> Tensor:
+    """A view with the dimensions reordered as `dims`, as torch.permute."""
     dims = _sizes(dims, "permute", "dims")
     ndim = input.ndim
     if len(dims) != ndim:
@@ -239,7 +265,8 @@ def permute(input, *dims):
     return as_view(apply(PERMUTE, (input,), {"perm": perm}), input)
 
 
-def transpose(input, dim0, dim1):
+def transpose(input: Tensor, dim0: int, dim1: int) -> Tensor:
+    """A view with dimensions `dim0` and `dim1` swapped, as torch.transpose."""
     ndim = input.ndim
     perm = list(range(ndim))
     if ndim:
@@ -251,7 +278,8 @@ def transpose(input, dim0, dim1):
 swapaxes = swapdims = transpose
 
 
-def t(input):
+def t(input: Tensor) -> Tensor:
+    """The transpose of a matrix (a 0-d or 1-d tensor is returned as is), as torch.t."""
     ndim = input.ndim
     if ndim > 2:
         raise RuntimeError(f"t() expects a tensor with <= 2 dimensions, but self is {ndim}D")
@@ -259,15 +287,18 @@ def t(input):
     return as_view(apply(T_OP, (input,), {"perm": perm}), input)
 
 
-def T(input):  # noqa: N802 (property .T)
+def T(input: Tensor) -> Tensor:  # noqa: N802 (property .T)
+    """Tensor.T: the dimensions reversed (PyTorch deprecates it for other than 2-d tensors)."""
     return permute(input, tuple(reversed(range(input.ndim))))
 
 
-def mT(input):  # noqa: N802
+def mT(input: Tensor) -> Tensor:  # noqa: N802
+    """Tensor.mT: the last two dimensions swapped (a batch of matrices transposed)."""
     return transpose(input, -2, -1)
 
 
-def movedim(input, source, destination):
+def movedim(input: Tensor, source: int | Sequence[int], destination: int | Sequence[int]) -> Tensor:
+    """A view with dimensions `source` moved to positions `destination`, as torch.movedim."""
     ndim = input.ndim
     src = [_wrap_dim(s, ndim) for s in (source if isinstance(source, (tuple, list)) else [source])]
     dst = [_wrap_dim(d, ndim) for d in
@@ -284,11 +315,15 @@ moveaxis = movedim
 CLONE = primitive_op("CloneBackward0", P.copy)
 
 
-def clone(input, *, memory_format=None):
+def clone(input: Tensor, *, memory_format: object = None) -> Tensor:
+    """A copy of `input` with its own storage, recorded by autograd (its gradient flows back), as
+    torch.clone."""
     return apply(CLONE, (input,))
 
 
-def contiguous(input, memory_format=None):
+def contiguous(input: Tensor, memory_format: object = None) -> Tensor:
+    """`input` itself if its elements are in row-major order, else a contiguous copy, as
+    Tensor.contiguous."""
     if type(input._data) is not np.ndarray or input._data.flags.c_contiguous:
         return input  # (a traced value has no layout to fix)
     return clone(input)
@@ -297,7 +332,9 @@ def contiguous(input, memory_format=None):
 TO_COPY = primitive_op("ToCopyBackward0", P.cast)
 
 
-def to(input, *args, dtype=None, device=None, copy=False, non_blocking=False, memory_format=None):
+def to(input: Tensor, *args: DType | DeviceLike | Tensor, dtype: DTypeLike = None,
+       device: DeviceLike = None, copy: bool = False, non_blocking: bool = False,
+       memory_format: object = None) -> Tensor:
     """`.to(dtype)`, `.to(device)`, `.to(other)`; only the CPU exists here."""
     for a in args:
         if isinstance(a, dtypes.DType):
@@ -312,7 +349,8 @@ def to(input, *args, dtype=None, device=None, copy=False, non_blocking=False, me
     return apply(TO_COPY, (input,), {"dtype": dtype})
 
 
-def type_as(input, other):
+def type_as(input: Tensor, other: Tensor) -> Tensor:
+    """`input` converted to `other`'s dtype, as Tensor.type_as."""
     return to(input, other.dtype)
 
 
@@ -334,11 +372,13 @@ byte = _converter(dtypes.uint8)
 bool_ = _converter(dtypes.bool_)
 
 
-def cpu(input, memory_format=None):
+def cpu(input: Tensor, memory_format: object = None) -> Tensor:
+    """`input` itself: llgrad tensors always live on the CPU."""
     return input
 
 
-def cuda(input, *args, **kwargs):
+def cuda(input: Tensor, *args: Any, **kwargs: Any) -> Tensor:
+    """Raises AssertionError, as PyTorch built without CUDA does: llgrad runs on the CPU only."""
     check_device("cuda")
 
 
@@ -368,7 +408,9 @@ def _scalar_type_name(dtype):
     return name(dtype)
 
 
-def cat(tensors, dim=0, *, out=None):
+def cat(tensors: Sequence[Tensor], dim: int = 0, *, out: Tensor | None = None) -> Tensor:
+    """The tensors joined along an existing dimension `dim`, as torch.cat (dtypes promote as in
+    PyTorch; 1-d empty tensors are skipped). `out=` is supported."""
     if out is not None:
         return _joined_into("cat", out, cat, list(tensors), dim)
     tensors = [t for t in tensors if not (t.ndim == 1 and t.shape[0] == 0)] or list(tensors)[:1]
@@ -415,7 +457,8 @@ def _stack_vjp(g, out, *xs, axis):
 STACK = Op("StackBackward0", _stack_forward, _stack_vjp, promote="common")
 
 
-def stack(tensors, dim=0, *, out=None):
+def stack(tensors: Sequence[Tensor], dim: int = 0, *, out: Tensor | None = None) -> Tensor:
+    """The tensors (of one shape) joined along a new dimension `dim`, as torch.stack."""
     if out is not None:
         return _joined_into("stack", out, stack, list(tensors), dim)
     tensors = list(tensors)
@@ -430,11 +473,13 @@ def stack(tensors, dim=0, *, out=None):
     return apply(STACK, tuple(tensors), {"axis": axis})
 
 
-def hstack(tensors):
+def hstack(tensors: Sequence[Tensor]) -> Tensor:
+    """The tensors joined column-wise (along dim 1, or dim 0 for 1-d ones), as torch.hstack."""
     return cat(tensors, 0 if tensors[0].ndim == 1 else 1)
 
 
-def vstack(tensors):
+def vstack(tensors: Sequence[Tensor]) -> Tensor:
+    """The tensors joined row-wise (1-d ones become rows), as torch.vstack."""
     return cat([unsqueeze(t, 0) if t.ndim == 1 else t for t in tensors], 0)  # atleast_2d
 
 
@@ -480,7 +525,10 @@ def _split_sections(input, axis, sections, name):
     return tuple(as_view(o, input) for o in outs)
 
 
-def split(input, split_size_or_sections, dim=0):
+def split(input: Tensor, split_size_or_sections: int | Sequence[int],
+          dim: int = 0) -> tuple[Tensor, ...]:
+    """`input` cut along `dim` into pieces of `split_size_or_sections` (an int: the last may be
+    smaller; a list: the sizes), as torch.split: a tuple of views."""
     axis = _wrap_dim(dim, input.ndim)
     size = input.shape[axis]
     if isinstance(split_size_or_sections, int):
@@ -497,14 +545,18 @@ def split(input, split_size_or_sections, dim=0):
     return _split_sections(input, axis, sections, name)
 
 
-def chunk(input, chunks, dim=0):
+def chunk(input: Tensor, chunks: int, dim: int = 0) -> tuple[Tensor, ...]:
+    """`input` cut along `dim` into at most `chunks` pieces of equal size (the last may be
+    smaller), as torch.chunk."""
     axis = _wrap_dim(dim, input.ndim)
     size = input.shape[axis]
     step = -(-size // chunks) if size else 1
     return split(input, step, dim)
 
 
-def tensor_split(input, sections, dim=0):
+def tensor_split(input: Tensor, sections: int | Sequence[int], dim: int = 0) -> tuple[Tensor, ...]:
+    """`input` cut along `dim` into `sections` nearly equal pieces, or at the indices in a list, as
+    torch.tensor_split."""
     axis = _wrap_dim(dim, input.ndim)
     size = input.shape[axis]
     if isinstance(sections, int):
@@ -541,7 +593,8 @@ def _unbind_vjp(g, out, x, axis):
 _UNBIND_OPS = {}
 
 
-def unbind(input, dim=0):
+def unbind(input: Tensor, dim: int = 0) -> tuple[Tensor, ...]:
+    """The slices of `input` along `dim`, without that dimension, as torch.unbind: a tuple."""
     axis = _wrap_dim(dim, input.ndim)
     n = input.shape[axis]
     op = _UNBIND_OPS.get(n)
@@ -553,14 +606,16 @@ def unbind(input, dim=0):
     return tuple(as_view(o, input) for o in (outs if n > 1 else (outs,)))
 
 
-def select(input, dim, index):
+def select(input: Tensor, dim: int, index: int) -> Tensor:
+    """The slice at `index` along `dim`, without that dimension (a view), as torch.select."""
     from .indexing import getitem
 
     axis = _wrap_dim(dim, input.ndim)
     return getitem(input, (slice(None),) * axis + (index,))
 
 
-def narrow(input, dim, start, length):
+def narrow(input: Tensor, dim: int, start: int | Tensor, length: int) -> Tensor:
+    """The `length` entries from `start` along `dim` (a view), as torch.narrow."""
     from .indexing import getitem
 
     axis = _wrap_dim(dim, input.ndim)
@@ -584,7 +639,8 @@ def _flip_forward(x, axes):
 FLIP = Op("FlipBackward0", _flip_forward, (lambda g, out, x, axes: _flip_forward(g, axes),))
 
 
-def flip(input, dims):
+def flip(input: Tensor, dims: int | Sequence[int]) -> Tensor:
+    """`input` with the order of elements reversed along `dims`, as torch.flip (a copy)."""
     if isinstance(dims, int):
         dims = (dims,)
     axes = tuple(sorted({_wrap_dim(d, input.ndim) for d in dims}))
@@ -617,7 +673,10 @@ ROLL = Op("RollBackward0", _roll_forward,
           (lambda g, out, x, shifts, axes: _roll_forward(g, tuple(-s for s in shifts), axes),))
 
 
-def roll(input, shifts, dims=None):
+def roll(input: Tensor, shifts: int | Sequence[int],
+         dims: int | Sequence[int] | None = None) -> Tensor:
+    """Elements shifted by `shifts` along `dims` (the flattened tensor if None), wrapping around,
+    as torch.roll."""
     shifts = (shifts,) if isinstance(shifts, int) else tuple(int(s) for s in shifts)
     if dims is None:
         if len(shifts) != 1:
@@ -653,7 +712,9 @@ def _repeat_vjp(g, out, x, repeats):
 REPEAT = Op("RepeatBackward0", _repeat_forward, (_repeat_vjp,))
 
 
-def repeat(input, *sizes):
+def repeat(input: Tensor, *sizes: int | Sequence[int]) -> Tensor:
+    """`input` tiled `sizes` times along each dimension (more sizes add leading dimensions), as
+    Tensor.repeat."""
     sizes = _sizes(sizes, "repeat", "repeats")
     if len(sizes) < input.ndim:
         raise RuntimeError("Number of dimensions of repeat dims can not be smaller than number "
@@ -661,14 +722,18 @@ def repeat(input, *sizes):
     return apply(REPEAT, (input,), {"repeats": sizes})
 
 
-def tile(input, dims):
+def tile(input: Tensor, dims: Sequence[int]) -> Tensor:
+    """`input` repeated `dims` times along each dimension, as torch.tile (fewer dims than the
+    tensor's are padded with 1s)."""
     dims = tuple(dims)
     if len(dims) < input.ndim:
         dims = (1,) * (input.ndim - len(dims)) + dims
     return repeat(input, dims)
 
 
-def repeat_interleave(input, repeats, dim=None):
+def repeat_interleave(input: Tensor, repeats: int | Tensor, dim: int | None = None) -> Tensor:
+    """Each element repeated `repeats` times (an int or a tensor of counts) along `dim` (the
+    flattened input if None), as torch.repeat_interleave."""
     if dim is None:
         input, dim = input.reshape(-1), 0
     axis = _wrap_dim(dim, input.ndim)
@@ -732,14 +797,16 @@ TRIL = Op("TrilBackward0", _triangle_forward, (_triangle_vjp,))
 TRIU = Op("TriuBackward0", _triangle_forward, (_triangle_vjp,))
 
 
-def tril(input, diagonal=0):
+def tril(input: Tensor, diagonal: int = 0) -> Tensor:
     """The lower triangle (on and below the `diagonal`-th diagonal) of the last two dims."""
     if input.ndim < 2:
         raise RuntimeError("tril: input tensor must have at least 2 dimensions")
     return apply(TRIL, (input,), {"diagonal": diagonal, "upper": False})
 
 
-def triu(input, diagonal=0):
+def triu(input: Tensor, diagonal: int = 0) -> Tensor:
+    """The upper triangle (on and above diagonal `diagonal`) of the last two dimensions, the rest
+    zero, as torch.triu."""
     if input.ndim < 2:
         raise RuntimeError("triu: input tensor must have at least 2 dimensions")
     return apply(TRIU, (input,), {"diagonal": diagonal, "upper": True})
@@ -749,7 +816,7 @@ DIAG_EMBED = Op("DiagEmbedBackward0", _diag_embed_forward, (_diag_embed_vjp,))
 DIAGONAL_COPY = Op("DiagonalBackward0_copy", _diagonal_forward, (_diagonal_vjp,))
 
 
-def diag(input, diagonal=0):
+def diag(input: Tensor, diagonal: int = 0) -> Tensor:
     """A 1-D input's values on a diagonal of a square matrix; a matrix's diagonal as 1-D."""
     if input.ndim == 1:
         return apply(DIAG_EMBED, (input,), {"offset": diagonal})

@@ -1,7 +1,10 @@
 """Sorting: sort, argsort, topk, kthvalue, unique. Values are gathered by the sorting
 permutation, so their gradient flows back to the positions they came from (scattered by the same
 indices); unique runs eagerly only."""
+from __future__ import annotations
+
 from collections import namedtuple
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -9,6 +12,9 @@ from ..compiler import primitives as P
 from ..compiler.primitive import shape_of
 from ..dispatch import Op, apply
 from ..tensor import _wrap_dim
+
+if TYPE_CHECKING:
+    from .._typing import ValuesIndices
 
 
 class _Named(namedtuple("values_indices", ["values", "indices"])):
@@ -43,7 +49,11 @@ SORT_STABLE = Op("SortBackward1", _take_sorted, (_scatter_back,), saves_out=True
 TOPK = Op("TopkBackward0", _take_sorted, (_scatter_back,), saves_out=True, n_outputs=2)
 
 
-def sort(input, dim=-1, descending=False, stable=None):
+def sort(input: Tensor, dim: int = -1, descending: bool = False,
+         stable: bool | None = None) -> ValuesIndices:
+    """The elements sorted along `dim` (ascending, or descending), as torch.sort: a named pair
+    (values, indices). NaN sorts as the largest value; `stable=True` keeps the order of equal
+    elements."""
     axis = _wrap_dim(dim, input.ndim)
     if input.ndim == 0:
         return sort_return(input, input.new_zeros(()).long())
@@ -53,11 +63,15 @@ def sort(input, dim=-1, descending=False, stable=None):
     return sort_return(values, indices)
 
 
-def argsort(input, dim=-1, descending=False, stable=False):
+def argsort(input: Tensor, dim: int = -1, descending: bool = False, stable: bool = False) -> Tensor:
+    """The indices that sort `input` along `dim`, as torch.argsort."""
     return sort(input, dim, descending, stable).indices
 
 
-def topk(input, k, dim=-1, largest=True, sorted=True):  # noqa: A002 (torch's name)
+def topk(input: Tensor, k: int, dim: int = -1, largest: bool = True,  # noqa: A002 (torch's name)
+         sorted: bool = True) -> ValuesIndices:
+    """The `k` largest (or, with largest=False, smallest) elements along `dim`, as torch.topk: a
+    named pair (values, indices), in sorted order by default."""
     axis = _wrap_dim(dim, input.ndim)
     n = input.shape[axis] if input.ndim else 1
     if not 0 <= k <= n:
@@ -87,7 +101,9 @@ def _kth_vjp(g, out, x, axis, k, keepdims):
 KTHVALUE = Op("KthvalueBackward0", _kth_forward, (_kth_vjp,), saves_out=True, n_outputs=2)
 
 
-def kthvalue(input, k, dim=-1, keepdim=False):
+def kthvalue(input: Tensor, k: int, dim: int = -1, keepdim: bool = False) -> ValuesIndices:
+    """The k-th smallest element along `dim` (k counts from 1), as torch.kthvalue: a named pair
+    (values, indices)."""
     axis = _wrap_dim(dim, input.ndim)
     n = input.shape[axis] if input.ndim else 1
     if not 1 <= k <= n:
@@ -96,7 +112,8 @@ def kthvalue(input, k, dim=-1, keepdim=False):
     return kthvalue_return(value, index)
 
 
-def msort(input):
+def msort(input: Tensor) -> Tensor:
+    """`input` sorted along its first dimension, as torch.msort."""
     return sort(input, 0).values
 
 
@@ -122,7 +139,8 @@ UNIQUE_DIM = Op("UniqueDimBackward0", _unique_forward, (_no_derivative("unique_d
                 n_outputs=3)
 
 
-def unique(input, sorted=True, return_inverse=False, return_counts=False, dim=None):  # noqa: A002
+def unique(input: Tensor, sorted: bool = True, return_inverse: bool = False,  # noqa: A002
+           return_counts: bool = False, dim: int | None = None) -> Any:
     """The distinct values (always sorted, which sorted=False allows), with the index of each
     input element's value (`return_inverse`) and how often each value occurs (`return_counts`)."""
     input._concrete("unique() (its result's size depends on the values)")

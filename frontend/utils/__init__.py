@@ -1,2 +1,3 @@
 """`llgrad.utils`: data loading (`llgrad.utils.data`), as torch.utils."""
-from . import data  # noqa: F401
+# `name as name`: a re-export, as type checkers require of a typed package.
+from . import data as data  # noqa: F401
