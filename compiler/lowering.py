@@ -494,11 +494,28 @@ class KernelBuilder:
                          node.outputs[0].dtype)
         if name in ("take", "gather"):
             return self.gather(node, indices, body)
+        if name == "reshape":
+            memory = self._contiguous_memory(node.inputs[0])
+            if memory is not None:  # a reshape of contiguous memory is a view of it
+                flat = View(memory.buffer, memory.offset, node.outputs[0].shape,
+                            contiguous_strides(node.outputs[0].shape))
+                return Load(flat.buffer, index_of(flat, indices))
         operand_ix = operand_indices(node, indices)
         if self.fusion.kinds[node] == "remap" or name == "copy":
             return self.value_at(node.inputs[0], operand_ix[0], body)
         args = [self.value_at(v, ix, body) for v, ix in zip(node.inputs, operand_ix)]
         return Apply(node.prim, args, dict(node.params), node.outputs[0].dtype)
+
+    def _contiguous_memory(self, value):
+        """The view `value` is read from when value_at would load it from memory and that view
+        is contiguous (a reshape of it then reads at the linear index: no division, and a
+        vector of consecutive elements stays one load); else None."""
+        if value in self.available or value in self.scratch:
+            return None
+        view = self.view(value)
+        if view is None or not (value.node not in self.members or value in self.stored):
+            return None
+        return view if view.is_contiguous() else None
 
     def gather(self, node, indices, body):
         """take / gather: the source is read at a position given by the index tensor, which is

@@ -6,10 +6,13 @@ groups, K the kernel's spatial extents and S/Q the input/output spatial extents:
 
 * forward (im2col): the input is padded once; each kernel offset is one strided slice of it,
   laid out (C, 1, N, *Q); their concat is the column matrix (C, KK, N, *Q) = (G, C/G*KK, N*QQ),
-  and one GEMM per group, W (G, O/G, C/G*KK) @ cols, gives the output in (O, N, *Q) layout
-  (the bias is the GEMM's epilogue); a permute, which consumers read through, makes it
-  (N, O, *Q). The compiler materializes the column matrix once (the concat kernel) and calls
-  its packed GEMM on it.
+  and one GEMM per group, W (G, O/G, C/G*KK) @ cols, gives the output in (O, N, *Q) layout;
+  a permute, which consumers read through, makes it (N, O, *Q), and the bias is added there
+  (fused into the output's consumer). The compiler materializes the column matrix once (the
+  concat kernel) and calls its packed GEMM on it. A stride-1 2-d convolution whose output is
+  wide next to the kernel's reach builds flat columns instead (`_im2col`): each kernel offset
+  is one contiguous run of the padded input, over a grid as wide as the padded input; the
+  GEMM's extra columns are dropped (forward) or meet zeros (weight gradient).
 * weight gradient: g laid out (O, N*QQ) @ cols^T, one GEMM over the whole batch.
 * input gradient (col2im): W^T @ D, where D is g laid out (O, N, *Q) and padded (dilated by
   the stride, with the margin the kernel reaches out), gives every kernel offset's
@@ -53,25 +56,72 @@ def _offsets(kernel):
     return list(itertools.product(*(range(k) for k in kernel)))
 
 
+def _flat_columns(spatial, kernel, out, stride, padding):
+    """Whether the column matrix of a stride-1 2-d convolution is built over the padded width
+    (see `_im2col`): worth it when the extra columns are few."""
+    if len(kernel) != 2 or any(s != 1 for s in stride):
+        return False
+    padded_width = spatial[1] + 2 * padding[1]
+    return 4 * (padded_width - out[1]) <= out[1]
+
+
+def _grid(spatial, kernel, out, stride, padding):
+    """The output grid the GEMM computes: the output itself, or for flat columns every
+    position of the padded width (the columns past the output's width are discarded)."""
+    if _flat_columns(spatial, kernel, out, stride, padding):
+        return (out[0], spatial[1] + 2 * padding[1])
+    return tuple(out)
+
+
 def _im2col(x, kernel, out, stride, padding, dilation, groups):
-    """The column matrix (G, C/G * KK, N * QQ) of `x` (N, C, *S): row c*KK + k holds channel c
-    read at kernel offset k, for every batch element and output position."""
+    """The column matrix (G, C/G * KK, N * grid) of `x` (N, C, *S): row c*KK + k holds channel
+    c read at kernel offset k, for every batch element and output position.
+
+    A stride-1 2-d convolution reads each kernel offset as one contiguous run of the padded
+    input laid flat (row by row, all of the padded width): offset (kh, kw) of output position
+    (h, w) is element (h + kh*dh) * Wp + w + kw*dw, so the columns of a (channel, batch
+    element) are one slice of length OH * Wp, copied with long vector runs; the outputs at
+    w >= OW are computed and dropped."""
     n, c = shape_of(x)[:2]
+    spatial = tuple(shape_of(x)[2:])
     nd = len(kernel)
-    if any(padding):
-        x = P.pad(x, config=((0, 0, 0), (0, 0, 0)) + tuple((p, p, 0) for p in padding))
-    pieces = []
     to_channels_first = (1, 0) + tuple(range(2, 2 + nd))
-    for offset in _offsets(kernel):
-        starts = (0, 0) + tuple(o * d for o, d in zip(offset, dilation))
-        stops = (n, c) + tuple(a + (q - 1) * s + 1 for a, q, s in zip(starts[2:], out, stride))
-        piece = P.slice_(x, starts=starts, stops=stops, steps=(1, 1) + tuple(stride))
-        piece = P.permute(piece, perm=to_channels_first)
-        pieces.append(P.reshape(piece, shape=(c, 1, n) + tuple(out)))
+    pieces = []
+    if _flat_columns(spatial, kernel, out, stride, padding):
+        (h, _), (ph, pw), (dh, dw) = spatial, padding, dilation
+        width = spatial[1] + 2 * pw
+        length = out[0] * width
+        span = (kernel[0] - 1) * dh * width + (kernel[1] - 1) * dw + length
+        rows = max(h + 2 * ph, -(-span // width))
+        x = P.pad(x, config=((0, 0, 0), (0, 0, 0), (ph, rows - h - ph, 0), (pw, pw, 0)))
+        flat = P.reshape(x, shape=(n, c, rows * width))
+        # grid positions past the output's width would read input elements their kernel
+        # offset never meets: zeros instead, so an inf or NaN there cannot reach the weight
+        # gradient (as 0 * inf) where PyTorch's stays finite
+        inside = np.arange(length) % width < out[1]
+        for kh, kw in _offsets(kernel):
+            start = kh * dh * width + kw * dw
+            piece = P.slice_(flat, starts=(0, 0, start), stops=(n, c, start + length),
+                             steps=(1, 1, 1))
+            piece = P.where(inside, piece, 0)
+            piece = P.permute(piece, perm=(1, 0, 2))
+            pieces.append(P.reshape(piece, shape=(c, 1, n, length)))
+        grid = (length,)
+    else:
+        if any(padding):
+            x = P.pad(x, config=((0, 0, 0), (0, 0, 0)) + tuple((p, p, 0) for p in padding))
+        for offset in _offsets(kernel):
+            starts = (0, 0) + tuple(o * d for o, d in zip(offset, dilation))
+            stops = (n, c) + tuple(a + (q - 1) * s + 1
+                                   for a, q, s in zip(starts[2:], out, stride))
+            piece = P.slice_(x, starts=starts, stops=stops, steps=(1, 1) + tuple(stride))
+            piece = P.permute(piece, perm=to_channels_first)
+            pieces.append(P.reshape(piece, shape=(c, 1, n) + tuple(out)))
+        grid = tuple(out)
     cols = P.concat(*pieces, axis=1) if len(pieces) > 1 else pieces[0]
     if type(cols) is np.ndarray:
         cols = np.ascontiguousarray(cols)  # eager: the GEMM operand below is a plain matrix
-    return P.reshape(cols, shape=(groups, c // groups * numel(kernel), n * numel(out)))
+    return P.reshape(cols, shape=(groups, c // groups * numel(kernel), n * numel(grid)))
 
 
 def _grouped_weight(w, groups):
@@ -85,33 +135,49 @@ def _drop_groups(v, groups):
     return P.reshape(v, shape=shape_of(v)[1:]) if groups == 1 else v
 
 
+def _weight_matrix(w, groups):
+    """The weight as the GEMM's (G, O/G, C/G * KK) operand (a view of it)."""
+    o = shape_of(w)[0]
+    k = numel(shape_of(w)[1:])
+    return P.reshape(w, shape=(o, k) if groups == 1 else (groups, o // groups, k))
+
+
 def _conv_forward(x, w, b, stride, padding, dilation, groups):
     n = shape_of(x)[0]
     o = shape_of(w)[0]
-    _, kernel, out = _geometry(shape_of(x), shape_of(w), stride, padding, dilation)
+    spatial, kernel, out = _geometry(shape_of(x), shape_of(w), stride, padding, dilation)
+    grid = _grid(spatial, kernel, out, stride, padding)
     cols = _drop_groups(_im2col(x, kernel, out, stride, padding, dilation, groups), groups)
-    wm = _drop_groups(_grouped_weight(w, groups), groups)
-    if b is None:
-        y = P.matmul(wm, cols)
-    else:
-        bias_shape = (o, 1) if groups == 1 else (groups, o // groups, 1)
-        y = P.matmul_add(P.reshape(b, shape=bias_shape), wm, cols)
-    y = P.reshape(y, shape=(o, n) + tuple(out))
-    return _contiguous(P.permute(y, perm=(1, 0) + tuple(range(2, 2 + len(out)))))
+    y = P.reshape(P.matmul(_weight_matrix(w, groups), cols), shape=(o, n) + grid)
+    if grid != tuple(out):
+        y = P.slice_(y, starts=(0,) * len(shape_of(y)), stops=(o, n) + tuple(out),
+                     steps=(1,) * len(shape_of(y)))
+    y = P.permute(y, perm=(1, 0) + tuple(range(2, 2 + len(out))))
+    if b is not None:
+        # added where the output is read (the GEMM's own bias epilogue costs more here)
+        y = y + P.reshape(b, shape=(1, o) + (1,) * len(out))
+    return _contiguous(y)
 
 
-def _channels_first(g, groups):
-    """g (N, O, *Q) as the matrix (G, O/G, N * QQ), in memory (a GEMM operand)."""
+def _channels_first(g, grid, groups):
+    """g (N, O, *Q) as the matrix (G, O/G, N * grid), in memory (a GEMM operand); positions of
+    the grid outside the output are zeros."""
     shape = shape_of(g)
     nd = len(shape) - 2
-    gt = P.copy(P.permute(g, perm=(1, 0) + tuple(range(2, 2 + nd))))
-    return P.reshape(gt, shape=(groups, shape[1] // groups, shape[0] * numel(shape[2:])))
+    gt = P.permute(g, perm=(1, 0) + tuple(range(2, 2 + nd)))
+    if grid != tuple(shape[2:]):
+        gt = P.pad(gt, config=((0, 0, 0), (0, 0, 0)) + tuple(
+            (0, e - q, 0) for e, q in zip(grid, shape[2:])))
+    else:
+        gt = P.copy(gt)
+    return P.reshape(gt, shape=(groups, shape[1] // groups, shape[0] * numel(grid)))
 
 
 def _conv_vjp_weight(g, out, x, w, b, stride, padding, dilation, groups):
-    _, kernel, q = _geometry(shape_of(x), shape_of(w), stride, padding, dilation)
+    spatial, kernel, q = _geometry(shape_of(x), shape_of(w), stride, padding, dilation)
+    grid = _grid(spatial, kernel, q, stride, padding)
     cols = _drop_groups(_im2col(x, kernel, q, stride, padding, dilation, groups), groups)
-    gm = _drop_groups(_channels_first(g, groups), groups)
+    gm = _drop_groups(_channels_first(g, grid, groups), groups)
     return P.reshape(P.matmul(gm, P.transpose_last2(cols)), shape=shape_of(w))
 
 
@@ -140,8 +206,8 @@ def _conv_vjp_input(g, out, x, w, b, stride, padding, dilation, groups):
         gt = P.copy(gt)
     dshape = shape_of(gt)[2:]
     dm = P.reshape(gt, shape=(groups, o // groups, n * numel(dshape)))
-    wt = P.transpose_last2(_grouped_weight(w, groups))  # (G, C/G*KK, O/G)
-    contrib = P.matmul(_drop_groups(wt, groups), _drop_groups(dm, groups))
+    wt = P.transpose_last2(_weight_matrix(w, groups))  # (G, C/G*KK, O/G): a view
+    contrib = P.matmul(wt, _drop_groups(dm, groups))
     contrib = P.reshape(contrib, shape=(c,) + tuple(kernel) + (n,) + tuple(dshape))
     total = None
     for offset in _offsets(kernel):

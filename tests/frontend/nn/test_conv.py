@@ -40,6 +40,11 @@ CONFIGS = [
     ("2d_unbatched", "conv2d", (3, 8, 8), (4, 3, 3, 3), True, {"padding": 1}),
     ("2d_list_args", "conv2d", (2, 3, 8, 8), (4, 3, 3, 3), True,
      {"stride": [1], "padding": [1, 0], "dilation": [1]}),
+    # stride-1 2-d convolutions at least 4 kernel-reaches wide take the flat-column im2col
+    ("2d_flat_dilated", "conv2d", (2, 3, 6, 12), (4, 3, 3, 2), True,
+     {"padding": (1, 0), "dilation": (2, 1)}),
+    ("2d_flat_groups", "conv2d", (2, 4, 5, 13), (6, 2, 2, 3), False,
+     {"padding": (0, 2), "dilation": (1, 2), "groups": 2}),
     ("1d", "conv1d", (2, 3, 10), (4, 3, 3), True, {}),
     ("1d_stride_pad", "conv1d", (2, 3, 11), (4, 3, 3), True, {"stride": 2, "padding": 1}),
     ("1d_dilation_groups", "conv1d", (3, 4, 12), (6, 2, 3), False,
@@ -86,6 +91,25 @@ def test_conv_matches_torch(name, fname, xs, ws, bias, kwargs):
         assert ll.grad.is_contiguous()
 
 
+def test_nonfinite_input_reaches_only_the_gradients_torch_gives():
+    """The flat-column im2col computes extra grid positions past the output's width; an inf in
+    the input must not reach weight-gradient entries whose kernel offset never meets it."""
+    rng = np.random.default_rng(7)
+    x = _data((2, 2, 9, 12), rng)
+    x[0, 1, 3, 0] = np.inf
+    x[1, 0, 5, 11] = np.nan
+    w = _data((3, 2, 3, 3), rng)
+    th_out, th_in = _run(torch, "conv2d", x, w, None, {"padding": 1},
+                         np.ones((2, 3, 9, 12), np.float32))
+    ll_out, ll_in = _run(llgrad, "conv2d", x, w, None, {"padding": 1},
+                         np.ones((2, 3, 9, 12), np.float32))
+    np.testing.assert_allclose(ll_out.detach().numpy(), th_out.detach().numpy(), rtol=1e-5,
+                               atol=1e-5)
+    th_grad = th_in[1].grad.numpy()
+    assert np.isfinite(th_grad).any() and not np.isfinite(th_grad).all()
+    np.testing.assert_allclose(ll_in[1].grad.numpy(), th_grad, rtol=1e-5, atol=1e-5)
+
+
 def test_grad_fn_chain_names():
     """Unbatched inputs go through unsqueeze/squeeze, 'same' with an even kernel through a
     constant pad, as in PyTorch."""
@@ -124,6 +148,7 @@ GRADCHECK = [
                                              "dilation": (1, 2), "groups": 2}),
     ("conv2d", (2, 2, 5, 4), (2, 2, 3, 2), {"padding": "same"}),
     ("conv1d", (2, 2, 7), (3, 2, 3), {"stride": 2, "padding": 1, "dilation": 2}),
+    ("conv2d", (1, 2, 4, 9), (2, 2, 2, 3), {"padding": (0, 1)}),  # flat columns
 ]
 
 
@@ -389,6 +414,8 @@ COMPILED = [
                                              "dilation": (2, 1), "groups": 2}),
     ("conv2d", (2, 3, 8, 7), (4, 3, 4, 2), {"padding": "same"}),
     ("conv1d", (2, 3, 11), (4, 3, 3), {"stride": 2, "padding": 1}),
+    ("conv2d", (2, 4, 6, 12), (6, 2, 3, 2), {"padding": (1, 0), "dilation": (2, 1),
+                                              "groups": 2}),  # flat columns
 ]
 
 
