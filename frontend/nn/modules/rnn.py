@@ -55,12 +55,30 @@ def _transpose01_inplace(t):
     return apply(_TRANSPOSE_INPLACE, (t,), {"perm": perm})
 
 
+# `t.unbind(0)` of an axis of length 1 (llgrad's unbind currently returns the tensor with that
+# axis kept): the one piece, recorded as PyTorch records it.
+_UNBIND_ONE = Op("UnbindBackward0", lambda x: P.reshape(x, shape=shape_of(x)[1:]),
+                 (lambda g, out, x: P.reshape(g, shape=shape_of(x)),))
+
+
 def _unbind0(t):
-    """`t.unbind(0)`. (llgrad's unbind of an axis of length 1 currently returns the tensor with
-    that axis kept; one select gives the right piece.)"""
     if t.shape[0] == 1:
-        return (shape.select(t, 0, 0),)
+        return (shape.as_view(apply(_UNBIND_ONE, (t,)), t),)
     return shape.unbind(t, 0)
+
+
+# PyTorch's cells split their gates with unsafe_chunk (node UnsafeSplitBackward0; the pieces are
+# not views).
+_UNSAFE_SPLITS = {}
+
+
+def _unsafe_chunk(t, chunks):
+    op = _UNSAFE_SPLITS.get(chunks)
+    if op is None:
+        op = _UNSAFE_SPLITS[chunks] = Op("UnsafeSplitBackward0", shape._split_forward,
+                                         (shape._split_vjp,), n_outputs=chunks)
+    n = t.shape[1] // chunks
+    return apply(op, (t,), {"axis": 1, "sections": (n,) * chunks})
 
 
 def _packed_sequence_error(name):
@@ -85,7 +103,7 @@ def _simple_step(activation):
 def _lstm_step(xw, hidden, w_hh, b_hh, w_hr=None):
     hx, cx = hidden
     gates = linear(hx, w_hh, b_hh) + xw
-    ingate, forgetgate, cellgate, outgate = shape.chunk(gates, 4, 1)
+    ingate, forgetgate, cellgate, outgate = _unsafe_chunk(gates, 4)
     ingate = elementwise.sigmoid(ingate)
     forgetgate = elementwise.sigmoid(forgetgate)
     cellgate = elementwise.tanh(cellgate)
@@ -98,8 +116,8 @@ def _lstm_step(xw, hidden, w_hh, b_hh, w_hr=None):
 
 
 def _gru_step(xw, hx, w_hh, b_hh, w_hr=None):
-    i_r, i_z, i_n = shape.chunk(xw, 3, 1)
-    h_r, h_z, h_n = shape.chunk(linear(hx, w_hh, b_hh), 3, 1)
+    i_r, i_z, i_n = _unsafe_chunk(xw, 3)
+    h_r, h_z, h_n = _unsafe_chunk(linear(hx, w_hh, b_hh), 3)
     resetgate = elementwise.sigmoid(h_r + i_r)
     inputgate = elementwise.sigmoid(h_z + i_z)
     newgate = elementwise.tanh(i_n + h_n * resetgate)

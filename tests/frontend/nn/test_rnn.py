@@ -184,6 +184,41 @@ def test_output_nodes_follow_pytorch():
             == [type(f).__name__ for f, _ in th_out.grad_fn.next_functions])
 
 
+def _graph_names(fn):
+    """How many nodes of each name the graph behind `fn` holds."""
+    import collections
+
+    seen, stack, names = set(), [fn], collections.Counter()
+    while stack:
+        f = stack.pop()
+        if f is None or id(f) in seen:
+            continue
+        seen.add(id(f))
+        names[type(f).__name__] += 1  # llgrad's node classes carry PyTorch's names too
+        stack.extend(g for g, _ in f.next_functions)
+    return names
+
+
+GRAPHS = [("GRU", (T, B, I), "float32"), ("LSTM", (T, B, I), "float64"),
+          ("LSTM", (1, B, I), "float64"), ("GRU", (1, B, I), "float32"),
+          ("RNN", (1, B, I), "float32"), ("LSTMCell", (B, I), "float32"),
+          ("GRUCell", (B, I), "float32")]
+
+
+@pytest.mark.parametrize("kind, x_shape, dtype", GRAPHS,
+                         ids=[f"{k}-{'x'.join(map(str, s))}-{d}" for k, s, d in GRAPHS])
+def test_whole_graph_node_names_follow_pytorch(kind, x_shape, dtype):
+    """Every node of the step-by-step composition is PyTorch's: the gates split with
+    unsafe_chunk (UnsafeSplitBackward0), a one-step sequence unbound (UnbindBackward0)."""
+    ll, th = _build(kind, (I, H), {}, dtype)
+    x = np.random.default_rng(0).standard_normal(x_shape).astype(dtype)
+    ll_out = ll(llgrad.tensor(x, requires_grad=True))
+    th_out = th(torch.tensor(x, requires_grad=True))
+    ll_out = ll_out[0] if isinstance(ll_out, tuple) else ll_out
+    th_out = th_out[0] if isinstance(th_out, tuple) else th_out
+    assert _graph_names(ll_out.grad_fn) == _graph_names(th_out.grad_fn)
+
+
 def test_batch_first_output_layout():
     """batch_first outputs are transposed views, non-contiguous, as PyTorch returns them."""
     for kind in ("RNN", "LSTM", "GRU"):
