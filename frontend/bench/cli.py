@@ -16,10 +16,10 @@ PEERS = ("numpy", "torch", "torch.compile", "jax")
 # Per mode: rounds (at least, at most), seconds per timed slot, seconds a case may take to
 # measure (rounds are cut down to it, never below the minimum).
 MODES = {
-    "tiny": {"rounds": (3, 3), "slot": 0.0005, "budget": 0.2},
-    "quick": {"rounds": (5, 7), "slot": 0.002, "budget": 1.0},
-    "default": {"rounds": (7, 15), "slot": 0.005, "budget": 4.0},
-    "full": {"rounds": (11, 25), "slot": 0.01, "budget": 10.0},
+    "tiny": {"rounds": (3, 3), "slot": 0.0005, "budget": 0.2, "warmup": 1},
+    "quick": {"rounds": (5, 7), "slot": 0.002, "budget": 1.0, "warmup": 1},
+    "default": {"rounds": (5, 15), "slot": 0.005, "budget": 3.0, "warmup": 2},
+    "full": {"rounds": (11, 25), "slot": 0.01, "budget": 10.0, "warmup": 3},
 }
 
 
@@ -218,7 +218,7 @@ def measure_case(case, size, libs, peers, settings, threads, progress, index):
         progress.show(index, f"{ident}: round {r}/{total}")
 
     stats = timing.interleaved(runners, rounds_for, settings["slot"], settle=settle,
-                               on_round=on_round)
+                               warmup=settings["warmup"], on_round=on_round)
     work.ran_natively(compiled)
     counted = work.count(compiled)
     del runners, run_llgrad

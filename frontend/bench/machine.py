@@ -267,7 +267,7 @@ def gemm_peak(n, threads, repeat):
 # Measurement sizes per run mode: (DRAM buffer floats per array, GEMM size, repetitions)
 LIMIT_SIZES = {
     "tiny": (1 << 16, 128, 2),
-    "quick": (None, 1024, 5),
+    "quick": (None, 1024, 3),
     "default": (None, 1536, 7),
     "full": (None, 2048, 9),
 }

@@ -243,6 +243,7 @@ def plot(run, path):
     except ImportError:
         return "matplotlib is not installed (pip install 'llgrad[bench]')"
     matplotlib.use("Agg")
+    import matplotlib.ticker
     from matplotlib import pyplot
 
     cases = [c for c in run["cases"] if c.get("ratio")]
@@ -255,13 +256,19 @@ def plot(run, path):
     bars.invert_yaxis()
     bars.axvline(1.0, color="black", lw=0.8)
     bars.set_xscale("log")
+    ticks = [t for t in (0.125, 0.25, 0.5, 1, 2, 4, 8, 16, 32)
+             if min(ratios + [1]) / 2 <= t <= max(ratios + [1]) * 2]
+    bars.set_xticks(ticks, [f"{t:g}x" for t in ticks])
+    bars.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+    for y, ratio in enumerate(ratios):
+        bars.text(ratio, y, f" {ratio:.2f}x", va="center", fontsize=7)
     bars.set_xlabel("best peer's time / llgrad's time (above 1: llgrad faster)")
     bars.set_title(f"llgrad vs the fastest peer, {run['threads']} thread(s)")
 
     limits = run["limits"]["roofs"]
     intensities = [c["flops"] / max(c["bytes"], 1) for c in run["cases"]] or [1.0]
-    xs = [min(intensities) / 4, max(intensities) * 4, 1e-3]
-    lo, hi = min(xs), max(max(xs), 2 * limits["peak_gflops"] / limits["dram_gbs"])
+    lo = min(intensities) / 4
+    hi = max(max(intensities) * 4, 2 * limits["peak_gflops"] / limits["dram_gbs"])
     grid = [lo * (hi / lo) ** (i / 200) for i in range(201)]
     for label, gbs, style in (("memory", limits["dram_gbs"], "-"),
                               ("last-level cache", limits["llc_gbs"], "--")):
@@ -275,6 +282,11 @@ def plot(run, path):
         if points:
             roof.scatter(*zip(*points), marker=markers.get(framework, "x"), s=22,
                          label=framework, alpha=0.8, zorder=3 if framework == "llgrad" else 2)
+    for c in run["cases"]:  # name llgrad's points
+        if "llgrad" in c["results"]:
+            roof.annotate(c["id"].split("/")[0], (c["flops"] / max(c["bytes"], 1),
+                                                  c["results"]["llgrad"]["gflops"]),
+                          fontsize=5, alpha=0.7, xytext=(3, 2), textcoords="offset points")
     roof.set_xscale("log")
     roof.set_yscale("log")
     roof.set_xlabel("arithmetic intensity (flops per byte crossing the step, from the graph)")
