@@ -58,17 +58,28 @@ def as_llgrad(source):
                   .replace("import torch\n", "import llgrad as torch\n"))
 
 
-def run(source):
-    result = subprocess.run([sys.executable, "-c", textwrap.dedent(source)], capture_output=True,
-                            text=True, timeout=300)
-    assert result.returncode == 0, result.stderr
-    return result.stdout
+def start(source):
+    return subprocess.Popen([sys.executable, "-c", textwrap.dedent(source)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def finish(process):
+    stdout, stderr = process.communicate(timeout=300)
+    assert process.returncode == 0, stderr
+    return stdout
 
 
 def assert_same_output(source):
-    expected = run(source)
-    actual = run(as_llgrad(source))
+    """Run the example with torch and with llgrad, at once (most of each run is the import)."""
     assert "llgrad" in as_llgrad(source)
+    with_torch, with_llgrad = start(source), start(as_llgrad(source))
+    try:
+        expected, actual = finish(with_torch), finish(with_llgrad)
+    finally:
+        for process in (with_torch, with_llgrad):
+            if process.poll() is None:
+                process.kill()
+                process.communicate()
     assert actual == expected
     return actual
 
