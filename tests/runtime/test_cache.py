@@ -59,9 +59,14 @@ def inputs(n=37, dtype=np.float32):
 
 
 def check(step, g, xs=None):
+    """The step's native code runs (its own execution count moves) and agrees with the
+    reference interpreter."""
     xs = xs or inputs(g.inputs[0].shape[0], g.inputs[0].dtype.np)
+    assert step.name == "llvm"
+    before = step.executions
     for got, want in zip(step(xs), run(g, xs)):
         np.testing.assert_allclose(got, want, rtol=2e-6)
+    assert step.executions == before + 1
 
 
 def entries(folder):
@@ -209,6 +214,27 @@ def _another_keys_entry(path, other):
     open(path, "wb").write(open(other, "rb").read())
 
 
+def _another_llgrad_version(path, other):
+    """A whole, checksummed entry under this key's name, written by another llgrad version."""
+    header, blobs = cache.decode(open(path, "rb").read())
+    parts = {k: v for k, v in header["parts"].items() if k != "kind"}
+    parts["versions"] = dict(parts["versions"], llgrad="0.0.1")
+    key = cache.Key("step", parts)
+    key.digest = header["key"]
+    blobs = {name: bytes(b) for name, b in blobs.items()}
+    open(path, "wb").write(cache.encode(key, header["plan"], blobs))
+
+
+def _another_entry_format(path, other):
+    """A whole entry (its checksum right) in a format this llgrad does not read."""
+    import hashlib
+    import struct
+
+    data = bytearray(open(path, "rb").read()[:-32])
+    struct.pack_into("<I", data, 8, cache.FORMAT + 1)
+    open(path, "wb").write(bytes(data) + hashlib.sha256(data).digest())
+
+
 def exp_sum(x):
     return (x * 2.5 + 1.0).exp().sum()
 
@@ -225,7 +251,9 @@ def compiled_entry(fn, x, folder):
 
 @pytest.mark.parametrize("damage, problem", [
     (_cut_in_half, "truncated"), (_random_bytes, "not an llgrad cache entry"),
-    (_flip_one_byte, "checksum"), (_another_keys_entry, "another key")])
+    (_flip_one_byte, "checksum"), (_another_keys_entry, "another key"),
+    (_another_llgrad_version, "llgrad version (0.0.1 in the entry"),
+    (_another_entry_format, "entry format 2")])
 def test_a_damaged_entry_is_detected_warned_about_once_and_recompiled(cache_dir, damage,
                                                                        problem):
     x = llgrad.tensor(np.linspace(-1, 1, 300, dtype=np.float32))
@@ -246,7 +274,7 @@ def test_a_damaged_entry_is_detected_warned_about_once_and_recompiled(cache_dir,
     assert path in found[0] and problem in found[0]
     assert (again.stats["compiles"], again.stats["disk_hits"]) == (1, 0)  # never loaded
     assert (third.stats["compiles"], third.stats["disk_hits"]) == (0, 1)
-    assert third.stats["executions"]["llvm"] == 1
+    assert again.stats["executions"] == third.stats["executions"] == {"llvm": 1, "interp": 0}
     header, _ = cache.decode(open(path, "rb").read())
     assert header["key"] + cache.SUFFIX == os.path.basename(path)
 
@@ -322,7 +350,8 @@ while not os.path.exists(go):
     time.sleep(0.002)
 f = llgrad.compile(lambda x: (x * 2.5 + 1.0).exp().sum(), backend="llvm")
 x = llgrad.tensor(np.linspace(-1, 1, 1000, dtype=np.float32))
-print(json.dumps([f(x).item(), f.stats["compiles"], f.stats["disk_hits"]]))
+print(json.dumps([f(x).item(), f.stats["compiles"], f.stats["disk_hits"],
+                  f.stats["executions"]["llvm"]]))
 """
 
 
@@ -343,8 +372,10 @@ def test_eight_processes_compiling_one_step_into_one_empty_directory(cache_dir, 
         assert p.returncode == 0, err
         assert "Warning" not in err, err
         results.append(json.loads(out))
-    assert len({value for value, _, _ in results}) == 1
-    assert all(compiles + hits == 1 for _, compiles, hits in results)
+    assert len({value for value, _, _, _ in results}) == 1
+    x = llgrad.tensor(np.linspace(-1, 1, 1000, dtype=np.float32))
+    assert results[0][0] == pytest.approx((x * 2.5 + 1.0).exp().sum().item(), rel=1e-6)
+    assert all(compiles + hits == 1 and ran == 1 for _, compiles, hits, ran in results)
     names = os.listdir(cache_dir)
     assert len(names) == 1 and names[0].endswith(cache.SUFFIX), names  # no temp files
     header, _ = cache.decode(open(cache_dir / names[0], "rb").read())
@@ -386,7 +417,8 @@ def test_a_writer_killed_mid_write_leaves_nothing_a_later_run_trips_over(cache_d
         f = llgrad.compile(lambda x: (x * 2.5 + 1.0).exp().sum(), backend="llvm")
         x = llgrad.tensor(np.linspace(-1, 1, 1000, dtype=np.float32))
         assert f(x).item() == pytest.approx((x * 2.5 + 1.0).exp().sum().item(), rel=1e-6)
-    assert f.stats["compiles"] == 1 and len(entries(cache_dir)) == 1
+    assert f.stats["compiles"] == 1 and f.stats["executions"]["llvm"] == 1
+    assert len(entries(cache_dir)) == 1
     assert cache.info(str(cache_dir))["temp_files"] == 1  # not read, not in the way
     cache.prune(1 << 30, str(cache_dir))
     assert cache.info(str(cache_dir))["temp_files"] == 1  # maybe still being written
