@@ -42,6 +42,10 @@ def _time_text(seconds):
             return f"{value:.3g} {unit}" if value < 100 else f"{value:.0f} {unit}"
 
 
+def _percent(share):
+    return f"{100 * share:.0f}%" if share >= 0.1 else f"{100 * share:.2g}%"
+
+
 def _cell(result):
     if result is None:
         return "-"
@@ -95,8 +99,8 @@ def table_text(run):
             else "compute",
             *(_cell(results.get(f)) for f in frameworks),
             f"{ratio:.2f}x {best}" if ratio else "-",
-            f"{100 * llgrad['share']:.0f}%" if llgrad else "-",
-            f"{100 * results[best]['share']:.0f}%" if best else "-",
+            _percent(llgrad["share"]) if llgrad else "-",
+            _percent(results[best]["share"]) if best else "-",
         ])
     widths = [max(len(str(r[i])) for r in rows + [headers]) for i in range(len(headers))]
     out = ["  ".join(h.ljust(w) for h, w in zip(headers, widths)),
