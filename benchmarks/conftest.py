@@ -45,3 +45,29 @@ def same_threads_everywhere():
     except ImportError:
         pass
     yield n
+
+
+@pytest.fixture(scope="session")
+def machine_limits(same_threads_everywhere):
+    """The machine's measured roofs at the benchmarks' thread count (llgrad.bench.machine:
+    STREAM-style bandwidth from memory and the last-level cache, peak float32 GFLOP/s from
+    NumPy's and llgrad's GEMM), measured once per session (~10 s)."""
+    from llgrad.bench import machine
+
+    return machine.measure_limits(same_threads_everywhere, "quick")["roofs"]
+
+
+def report_share(benchmark, limits, gflop=None, gbytes=None):
+    """Put llgrad's achieved rate beside the machine's limit in the benchmark's extra_info:
+    GFLOP/s against peak float32 GFLOP/s, GB/s against memory bandwidth (counts per call)."""
+    seconds = benchmark.stats.stats.median
+    if gflop is not None:
+        achieved = gflop / seconds
+        benchmark.extra_info["GFLOP/s"] = round(achieved, 1)
+        benchmark.extra_info["peak GFLOP/s"] = round(limits["peak_gflops"], 1)
+        benchmark.extra_info["share of peak"] = round(achieved / limits["peak_gflops"], 3)
+    if gbytes is not None:
+        achieved = gbytes / seconds
+        benchmark.extra_info["GB/s"] = round(achieved, 1)
+        benchmark.extra_info["DRAM GB/s"] = round(limits["dram_gbs"], 1)
+        benchmark.extra_info["share of bandwidth"] = round(achieved / limits["dram_gbs"], 3)

@@ -18,6 +18,8 @@ import pytest
 
 import llgrad
 
+from conftest import report_share
+
 SIZES = (64, 128, 128, 10)
 BATCH = 32
 
@@ -158,7 +160,7 @@ N_GELU = 4 * 1024 * 1024
 
 
 @pytest.mark.benchmark(group=GELU, warmup=True, warmup_iterations=5)
-def test_gelu_llgrad_native(benchmark):
+def test_gelu_llgrad_native(benchmark, machine_limits):
     x = llgrad.tensor(np.random.default_rng(0).standard_normal(N_GELU).astype(np.float32),
                       requires_grad=True)
 
@@ -171,6 +173,7 @@ def test_gelu_llgrad_native(benchmark):
 
     benchmark(gelu_grad, x)
     assert gelu_grad.stats["executions"]["llvm"] > 0
+    report_share(benchmark, machine_limits, gbytes=3 * 4 * N_GELU / 1e9)  # x in; y, grad out
 
 
 @pytest.mark.benchmark(group=GELU, warmup=True, warmup_iterations=5)

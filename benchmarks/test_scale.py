@@ -5,10 +5,11 @@ Groups (compare within a group, ratios of medians; the machine is shared):
 - mlp-sgd-128x784-512-512-10, mlp-adam-128x784-512-512-10,
   mlp-sgd-512x1024-2048-2048-10, mlp-adam-512x1024-2048-2048-10: training steps with
   cross-entropy; target: llgrad no slower than the fastest peer. extra_info: GFLOP/s from the
-  graph's flops.
+  graph's flops beside the measured peak (conftest.machine_limits).
 - mlp-adam-32x64-128-128-10: the small step with Adam (SGD: test_native.py); target 2x JAX.
 - layer-norm-fwd-bwd-2048x1024, softmax-fwd-bwd-2048x1024: target 1.2x the fastest peer.
-  extra_info: GB/s of the bytes the step must move (inputs read once, outputs written once).
+  extra_info: GB/s of the bytes the step must move (inputs read once, outputs written once),
+  beside the measured memory bandwidth.
 
 Run: python -m pytest benchmarks/test_scale.py --benchmark-only --benchmark-group-by=group
 """
@@ -17,6 +18,7 @@ import pytest
 
 import llgrad
 
+from conftest import report_share
 from test_native import mlp_data
 
 MEDIUM = ((784, 512, 512, 10), 128)
@@ -95,7 +97,7 @@ def jax_step(sizes, optimizer):
     return run
 
 
-def _llgrad(benchmark, shape, optimizer):
+def _llgrad(benchmark, shape, optimizer, limits):
     (sizes, batch) = shape
     x, y = mlp_data(sizes, batch)
     step = llgrad.compile(mlp_step(llgrad, sizes, optimizer))
@@ -105,7 +107,7 @@ def _llgrad(benchmark, shape, optimizer):
     assert step.stats["executions"]["llvm"] > 0 and step.stats["traces"] <= 2
     flops = sum(k.flops for spec in step.specializations
                 for k in spec.executable.step.program.kernels) / len(step.specializations)
-    benchmark.extra_info["GFLOP/s"] = round(flops / benchmark.stats.stats.median / 1e9, 1)
+    report_share(benchmark, limits, gflop=flops / 1e9)
 
 
 def _torch(benchmark, shape, optimizer, compiled=False):
@@ -143,9 +145,9 @@ def _parametrized(framework):
 
 
 @_parametrized("llgrad")
-def test_mlp_llgrad_native(benchmark, group, shape, optimizer):
+def test_mlp_llgrad_native(benchmark, group, shape, optimizer, machine_limits):
     benchmark.group = group
-    _llgrad(benchmark, shape, optimizer)
+    _llgrad(benchmark, shape, optimizer, machine_limits)
 
 
 @_parametrized("jax")
@@ -182,7 +184,7 @@ def row_data():
 ROW_BYTES = 4 * ROWS * COLS * 4
 
 
-def _llgrad_rows(benchmark, kind):
+def _llgrad_rows(benchmark, kind, limits):
     X, G = row_data()
     x = llgrad.tensor(X, requires_grad=True)
     g = llgrad.tensor(G)
@@ -202,7 +204,7 @@ def _llgrad_rows(benchmark, kind):
     step(x, g)
     benchmark(step, x, g)
     assert step.stats["executions"]["llvm"] > 0
-    benchmark.extra_info["GB/s"] = round(ROW_BYTES / benchmark.stats.stats.median / 1e9, 1)
+    report_share(benchmark, limits, gbytes=ROW_BYTES / 1e9)
 
 
 def _torch_rows(benchmark, kind, compiled=False):
@@ -262,9 +264,9 @@ ROW_KINDS = [pytest.param("layer_norm", id="layer-norm-fwd-bwd-2048x1024"),
 
 
 @pytest.mark.parametrize("kind", ROW_KINDS)
-def test_rows_llgrad_native(benchmark, kind):
+def test_rows_llgrad_native(benchmark, kind, machine_limits):
     benchmark.group = f"{kind}-fwd-bwd-2048x1024"
-    _llgrad_rows(benchmark, kind)
+    _llgrad_rows(benchmark, kind, machine_limits)
 
 
 @pytest.mark.parametrize("kind", ROW_KINDS)
