@@ -554,18 +554,18 @@ def _table():
     for name, layout, cache, dram in gemms:
         cases.append(Case(name, "gemm", {"tiny": (32, 32, 32), "cache": cache, "dram": dram},
                           _gemm_data(layout), _gemm(layout),
-                          quick=("cache",) if name in ("sgemm-nn", "sgemm-skinny-nt") else (),
+                          quick=("cache",) if name == "sgemm-nn" else (),
                           describe=lambda p: "{}x{}x{}".format(*p)))
     for optimizer in ("sgd", "adam"):
         cases.append(Case(f"mlp-{optimizer}-step", "mlp",
                           {"tiny": (8, (16, 32, 10)), "cache": (128, (784, 512, 512, 10)),
                            "dram": (512, (1024, 2048, 2048, 10))},
                           _mlp_data, _mlp(optimizer),
-                          quick=("cache",) if optimizer == "adam" else (),
                           describe=_mlp_name))
     cases.append(Case("mlp-sgd-step-small", "mlp",
                       {"tiny": (8, (16, 32, 10)), "cache": (32, (64, 128, 128, 10))},
-                      _mlp_data, _mlp("sgd"), full_only=True, describe=_mlp_name))
+                      _mlp_data, _mlp("sgd"), quick=("cache",), full_only=True,
+                      describe=_mlp_name))
     return cases
 
 

@@ -243,6 +243,27 @@ def case_record(case, size, counted, stats, limits):
     return record
 
 
+def raise_roofs(limits, records):
+    """A roof is the best the machine was seen to do: when a case beat the measured peak or
+    bandwidth (the limits were measured during a burst of load, say), that rate becomes the roof.
+    Returns notes saying which roofs moved."""
+    roofs = limits["roofs"]
+    names = {"compute": "peak_gflops", "llc": "llc_gbs", "dram": "dram_gbs"}
+    notes = []
+    for record in records:
+        key = names["compute" if record["bound"] == "compute" else record["roof"]]
+        for framework, result in record["results"].items():
+            rate = result["gflops"] if key == "peak_gflops" else result["gbs"]
+            if rate > roofs[key]:
+                notes.append(f"roof {key} raised from {roofs[key]:.1f} to {rate:.1f}: "
+                             f"{framework} reached it in {record['id']}")
+                limits.setdefault("measured_roofs", dict(roofs))
+                roofs[key] = rate
+    if roofs["llc_gbs"] < roofs["dram_gbs"]:
+        roofs["llc_gbs"] = roofs["dram_gbs"]
+    return notes
+
+
 def _plain(params):
     return [_plain(p) for p in params] if isinstance(params, (tuple, list)) else params
 
@@ -293,6 +314,7 @@ def main(argv=None):
         print(flush=True)
         progress = Progress(len(selected))
         failures = 0
+        measured = []
         for index, (case, size) in enumerate(selected, 1):
             case_started = time.perf_counter()
             try:
@@ -309,12 +331,17 @@ def main(argv=None):
             notes.extend(case_notes)
             record = case_record(case, size, counted, stats, limits)
             record["seconds"] = time.perf_counter() - case_started
-            run["cases"].append(record)
+            measured.append((case, size, counted, stats, record["seconds"]))
             ratio = record["ratio"]
             progress.done(index, f"{record['id']}: llgrad "
                                  f"{report._time_text(stats['llgrad']['median'])}"
                           + (f", {ratio:.2f}x {record['best_peer']}" if ratio else ""))
         progress.close()
+        notes.extend(raise_roofs(limits, [case_record(c, s, w, t, limits)
+                                          for c, s, w, t, _ in measured]))
+        for case, size, counted, stats, seconds in measured:
+            run["cases"].append(case_record(case, size, counted, stats, limits)
+                                | {"seconds": seconds})
     finally:
         restore()
     run["seconds"] = time.perf_counter() - started

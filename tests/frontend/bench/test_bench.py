@@ -200,3 +200,16 @@ def test_a_step_that_did_not_run_natively_is_refused():
 
     with pytest.raises(RuntimeError, match="did not run natively"):
         work.ran_natively(Fake())
+
+
+def test_a_case_faster_than_a_measured_roof_raises_it():
+    limits = {"roofs": {"peak_gflops_1t": 10.0, "peak_gflops": 20.0, "dram_gbs": 5.0,
+                        "llc_gbs": 30.0}, "last_level_cache": 32 << 20}
+    records = [{"id": "gemm", "bound": "compute", "roof": "llc",
+                "results": {"llgrad": {"gflops": 25.0, "gbs": 1.0}}},
+               {"id": "sum", "bound": "memory", "roof": "dram",
+                "results": {"numpy": {"gflops": 1.0, "gbs": 4.0}}}]
+    notes = cli.raise_roofs(limits, records)
+    assert limits["roofs"]["peak_gflops"] == 25.0 and limits["roofs"]["dram_gbs"] == 5.0
+    assert limits["measured_roofs"]["peak_gflops"] == 20.0
+    assert len(notes) == 1 and "llgrad reached it in gemm" in notes[0]
