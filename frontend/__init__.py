@@ -4,7 +4,10 @@ native vectorized code through LLVM.
 `import llgrad as torch` runs ordinary autograd code; `llgrad.compile(step)` makes a training
 step one native call.
 """
+from __future__ import annotations
+
 import math as _math
+from typing import TYPE_CHECKING as _TYPE_CHECKING
 
 import numpy as _np
 
@@ -55,25 +58,37 @@ float64 = double = _dtypes.float64
 dtype = _dtypes.DType
 
 
-def get_default_dtype():
+if _TYPE_CHECKING:  # (this module's bool, int and float are dtypes, as in torch)
+    import builtins as _builtins
+    from typing import Any as _Any
+
+
+def get_default_dtype() -> dtype:
+    """The dtype Python floats and float factories give (float32 unless set_default_dtype
+    changed it), as torch.get_default_dtype."""
     return _dtypes.DEFAULT_FLOAT
 
 
-def set_default_dtype(d):
+def set_default_dtype(d: dtype) -> None:
+    """Sets the default floating-point dtype (float32, float64 or float16), as
+    torch.set_default_dtype; it is process-wide."""
     if d not in (float32, float64, float16):
         raise TypeError("only floating-point types are supported as the default type")
     _dtypes.DEFAULT_FLOAT = d
 
 
-def is_tensor(obj):
+def is_tensor(obj: _Any) -> _builtins.bool:
+    """Whether `obj` is an llgrad Tensor (Parameters included), as torch.is_tensor."""
     return isinstance(obj, Tensor)
 
 
-def is_floating_point(t):
+def is_floating_point(t: Tensor) -> _builtins.bool:
+    """Whether the tensor's dtype is a floating-point type, as torch.is_floating_point."""
     return t.dtype.is_floating_point
 
 
-def numel(t):
+def numel(t: Tensor) -> _builtins.int:
+    """The number of elements of the tensor, as torch.numel."""
     return t.numel()
 
 
@@ -84,7 +99,7 @@ e = _math.e
 newaxis = None
 
 
-def set_num_threads(n):
+def set_num_threads(n: _builtins.int) -> None:
     """Threads that compiled code uses inside one native call (PyTorch's set_num_threads);
     results are bit-identical for any count. The default is $LLGRAD_NUM_THREADS, else the cores
     this process may run on. Eager operations run NumPy's kernels."""
@@ -93,7 +108,7 @@ def set_num_threads(n):
     threadpool.set_num_threads(n)
 
 
-def get_num_threads():
+def get_num_threads() -> _builtins.int:
     """The number of threads compiled code uses (see set_num_threads)."""
     from .runtime import threadpool
 

@@ -3,6 +3,7 @@
 llgrad computes on the CPU only. Other device types can still be named, because scripts build
 `device("cuda")` before asking whether it is available; using one for a tensor raises.
 """
+from __future__ import annotations
 
 DEVICE_TYPES = ("cpu", "cuda", "ipu", "xpu", "mkldnn", "opengl", "opencl", "ideep", "hip", "ve",
                 "fpga", "maia", "xla", "lazy", "vulkan", "mps", "meta", "hpu", "mtia",
@@ -14,7 +15,8 @@ class device:  # noqa: N801 (torch.device)
 
     __slots__ = ("_type", "_index")
 
-    def __init__(self, type, index=None):  # noqa: A002 (torch's argument name)
+    def __init__(self, type: str | device,  # noqa: A002 (torch's argument name)
+                 index: int | None = None) -> None:
         if isinstance(type, device):
             if index is not None:
                 raise TypeError("device(): a device object takes no index")
@@ -40,14 +42,16 @@ class device:  # noqa: N801 (torch.device)
         self._type, self._index = name, index
 
     @property
-    def type(self):
+    def type(self) -> str:
+        """The device type: "cpu", "cuda", ..."""
         return self._type
 
     @property
-    def index(self):
+    def index(self) -> int | None:
+        """The device index, or None when none was given."""
         return self._index
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         if self._index is None:
             return f"device(type='{self._type}')"
         return f"device(type='{self._type}', index={self._index})"
@@ -97,7 +101,7 @@ def check_device(requested):
 _default_device = None  # as given to set_default_device; None: never set, or reset
 
 
-def set_default_device(device_):
+def set_default_device(device_: str | device | int | None) -> None:
     """PyTorch's set_default_device: factories without `device=` allocate there. Only the CPU
     exists here, so the CPU (any spelling, with or without index) is accepted and changes
     nothing, None resets, and another device raises at once. (PyTorch accepts "cuda:0" or
@@ -111,7 +115,7 @@ def set_default_device(device_):
     _default_device = chosen
 
 
-def get_default_device():
+def get_default_device() -> device:
     """The device set by set_default_device (the CPU unless set): as PyTorch, with its index
     when one was given, else `device(type='cpu')`."""
     if _default_device is not None and _default_device.index is not None:

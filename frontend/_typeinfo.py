@@ -1,4 +1,6 @@
 """`llgrad.finfo` and `llgrad.iinfo`: the numerical limits of a dtype, as torch.finfo/iinfo."""
+from __future__ import annotations
+
 import numpy as np
 
 from .compiler import dtypes
@@ -7,7 +9,7 @@ from .compiler import dtypes
 class finfo:  # noqa: N801 (torch.finfo)
     """Limits of a floating-point dtype (the default float type when none is given)."""
 
-    def __init__(self, type=None):  # noqa: A002 (torch's argument name)
+    def __init__(self, type: dtypes.DType | None = None) -> None:  # noqa: A002 (torch's name)
         dtype = dtypes.DEFAULT_FLOAT if type is None else type
         if not isinstance(dtype, dtypes.DType) or not dtype.is_floating_point:
             raise TypeError("torch.finfo() requires a floating point input type. Use torch.iinfo "
@@ -30,7 +32,7 @@ class finfo:  # noqa: N801 (torch.finfo)
 class iinfo:  # noqa: N801 (torch.iinfo)
     """Limits of an integer dtype."""
 
-    def __init__(self, type):  # noqa: A002
+    def __init__(self, type: dtypes.DType) -> None:  # noqa: A002
         if type is dtypes.bool_:
             raise TypeError("torch.bool is not supported by torch.iinfo")
         if not isinstance(type, dtypes.DType) or type.kind not in "iu":

@@ -43,9 +43,12 @@ does, so they match when both use the same C library.
 Only NumPy is used; no torch, no other llgrad module.
 """
 
+from __future__ import annotations
+
 import math
 import os
 import struct
+from typing import Any
 
 import numpy as np
 
@@ -409,12 +412,12 @@ class Generator:
     from the same stream, and returns a NumPy array of the given shape.
     """
 
-    def __init__(self, seed=DEFAULT_SEED):
+    def __init__(self, seed: int = DEFAULT_SEED) -> None:
         self.manual_seed(seed)
 
     # ---- seeding and state ------------------------------------------------
 
-    def manual_seed(self, seed):
+    def manual_seed(self, seed: int) -> Generator:
         """torch.Generator.manual_seed: negative seeds wrap to uint64."""
         seed = int(seed)
         if not -(1 << 63) <= seed <= _U64_MASK:
@@ -425,17 +428,18 @@ class Generator:
         self._next_float_normal = None
         return self
 
-    def seed(self):
+    def seed(self) -> int:
         """Reseed from the OS entropy pool (like torch: 64 bits of
         /dev/urandom) and return the new seed."""
         new_seed = int.from_bytes(os.urandom(8), "little")
         self.manual_seed(new_seed)
         return new_seed
 
-    def initial_seed(self):
+    def initial_seed(self) -> int:
+        """The seed this generator was last seeded with."""
         return self._engine.seed
 
-    def get_state(self):
+    def get_state(self) -> np.ndarray:
         """The state as uint8 bytes, in the layout of torch.get_rng_state()
         (so states can be exchanged with PyTorch)."""
         engine = self._engine
@@ -448,7 +452,7 @@ class Generator:
         single = _STATE_FLOAT.pack(self._next_float_normal if has_float else 0.0, has_float)
         return np.frombuffer(head + words + normal + single, dtype=np.uint8).copy()
 
-    def set_state(self, state):
+    def set_state(self, state: Any) -> None:
         """Restore a state from get_state() or from torch.get_rng_state()."""
         raw = np.asarray(state, dtype=np.uint8).tobytes()
         if len(raw) != _STATE_SIZE:

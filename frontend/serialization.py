@@ -7,6 +7,8 @@ tensors), and one `.npy` file per tensor. Loading parses JSON and reads the arra
 Each tensor is stored once, so objects that share a tensor (a model and its optimizer state, a
 tied weight) share it again after loading.
 """
+from __future__ import annotations
+
 import io
 import json
 import math
@@ -16,11 +18,15 @@ import tempfile
 import zipfile
 import zlib
 from collections import OrderedDict
+from typing import IO, TYPE_CHECKING, Any
 
 import numpy as np
 
 from .compiler import dtypes
 from .tensor import Size, Tensor
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 FORMAT = "llgrad-checkpoint"
 VERSION = 1
@@ -113,8 +119,13 @@ def _unsupported_message(obj, path):
             f"types first.")
 
 
-def save(obj, f, pickle_module=None, pickle_protocol=None, _use_new_zipfile_serialization=True):
-    """Write `obj` to `f` (a path or a binary file object) as an llgrad checkpoint."""
+def save(obj: object, f: str | os.PathLike[str] | IO[bytes], pickle_module: Any = None,
+         pickle_protocol: int | None = None, _use_new_zipfile_serialization: bool = True) -> None:
+    """Writes `obj` to `f` (a path or a binary file object) as an llgrad checkpoint, as
+    torch.save: tensors (Parameters stay Parameters), state dicts, and nested dicts, lists and
+    tuples of them with numbers, strings, bools, None, dtypes and Size. Unlike torch.save
+    nothing is pickled: other objects are refused with a TypeError, and the file (a zip of
+    JSON and .npy arrays) is not readable by torch.load. A path is written atomically."""
     if pickle_module is not None:
         raise TypeError("llgrad.save does not use pickle; remove the pickle_module argument")
     writer = _Writer()
@@ -176,9 +187,14 @@ def _write_archive(out, manifest, arrays):
 
 # ---- loading -----------------------------------------------------------------------------------
 
-def load(f, map_location=None, pickle_module=None, *, weights_only=True, mmap=None, **kwargs):
-    """Read an object written by `llgrad.save`. Only data is read (JSON and .npy arrays without
-    pickle); `weights_only` is accepted for compatibility and changes nothing."""
+def load(f: str | os.PathLike[str] | IO[bytes],
+         map_location: str | Callable[..., Any] | dict[str, str] | Any = None,
+         pickle_module: Any = None, *, weights_only: bool = True, mmap: bool | None = None,
+         **kwargs: Any) -> Any:
+    """Reads an object written by `llgrad.save` from a path or a binary file object, as
+    torch.load. Only data is read (JSON and .npy arrays, never pickle), so loading an untrusted
+    file runs no code; a damaged or crafted file raises CheckpointError. `weights_only` is
+    accepted and changes nothing; `map_location` may only name the CPU."""
     if map_location is not None and str(getattr(map_location, "type", map_location)) \
             .split(":")[0] != "cpu" and not callable(map_location) and \
             not isinstance(map_location, dict):

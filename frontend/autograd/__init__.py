@@ -1,5 +1,8 @@
 """llgrad.autograd: backward, grad, custom Functions, grad modes, gradcheck."""
+from __future__ import annotations
+
 import warnings
+from typing import TYPE_CHECKING, Any, overload
 
 # `name as name`: a re-export, as type checkers require of a typed package.
 from .engine import run_backward as run_backward
@@ -15,6 +18,14 @@ from .gradcheck import gradcheck as gradcheck, gradgradcheck as gradgradcheck
 from .graph import Node as Node
 from .variable import Variable as Variable
 from . import functional as functional, graph as graph, profiler as profiler
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
+    from typing import Literal, TypeVar
+
+    from ..tensor import Tensor
+
+    _K = TypeVar("_K")
 
 
 def _as_tuple(x):
@@ -65,15 +76,23 @@ CREATE_GRAPH_WARNING = (
 _warned = set()  # warnings PyTorch gives once per process
 
 
-def warn_once(message, stacklevel=3):
+def warn_once(message: str, stacklevel: int = 3) -> None:
     """warnings.warn the first time only: PyTorch's TORCH_WARN_ONCE, once per process."""
     if message not in _warned:
         _warned.add(message)
         warnings.warn(message, UserWarning, stacklevel=stacklevel)
 
 
-def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, inputs=None):
-    """Accumulate the gradients of `tensors` into the `.grad` of the graph's leaves."""
+def backward(tensors: Tensor | Sequence[Tensor],
+             grad_tensors: Tensor | Sequence[Tensor | None] | None = None,
+             retain_graph: bool | None = None, create_graph: bool = False,
+             inputs: Tensor | Sequence[Tensor] | Mapping[Any, Tensor] | None = None) -> None:
+    """Accumulates the gradients of `tensors` into the `.grad` of the graph's leaves, as
+    torch.autograd.backward. `grad_tensors`: the seed for each tensor (None: ones, for a
+    scalar); `retain_graph`: keep the graph for another backward (default: `create_graph`);
+    `create_graph`: record the backward so gradients can be differentiated again; `inputs`:
+    accumulate into these tensors only. Inside llgrad.compile the backward is derived
+    symbolically and compiled with the forward."""
     tensors = _as_tuple(tensors)
     grad_tensors = _as_tuple(grad_tensors) or (None,) * len(tensors)
     if inputs is not None:
@@ -97,9 +116,38 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, 
     run_backward(tensors, grads, retain_graph, create_graph, inputs=inputs, accumulate=True)
 
 
-def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False,
-         only_inputs=True, allow_unused=None, is_grads_batched=False, materialize_grads=False):
-    """The gradients of `outputs` with respect to `inputs`, returned rather than accumulated."""
+@overload
+def grad(outputs: Tensor | Sequence[Tensor], inputs: Tensor | Sequence[Tensor],
+         grad_outputs: Tensor | Sequence[Tensor | None] | None = None,
+         retain_graph: bool | None = None, create_graph: bool = False, only_inputs: bool = True,
+         allow_unused: Literal[False] | None = None, is_grads_batched: bool = False,
+         materialize_grads: bool = False) -> tuple[Tensor, ...]: ...
+@overload
+def grad(outputs: Tensor | Sequence[Tensor], inputs: Tensor | Sequence[Tensor],
+         grad_outputs: Tensor | Sequence[Tensor | None] | None = None,
+         retain_graph: bool | None = None, create_graph: bool = False, only_inputs: bool = True,
+         allow_unused: bool | None = None, is_grads_batched: bool = False,
+         materialize_grads: bool = False) -> tuple[Tensor | None, ...]: ...
+@overload
+def grad(outputs: Tensor | Sequence[Tensor], inputs: Mapping[_K, Tensor],
+         grad_outputs: Tensor | Sequence[Tensor | None] | None = None,
+         retain_graph: bool | None = None, create_graph: bool = False, only_inputs: bool = True,
+         allow_unused: bool | None = None, is_grads_batched: bool = False,
+         materialize_grads: bool = False) -> dict[_K, Tensor | None]: ...
+
+
+def grad(outputs: Tensor | Sequence[Tensor],
+         inputs: Tensor | Sequence[Tensor] | Mapping[Any, Tensor],
+         grad_outputs: Tensor | Sequence[Tensor | None] | None = None,
+         retain_graph: bool | None = None, create_graph: bool = False, only_inputs: bool = True,
+         allow_unused: bool | None = None, is_grads_batched: bool = False,
+         materialize_grads: bool = False) -> Any:
+    """The gradients of `outputs` with respect to `inputs`, returned rather than accumulated
+    into .grad, as torch.autograd.grad: a tuple with one gradient per input (a dict for a dict
+    of inputs). `grad_outputs`: the seeds (None: ones, for scalars); `create_graph=True`
+    records the backward, for higher-order gradients; an input the outputs do not depend on
+    raises unless `allow_unused` (then None) or `materialize_grads` (then zeros).
+    `is_grads_batched` is not supported (llgrad has no vmap). Works inside llgrad.compile."""
     if materialize_grads and allow_unused is False:
         raise ValueError("Expected allow_unused to be True or not passed when materialize_grads=True, "
                          "but got: allow_unused=False.")
@@ -149,13 +197,13 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
 class set_detect_anomaly:
     """Accepted for compatibility; llgrad's errors already name the failing operation."""
 
-    def __init__(self, mode=True, check_nan=True):
+    def __init__(self, mode: bool = True, check_nan: bool = True) -> None:
         pass
 
-    def __enter__(self):
+    def __enter__(self) -> None:
         return None
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: object) -> Literal[False]:
         return False
 
 

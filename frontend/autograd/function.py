@@ -1,19 +1,30 @@
 """Custom differentiable operations: `llgrad.autograd.Function` with `forward(ctx, ...)` (or
 `forward(...)` and `setup_context(ctx, inputs, output)`) and `backward(ctx, *grads)`, as in
 PyTorch."""
+from __future__ import annotations
+
 import functools
 import inspect
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from . import grad_mode
 from .graph import SavedTensor, FREED_MESSAGE, Node, grad_accumulator, next_sequence_nr
 
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import TypeVar
+
+    from ..tensor import Tensor
+
+    _F = TypeVar("_F", bound=Callable[..., Any])
+
 
 class FunctionCtx:
     """The `ctx` a custom Function's forward and backward share."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self._saved = None
         self._non_differentiable = set()
         self._dirty = set()
@@ -21,20 +32,28 @@ class FunctionCtx:
         self.needs_input_grad = ()
         self._freed = False
 
-    def save_for_backward(self, *tensors):
+    def save_for_backward(self, *tensors: Tensor | None) -> None:
+        """Keeps tensors for backward (read them back from `saved_tensors`); their versions
+        are checked, so modifying one in place before backward raises, as in PyTorch."""
         self._to_save = tensors
 
-    def mark_non_differentiable(self, *tensors):
+    def mark_non_differentiable(self, *tensors: Tensor) -> None:
+        """Marks outputs that get no gradient (e.g. indices): they do not require grad."""
         self._non_differentiable.update(id(t) for t in tensors)
 
-    def mark_dirty(self, *tensors):
+    def mark_dirty(self, *tensors: Tensor) -> None:
+        """Declares the inputs that forward modified in place (and returns)."""
         self._dirty.update(id(t) for t in tensors)
 
-    def set_materialize_grads(self, value):
+    def set_materialize_grads(self, value: bool) -> None:
+        """With True (the default), backward gets zeros for outputs without a gradient;
+        with False, None."""
         self.materialize_grads = bool(value)
 
     @property
-    def saved_tensors(self):
+    def saved_tensors(self) -> tuple[Any, ...]:
+        """The tensors save_for_backward kept (None where None was saved), checked against
+        in-place changes; after the graph was freed, an error."""
         if self._freed:
             raise RuntimeError(FREED_MESSAGE)
         if getattr(self, "_traced", False):  # inside llgrad.compile: the traced tensors
@@ -123,19 +142,23 @@ class Function:
     `MyFunction.apply(*args)`."""
 
     @staticmethod
-    def forward(ctx, *args, **kwargs):
+    def forward(ctx: Any, *args: Any, **kwargs: Any) -> Any:
+        """Computes the outputs (define it in a subclass, as a staticmethod): `forward(ctx,
+        *args)`, or `forward(*args)` with a separate setup_context. Runs under no_grad."""
         raise NotImplementedError("You must implement the forward function for custom "
                                   "autograd.Function.")
 
     @staticmethod
-    def backward(ctx, *grad_outputs):
+    def backward(ctx: Any, *grad_outputs: Any) -> Any:
+        """The gradient of each forward input (None for inputs without one) given one
+        gradient per output (define it in a subclass, as a staticmethod)."""
         raise NotImplementedError("You must implement either the backward or vjp method for your "
                                   "custom autograd.Function to use it with backward mode AD.")
 
     vjp = backward
 
     @staticmethod
-    def setup_context(ctx, inputs, output):
+    def setup_context(ctx: Any, inputs: tuple[Any, ...], output: Any) -> None:
         """PyTorch 2 style: `forward(*args)` takes no ctx, and this fills ctx from the inputs
         (a tuple of forward's arguments, defaults included) and the output."""
         raise NotImplementedError("setup_context is not implemented.")
@@ -160,7 +183,10 @@ class Function:
         return outputs
 
     @classmethod
-    def apply(cls, *args, **kwargs):
+    def apply(cls, *args: Any, **kwargs: Any) -> Any:
+        """Runs forward on `args` and records the operation for autograd (if an input requires
+        grad and grad mode is on): call this, not forward. Inside llgrad.compile the function is
+        traced, its backward traced as the gradient rule."""
         from ..tensor import Tensor
         from ..tracing import active_tracer
 
@@ -270,7 +296,7 @@ ONCE_DIFFERENTIABLE_ERROR = ("trying to differentiate twice a function that was 
                              "@once_differentiable")
 
 
-def once_differentiable(fn):
+def once_differentiable(fn: _F) -> _F:
     """The backward runs without recording; differentiating its results again raises (the
     results get an `Error` node when a gradient they came from requires grad, as in PyTorch)."""
 
@@ -288,7 +314,7 @@ def once_differentiable(fn):
         wrapped = tuple(_delayed_error(o) for o in ((outputs,) if single else outputs))
         return wrapped[0] if single else wrapped
 
-    return wrapper
+    return wrapper  # type: ignore[return-value]
 
 
 _ERROR_OP = None

@@ -1,8 +1,18 @@
 """Whether operations record autograd history: `no_grad`, `enable_grad`, `set_grad_enabled`,
 `inference_mode`, each usable as a context manager and as a decorator."""
+from __future__ import annotations
+
 import functools
 import inspect
 import threading
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Literal, TypeVar
+
+    _C = TypeVar("_C", bound="_GradModeContext")
+    _F = TypeVar("_F", bound=Callable[..., Any])
 
 
 class _GradState(threading.local):
@@ -16,24 +26,27 @@ class _GradState(threading.local):
 STATE = _GradState()
 
 
-def is_grad_enabled():
+def is_grad_enabled() -> bool:
+    """Whether operations are being recorded for autograd in this thread (see no_grad)."""
     return STATE.enabled
 
 
-def is_inference_mode_enabled():
+def is_inference_mode_enabled() -> bool:
+    """Whether inference_mode is on in this thread."""
     return STATE.inference
 
 
 class _GradModeContext:
     """Base for the context managers: subclasses set `_target()`; usable as `@ctx`, `@ctx()`."""
 
-    def __new__(cls, func=None, *args, **kwargs):
-        # `@no_grad` without parentheses: PyTorch accepts it, so do we.
+    def __new__(cls: type[_C], func: Any = None, *args: Any, **kwargs: Any) -> _C:
+        # `@no_grad` without parentheses: PyTorch accepts it, so do we (it returns the wrapped
+        # function, which the annotation, like PyTorch's, leaves out: write `@no_grad()`).
         if callable(func) and not args and not kwargs and cls is not set_grad_enabled:
             return cls()(func)
         return super().__new__(cls)
 
-    def __call__(self, func):
+    def __call__(self, func: _F) -> _F:
         if inspect.isgeneratorfunction(func):
             return _wrap_generator(self.clone, func)
 
@@ -42,30 +55,39 @@ class _GradModeContext:
             with self.clone():
                 return func(*args, **kwargs)
 
-        return wrapper
+        return wrapper  # type: ignore[return-value]
 
     def _ctor_args(self):
         return ()
 
-    def __enter__(self):
+    def __enter__(self) -> None:
         self._saved = (STATE.enabled, STATE.inference)
         self._apply()
         return None
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: object) -> Literal[False]:
         STATE.enabled, STATE.inference = self._saved
         return False
 
-    def clone(self):
+    def clone(self: _C) -> _C:
+        """A fresh context manager with the same settings."""
         return self.__class__(*self._ctor_args())
 
 
 class no_grad(_GradModeContext):
+    """Context manager and decorator (`with llgrad.no_grad():`, `@llgrad.no_grad()`) under
+    which operations are not recorded for autograd: results do not require grad, and no memory
+    is kept for a backward. As torch.no_grad; grad mode is per thread. Inside llgrad.compile it
+    cuts gradients in the traced step exactly as eagerly."""
+
     def _apply(self):
         STATE.enabled = False
 
 
 class enable_grad(_GradModeContext):
+    """Context manager and decorator that turns recording back on inside no_grad, as
+    torch.enable_grad."""
+
     def _apply(self):
         STATE.enabled = True
 
@@ -73,7 +95,7 @@ class enable_grad(_GradModeContext):
 class set_grad_enabled(_GradModeContext):
     """Sets grad mode at once when called; as a context manager it also restores it on exit."""
 
-    def __init__(self, mode):
+    def __init__(self, mode: bool) -> None:
         self._mode = bool(mode)
         self._previous = (STATE.enabled, STATE.inference)
         STATE.enabled = self._mode
@@ -81,11 +103,11 @@ class set_grad_enabled(_GradModeContext):
     def _ctor_args(self):
         return (self._mode,)
 
-    def __enter__(self):
+    def __enter__(self) -> None:
         self._saved = self._previous
         return None
 
-    def __call__(self, func):
+    def __call__(self, func: _F) -> _F:
         STATE.enabled, STATE.inference = self._previous  # decorating must not change the mode now
         return super().__call__(func)
 
@@ -94,7 +116,11 @@ class set_grad_enabled(_GradModeContext):
 
 
 class inference_mode(_GradModeContext):
-    def __init__(self, mode=True):
+    """Context manager and decorator for inference: no_grad, plus is_inference_mode_enabled()
+    true, as torch.inference_mode (`mode=False` disables it). Unlike PyTorch, tensors made
+    inside are ordinary tensors (no inference-tensor restrictions)."""
+
+    def __init__(self, mode: bool = True) -> None:
         self._mode = bool(mode)
 
     def _ctor_args(self):

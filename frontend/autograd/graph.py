@@ -5,12 +5,18 @@ against their version counters when unpacked), the shapes and dtypes its inputs 
 `next_functions`: one `(node, output_nr)` edge per input, ending at `AccumulateGrad` for leaves.
 Node classes carry PyTorch's names (`MulBackward0`, ...), so `grad_fn` prints the same.
 """
+from __future__ import annotations
+
 import itertools
 import weakref
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from .. import epoch
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 # PyTorch numbers nodes in creation order (sequence_nr); its engine runs, among the nodes ready,
 # the most recently created first, which fixes the order of hooks and of gradient sums. A node
@@ -21,6 +27,10 @@ next_sequence_nr = itertools.count().__next__
 
 
 class Node:
+    """One recorded operation of the autograd graph: what `tensor.grad_fn` is (torch's
+    autograd.graph.Node). Its class name is PyTorch's (`MulBackward0`); `next_functions` are
+    the edges to the nodes of its inputs; hooks can be registered on it."""
+
     # Hooks are rare: class-level defaults keep recording a node to the attributes it needs.
     _has_hooks = False  # any of the three below: the engine looks at one flag per node
     _tensor_hooks = None  # {output_nr: [hook(grad)]}: hooks of the tensors this node produced
@@ -31,25 +41,27 @@ class Node:
     _seq = None  # creation order, when the recorder stamps it (see next_sequence_nr)
 
     @property
-    def metadata(self):
+    def metadata(self) -> dict[Any, Any]:
+        """A dict for the user's own annotations of this node."""
         if self._metadata is None:
             self._metadata = {}
         return self._metadata
 
-    def name(self):
+    def name(self) -> str:
+        """The node's name, PyTorch's (`MulBackward0`)."""
         return type(self).__name__
 
     def __repr__(self):
         return f"<{type(self).__name__} object at {id(self):#x}>"
 
-    def register_hook(self, fn):
+    def register_hook(self, fn: Callable[..., Any]) -> _RemovableHandle:
         """`fn(grad_inputs, grad_outputs)` after this node ran; a returned tuple replaces grad_inputs."""
         if self._post_hooks is None:
             self._post_hooks = []
         self._post_hooks.append(fn)
         return _RemovableHandle(self._post_hooks, fn)
 
-    def register_prehook(self, fn):
+    def register_prehook(self, fn: Callable[..., Any]) -> _RemovableHandle:
         """`fn(grad_outputs)` before this node runs; a returned tuple replaces grad_outputs."""
         if self._pre_hooks is None:
             self._pre_hooks = []

@@ -6,8 +6,11 @@ the compiled graph and replays the recorded effects (state writes, `.grad` assig
 miss it traces again and can say which guard changed. Nothing falls back to eager execution: a
 function that cannot be traced raises, naming what to change.
 """
+from __future__ import annotations
+
 import functools
 import warnings
+from typing import TYPE_CHECKING, Any, overload
 
 import time
 
@@ -20,6 +23,11 @@ from .module import OptimizedModule, resolve_options
 from .pytree import flatten
 from .specialization import trace_specialization
 
+if TYPE_CHECKING:
+    import os
+    from collections.abc import Callable
+    from typing import Literal
+
 DEFAULT_MAX_SPECIALIZATIONS = 8
 _CONTAINERS = (list, tuple, dict)
 
@@ -30,9 +38,37 @@ def _flat_structure(n):
     return flatten((tuple(range(n)), {}))[1]
 
 
-def compile(fn=None, *, fullgraph=False, dynamic=None, backend=None, mode=None,  # noqa: A001
-            options=None, disable=False, max_specializations=DEFAULT_MAX_SPECIALIZATIONS,
-            recompile_limit=None, verify=False):
+# The typed signatures: a module gives an OptimizedModule, a function a CompiledFunction, no
+# function a decorator; disable=True gives `fn` back (the last, untyped case).
+@overload  # (a Module is callable: this more specific case comes first)
+def compile(fn: Module, *,  # type: ignore[overload-overlap]  # noqa: A001
+            fullgraph: bool = ..., dynamic: bool | None = ...,
+            backend: str | None = ..., mode: str | None = ..., options: dict[str, Any] | None = ...,
+            disable: Literal[False] = ..., max_specializations: int = ...,
+            recompile_limit: int | None = ..., verify: bool = ...) -> OptimizedModule: ...
+@overload
+def compile(fn: Callable[..., Any], *, fullgraph: bool = ...,  # noqa: A001
+            dynamic: bool | None = ..., backend: str | None = ..., mode: str | None = ...,
+            options: dict[str, Any] | None = ..., disable: Literal[False] = ...,
+            max_specializations: int = ..., recompile_limit: int | None = ...,
+            verify: bool = ...) -> CompiledFunction: ...
+@overload
+def compile(fn: None = ..., *, fullgraph: bool = ..., dynamic: bool | None = ...,  # noqa: A001
+            backend: str | None = ..., mode: str | None = ..., options: dict[str, Any] | None = ...,
+            disable: Literal[False] = ..., max_specializations: int = ...,
+            recompile_limit: int | None = ..., verify: bool = ...) -> Callable[..., Any]: ...
+@overload
+def compile(fn: Any = ..., *, fullgraph: bool = ..., dynamic: bool | None = ...,  # noqa: A001
+            backend: str | None = ..., mode: str | None = ..., options: dict[str, Any] | None = ...,
+            disable: bool = ..., max_specializations: int = ...,
+            recompile_limit: int | None = ..., verify: bool = ...) -> Any: ...
+
+
+def compile(fn: Any = None, *, fullgraph: bool = False, dynamic: bool | None = None,  # noqa: A001
+            backend: str | None = None, mode: str | None = None,
+            options: dict[str, Any] | None = None, disable: bool = False,
+            max_specializations: int = DEFAULT_MAX_SPECIALIZATIONS,
+            recompile_limit: int | None = None, verify: bool = False) -> Any:
     """Compile `fn`, a function or an nn.Module, to native code; usable as `@llgrad.compile`,
     `@llgrad.compile(...)` or `llgrad.compile(model)` (which returns a module, as PyTorch's does).
 
@@ -89,8 +125,13 @@ class Explanation(str):
 
 
 class CompiledFunction:
-    def __init__(self, fn, backend=None, max_specializations=DEFAULT_MAX_SPECIALIZATIONS,
-                 verify=False):
+    """What `llgrad.compile(fn)` returns: call it as `fn` (it traces, compiles and runs the
+    native code; see llgrad.compile). `stats`, `explain(*args)`, `explain_retrace()` and
+    `specializations` show what it compiled; `reset()` forgets it."""
+
+    def __init__(self, fn: Callable[..., Any], backend: str | None = None,
+                 max_specializations: int = DEFAULT_MAX_SPECIALIZATIONS,
+                 verify: bool = False) -> None:
         backend = backend or default_backend()
         if backend not in BACKENDS:
             raise ValueError(f"unknown llgrad.compile backend {backend!r}; choose one of "
@@ -108,7 +149,7 @@ class CompiledFunction:
         self.__name__ = getattr(fn, "__name__", type(fn).__name__)
         functools.update_wrapper(self, fn, updated=())
 
-    def __call__(self, *args, **kwargs):
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
         self.stats["calls"] += 1
         fast = self._fast
         if fast is not None and not kwargs:
@@ -180,7 +221,8 @@ class CompiledFunction:
             debug.report(spec.kernel_explanation(llvm="llvm" in shown, asm="asm" in shown))
         return spec
 
-    def explain(self, *args, dot=None, kernels=True, llvm=False, asm=False, **kwargs):
+    def explain(self, *args: Any, dot: str | os.PathLike[str] | None = None, kernels: bool = True,
+                llvm: bool = False, asm: bool = False, **kwargs: Any) -> Explanation:
         """What compiling for these arguments gives (no step is run), as text that a REPL shows
         once and `print` prints: the
         forward, backward and optimized graphs, then the native kernels (`kernels=True`: which
@@ -198,11 +240,12 @@ class CompiledFunction:
                 f.write(to_dot(spec.graph))
         return Explanation(text)
 
-    def explain_retrace(self):
+    def explain_retrace(self) -> Explanation:
         """Why the last retrace happened: which guard changed, from what to what (text a REPL
         shows once)."""
         return Explanation(self.last_retrace or "no retrace has happened")
 
-    def reset(self):
+    def reset(self) -> None:
+        """Forgets every specialization: the next call traces and compiles again."""
         self.specializations.clear()
         self._fast = None

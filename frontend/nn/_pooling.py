@@ -16,7 +16,10 @@ AvgPool2DBackward0, AdaptiveAvgPool2DBackward0), written in compiler primitives 
 * adaptive average: windows [floor(i*S/O), ceil((i+1)*S/O)); equal windows are an average
   pool, unequal ones two products with 0/1 membership matrices.
 """
+from __future__ import annotations
+
 import itertools
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -25,6 +28,11 @@ from ..compiler import primitives as P
 from ..compiler.primitive import dtype_of, shape_of
 from ..dispatch import Op, apply
 from ._conv import _contiguous
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from ..tensor import Tensor
 
 # ---- geometry ------------------------------------------------------------------------------
 
@@ -312,8 +320,11 @@ def _shape_str(shape):
     return "[" + ", ".join(map(str, shape)) + "]"
 
 
-def max_pool2d_with_indices(input, kernel_size, stride=None, padding=0, dilation=1,
-                            ceil_mode=False, return_indices=False):
+def max_pool2d_with_indices(input: Tensor, kernel_size: int | Sequence[int],
+                            stride: int | Sequence[int] | None = None,
+                            padding: int | Sequence[int] = 0, dilation: int | Sequence[int] = 1,
+                            ceil_mode: bool = False,
+                            return_indices: bool = False) -> tuple[Tensor, Tensor]:
     """Max over KH x KW windows of the last two dimensions; (values, indices): each maximum's
     flat position h * W + w in its plane."""
     kernel = _pair_arg(kernel_size, "kernel_size")
@@ -348,15 +359,23 @@ def max_pool2d_with_indices(input, kernel_size, stride=None, padding=0, dilation
     return values, indices
 
 
-def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
-               return_indices=False):
+def max_pool2d(input: Tensor, kernel_size: int | Sequence[int],
+               stride: int | Sequence[int] | None = None, padding: int | Sequence[int] = 0,
+               dilation: int | Sequence[int] = 1, ceil_mode: bool = False,
+               return_indices: bool = False) -> Tensor | tuple[Tensor, Tensor]:
+    """The maximum over kernel_size windows of the last two dimensions of (N, C, H, W) or (C, H, W)
+    input, as F.max_pool2d (stride defaults to kernel_size; padding counts as -inf; ceil_mode
+    lets the last window hang over). With return_indices=True, (values, indices) as
+    max_pool2d_with_indices; ties and NaN pick PyTorch's index."""
     values, indices = max_pool2d_with_indices(input, kernel_size, stride, padding, dilation,
                                               ceil_mode)
     return (values, indices) if return_indices else values
 
 
-def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
-               count_include_pad=True, divisor_override=None):
+def avg_pool2d(input: Tensor, kernel_size: int | Sequence[int],
+               stride: int | Sequence[int] | None = None, padding: int | Sequence[int] = 0,
+               ceil_mode: bool = False, count_include_pad: bool = True,
+               divisor_override: int | None = None) -> Tensor:
     """Mean over KH x KW windows of the last two dimensions."""
     kernel = _pair_arg(kernel_size, "kernel_size")
     if len(kernel) not in (1, 2):
@@ -402,7 +421,7 @@ def _adaptive_output_size(input, output_size):
     return [input.shape[-2 + i] if s is None else int(s) for i, s in enumerate(sizes)]
 
 
-def adaptive_avg_pool2d(input, output_size):
+def adaptive_avg_pool2d(input: Tensor, output_size: int | Sequence[int | None]) -> Tensor:
     """Average over windows [floor(i*S/O), ceil((i+1)*S/O)) giving an O_h x O_w output."""
     out = _adaptive_output_size(input, output_size)
     if any(s < 0 for s in out):

@@ -3,7 +3,10 @@
 Argument checking and PyTorch's decompositions live here; the differentiable work is done by
 llgrad ops (`llgrad.ops`) and by the composite ops of `llgrad.nn._ops`.
 """
+from __future__ import annotations
+
 import warnings
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -22,63 +25,85 @@ from ._conv import conv1d, conv2d  # noqa: F401
 from ._pooling import (adaptive_avg_pool2d, avg_pool2d, max_pool2d,  # noqa: F401
                        max_pool2d_with_indices)
 
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from .._typing import DTypeLike
+    from ..tensor import Tensor
+
+
 # ---- activations -------------------------------------------------------------------------------
 
 sigmoid = elementwise.sigmoid
 tanh = elementwise.tanh
 
 
-def relu(input, inplace=False):
+def relu(input: Tensor, inplace: bool = False) -> Tensor:
+    """max(x, 0) elementwise (in place with `inplace=True`), as torch.nn.functional.relu."""
     return input.relu_() if inplace else elementwise.relu(input)
 
 
-def relu_(input):
+def relu_(input: Tensor) -> Tensor:
+    """relu in place: `input` becomes max(input, 0); returns it."""
     return input.relu_()
 
 
-def gelu(input, approximate="none"):
+def gelu(input: Tensor, approximate: str = "none") -> Tensor:
+    """The Gaussian error linear unit x * Phi(x): exact (`approximate='none'`) or with PyTorch's
+    tanh approximation (`approximate='tanh'`), as F.gelu."""
     return elementwise.gelu(input, approximate=approximate)
 
 
-def silu(input, inplace=False):
+def silu(input: Tensor, inplace: bool = False) -> Tensor:
+    """x * sigmoid(x) (the swish), as F.silu."""
     out = elementwise.silu(input)
     return input.copy_(out) if inplace else out
 
 
-def leaky_relu(input, negative_slope=0.01, inplace=False):
+def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = False) -> Tensor:
+    """x where x > 0, else negative_slope * x, as F.leaky_relu."""
     out = elementwise.leaky_relu(input, negative_slope)
     return input.copy_(out) if inplace else out
 
 
-def elu(input, alpha=1.0, inplace=False):
+def elu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
+    """x where x > 0, else alpha * (exp(x) - 1), as F.elu."""
     out = elementwise.elu(input, alpha)
     return input.copy_(out) if inplace else out
 
 
-def softplus(input, beta=1.0, threshold=20.0):
+def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
+    """log(1 + exp(beta * x)) / beta, and x itself where beta * x > threshold, as F.softplus."""
     return elementwise.softplus(input, beta, threshold)
 
 
-def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
+def hardtanh(input: Tensor, min_val: float = -1.0, max_val: float = 1.0,
+             inplace: bool = False) -> Tensor:
+    """x clamped to [min_val, max_val], as F.hardtanh (the gradient is zero outside the interval
+    and at its ends, as PyTorch's)."""
     if min_val > max_val:
         raise ValueError("min_val cannot be greater than max_val")
     out = apply(_ops.HARDTANH, (input,), {"min_val": min_val, "max_val": max_val})
     return input.copy_(out) if inplace else out
 
 
-def relu6(input, inplace=False):
+def relu6(input: Tensor, inplace: bool = False) -> Tensor:
+    """min(max(x, 0), 6), as F.relu6."""
     return hardtanh(input, 0.0, 6.0, inplace)
 
 
-def logsigmoid(input):
+def logsigmoid(input: Tensor) -> Tensor:
+    """log(sigmoid(x)), computed stably, as F.logsigmoid."""
     return apply(_ops.LOG_SIGMOID, (input,))
 
 
-def softsign(input):
+def softsign(input: Tensor) -> Tensor:
+    """x / (1 + |x|), as F.softsign."""
     return input / (input.abs() + 1)
 
 
-def tanhshrink(input):
+def tanhshrink(input: Tensor) -> Tensor:
+    """x - tanh(x), as F.tanhshrink."""
     return input - input.tanh()
 
 
@@ -87,19 +112,27 @@ def _implicit_dim_warning(name):
                   f"include dim=X as an argument.", UserWarning, stacklevel=3)
 
 
-def softmax(input, dim=None, _stacklevel=3, dtype=None):
+def softmax(input: Tensor, dim: int | None = None, _stacklevel: int = 3,
+            dtype: DTypeLike = None) -> Tensor:
+    """exp(x) / sum(exp(x)) along `dim`, as F.softmax; `dtype` casts the input first. Without `dim`
+    it warns and picks one, as PyTorch."""
     if dim is None:
         _implicit_dim_warning("softmax")
     return _red.softmax(input, dim, dtype=dtype)
 
 
-def softmin(input, dim=None, _stacklevel=3, dtype=None):
+def softmin(input: Tensor, dim: int | None = None, _stacklevel: int = 3,
+            dtype: DTypeLike = None) -> Tensor:
+    """softmax(-x) along `dim`, as F.softmin."""
     if dim is None:
         _implicit_dim_warning("softmin")
     return _red.softmax(-input, dim, dtype=dtype)
 
 
-def log_softmax(input, dim=None, _stacklevel=3, dtype=None):
+def log_softmax(input: Tensor, dim: int | None = None, _stacklevel: int = 3,
+                dtype: DTypeLike = None) -> Tensor:
+    """log(softmax(x)) along `dim`, computed stably, as F.log_softmax; pair it with nll_loss (or
+    use cross_entropy)."""
     if dim is None:
         _implicit_dim_warning("log_softmax")
     return _red.log_softmax(input, dim, dtype=dtype)
@@ -107,7 +140,7 @@ def log_softmax(input, dim=None, _stacklevel=3, dtype=None):
 
 # ---- dropout -----------------------------------------------------------------------------------
 
-def dropout(input, p=0.5, training=True, inplace=False):
+def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
     """Zero each element with probability p and scale the rest by 1/(1-p), drawing the same
     mask as PyTorch on the CPU for the same seed; the result is `input * mask` (MulBackward0)."""
     if p < 0.0 or p > 1.0:
@@ -126,7 +159,8 @@ def dropout(input, p=0.5, training=True, inplace=False):
 
 # ---- linear algebra helpers --------------------------------------------------------------------
 
-def normalize(input, p=2.0, dim=1, eps=1e-12, out=None):
+def normalize(input: Tensor, p: float = 2.0, dim: int = 1, eps: float = 1e-12,
+              out: Tensor | None = None) -> Tensor:
     """input / max(||input||_p over dim, eps)."""
     denom = _vector_norm(input, p, dim, keepdim=True).clamp_min(eps).expand_as(input)
     if out is not None:  # PyTorch: torch.div(input, denom, out=out)
@@ -144,7 +178,9 @@ def _vector_norm(input, ord, dim, keepdim):
     return apply(_ops.VECTOR_NORM, (input,), {"ord": ord, "axes": axes, "keepdims": keepdim})
 
 
-def one_hot(tensor, num_classes=-1):
+def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:
+    """Class indices (an int64 tensor) as one-hot int64 vectors of length `num_classes` (-1: the
+    largest index + 1), a new last dimension, as F.one_hot."""
     if tensor.dtype is not dtypes.int64:
         raise RuntimeError("one_hot is only applicable to index tensor of type LongTensor.")
     data = tensor._concrete("one_hot()")
@@ -155,7 +191,8 @@ def one_hot(tensor, num_classes=-1):
     return indexing.one_hot(tensor, num_classes)
 
 
-def pad(input, pad, mode="constant", value=None):
+def pad(input: Tensor, pad: Sequence[int], mode: str = "constant",
+        value: float | None = None) -> Tensor:
     """Pad (or, with negative sizes, crop) the last len(pad)//2 dimensions; constant mode."""
     pad = tuple(int(p) for p in pad)
     if len(pad) % 2:
@@ -182,7 +219,11 @@ def pad(input, pad, mode="constant", value=None):
 
 # ---- normalization, embedding ------------------------------------------------------------------
 
-def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
+def layer_norm(input: Tensor, normalized_shape: int | Sequence[int], weight: Tensor | None = None,
+               bias: Tensor | None = None, eps: float = 1e-5) -> Tensor:
+    """Normalizes over the last dimensions `normalized_shape` to zero mean and unit variance
+    (biased variance, `eps` added), then scales by `weight` and shifts by `bias` if given, as
+    F.layer_norm."""
     if isinstance(normalized_shape, int):
         normalized_shape = (normalized_shape,)
     normalized_shape = tuple(normalized_shape)
@@ -200,8 +241,9 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
     return apply(_ops.LAYER_NORM, (input, weight, bias), {"axes": axes, "eps": eps})
 
 
-def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False,
-               momentum=0.1, eps=1e-5):
+def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor | None,
+               weight: Tensor | None = None, bias: Tensor | None = None, training: bool = False,
+               momentum: float = 0.1, eps: float = 1e-5) -> Tensor:
     """Normalize each channel (dim 1): by the batch's statistics when training (then updating
     the running statistics given, in place), by the running statistics otherwise."""
     if training:
@@ -239,8 +281,13 @@ def _update_running_stats(input, running_mean, running_var, axes, momentum):
         running_var.mul_(1 - momentum).add_(_red.var(x, axes, correction=1) * momentum)
 
 
-def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0,
-              scale_grad_by_freq=False, sparse=False):
+def embedding(input: Tensor, weight: Tensor, padding_idx: int | None = None,
+              max_norm: float | None = None, norm_type: float = 2.0,
+              scale_grad_by_freq: bool = False, sparse: bool = False) -> Tensor:
+    """Rows of `weight` at the integer indices `input` (a lookup table), as F.embedding.
+    `padding_idx`'s row gets no gradient; `max_norm` renormalizes the rows used, in place;
+    `scale_grad_by_freq` divides each row's gradient by its count in the batch. `sparse` is
+    accepted and ignored: the gradient is always dense."""
     if padding_idx is not None:
         if padding_idx > 0 and padding_idx >= weight.size(0):
             raise AssertionError("Padding_idx must be within num_embeddings")
@@ -345,7 +392,12 @@ def _sum(t):
     return _red.sum(t)
 
 
-def mse_loss(input, target, size_average=None, reduce=None, reduction="mean", weight=None):
+def mse_loss(input: Tensor, target: Tensor, size_average: bool | None = None,
+             reduce: bool | None = None, reduction: str = "mean",
+             weight: Tensor | None = None) -> Tensor:
+    """The squared error (input - target)^2, averaged (`reduction='mean'`), summed ('sum') or per
+    element ('none'), as F.mse_loss; `weight` scales each element. `size_average`/`reduce` are
+    PyTorch's deprecated spellings of `reduction`."""
     _warn_size_mismatch(input, target)
     reduction = _reduction(size_average, reduce, reduction)
     input, target = _broadcast_pair(input, target)
@@ -354,7 +406,10 @@ def mse_loss(input, target, size_average=None, reduce=None, reduction="mean", we
     return apply(_ops.MSE_LOSS, (input, target), {"reduction": reduction})
 
 
-def l1_loss(input, target, size_average=None, reduce=None, reduction="mean", weight=None):
+def l1_loss(input: Tensor, target: Tensor, size_average: bool | None = None,
+            reduce: bool | None = None, reduction: str = "mean",
+            weight: Tensor | None = None) -> Tensor:
+    """The absolute error |input - target|, reduced as `reduction` says, as F.l1_loss."""
     _warn_size_mismatch(input, target)
     reduction = _reduction(size_average, reduce, reduction)
     input, target = _broadcast_pair(input, target)
@@ -366,7 +421,11 @@ def l1_loss(input, target, size_average=None, reduce=None, reduction="mean", wei
     return errors.sum() if reduction == "sum" else errors.mean()
 
 
-def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mean", beta=1.0):
+def smooth_l1_loss(input: Tensor, target: Tensor, size_average: bool | None = None,
+                   reduce: bool | None = None, reduction: str = "mean",
+                   beta: float = 1.0) -> Tensor:
+    """The Huber-like loss: 0.5 (x - y)^2 / beta where |x - y| < beta, |x - y| - beta / 2
+    elsewhere, reduced as `reduction` says, as F.smooth_l1_loss."""
     _warn_size_mismatch(input, target)
     reduction = _reduction(size_average, reduce, reduction)
     input, target = _broadcast_pair(input, target)
@@ -377,7 +436,10 @@ def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mea
     return apply(_ops.SMOOTH_L1_LOSS, (input, target), {"reduction": reduction, "beta": beta})
 
 
-def huber_loss(input, target, reduction="mean", delta=1.0, weight=None):
+def huber_loss(input: Tensor, target: Tensor, reduction: str = "mean", delta: float = 1.0,
+               weight: Tensor | None = None) -> Tensor:
+    """The Huber loss: 0.5 (x - y)^2 where |x - y| < delta, delta (|x - y| - delta / 2) elsewhere,
+    reduced as `reduction` says, as F.huber_loss."""
     _warn_size_mismatch(input, target)
     input, target = _broadcast_pair(input, target)
     if delta <= 0:
@@ -398,7 +460,8 @@ def huber_loss(input, target, reduction="mean", delta=1.0, weight=None):
     raise ValueError(f"Invalid reduction mode: {reduction}. Expected one of 'none', 'mean', 'sum'.")
 
 
-def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_target=False):
+def kl_div(input: Tensor, target: Tensor, size_average: bool | None = None,
+           reduce: bool | None = None, reduction: str = "mean", log_target: bool = False) -> Tensor:
     """KL(target || input) pointwise, with `input` given as log-probabilities (and `target` too
     when log_target), as PyTorch decomposes it."""
     if size_average is not None or reduce is not None:
@@ -431,8 +494,12 @@ def _check_not_requiring_grad(tensor, arg, function):
                                f"argument '{arg}'. This input cannot have requires_grad True.")
 
 
-def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=None,
-                         reduction="mean"):
+def binary_cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None,
+                         size_average: bool | None = None, reduce: bool | None = None,
+                         reduction: str = "mean") -> Tensor:
+    """-(t log(p) + (1 - t) log(1 - p)) for probabilities `input` and targets `target` (logs
+    clamped at -100, as PyTorch), optionally weighted, reduced as `reduction` says, as
+    F.binary_cross_entropy."""
     reduction = _reduction(size_average, reduce, reduction)
     if target.size() != input.size():
         raise ValueError(f"Using a target size ({target.size()}) that is different to the input "
@@ -450,8 +517,12 @@ def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=N
     return apply(_ops.BINARY_CROSS_ENTROPY, (input, target, weight), {"reduction": reduction})
 
 
-def binary_cross_entropy_with_logits(input, target, weight=None, size_average=None, reduce=None,
-                                     reduction="mean", pos_weight=None):
+def binary_cross_entropy_with_logits(input: Tensor, target: Tensor, weight: Tensor | None = None,
+                                     size_average: bool | None = None, reduce: bool | None = None,
+                                     reduction: str = "mean",
+                                     pos_weight: Tensor | None = None) -> Tensor:
+    """binary_cross_entropy of sigmoid(input), computed stably from the logits; `pos_weight` weighs
+    the positive term per class, as F.binary_cross_entropy_with_logits."""
     reduction = _reduction(size_average, reduce, reduction)
     if target.size() != input.size():
         raise ValueError(f"Target size ({target.size()}) must be the same as input size "
@@ -523,14 +594,20 @@ def _nll_loss_nd(input, target, weight, reduction, ignore_index):
     return out if reduction != "none" else out.view(out_size)
 
 
-def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None,
-             reduction="mean"):
+def nll_loss(input: Tensor, target: Tensor, weight: Tensor | None = None,
+             size_average: bool | None = None, ignore_index: int = -100, reduce: bool | None = None,
+             reduction: str = "mean") -> Tensor:
+    """The negative log-likelihood -input[n, target[n]] for log-probabilities `input` of shape (N,
+    C) or (N, C, d1, ...) and class indices `target`, optionally weighted per class; targets
+    equal to `ignore_index` are left out (also of the mean's denominator), as F.nll_loss."""
     reduction = _reduction(size_average, reduce, reduction)
     return _nll_loss_nd(input, target, weight, reduction, ignore_index)
 
 
-def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None,
-                  reduction="mean", label_smoothing=0.0):
+def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None,
+                  size_average: bool | None = None, ignore_index: int = -100,
+                  reduce: bool | None = None, reduction: str = "mean",
+                  label_smoothing: float = 0.0) -> Tensor:
     """log_softmax over the class dimension, then nll_loss (class indices) or the soft-target
     sum (probabilities), with ATen's label smoothing."""
     reduction = _reduction(size_average, reduce, reduction)
@@ -612,7 +689,8 @@ def _cross_entropy_smoothed(log_probs, target, weight, reduction, ignore_index, 
 
 # ---- misc --------------------------------------------------------------------------------------
 
-def flatten(input, start_dim=0, end_dim=-1):
+def flatten(input: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
+    """Dimensions start_dim..end_dim merged into one, as torch.flatten."""
     return shape.flatten(input, start_dim, end_dim)
 
 

@@ -1,4 +1,8 @@
 """`nn.Parameter` (a Tensor that a Module registers as a parameter) and `nn.Buffer`."""
+from __future__ import annotations
+
+from typing import Any
+
 from ..ops import creation
 from ..tensor import Tensor
 
@@ -14,7 +18,7 @@ class Parameter(Tensor):
 
     _is_param = True
 
-    def __new__(cls, data=None, requires_grad=True):
+    def __new__(cls, data: Tensor | None = None, requires_grad: bool = True) -> Parameter:
         if data is None:
             data = creation.empty(0)
         if not isinstance(data, Tensor):
@@ -25,15 +29,15 @@ class Parameter(Tensor):
         p.requires_grad_(requires_grad)
         return p
 
-    def __init__(self, data=None, requires_grad=True):
+    def __init__(self, data: Tensor | None = None, requires_grad: bool = True) -> None:
         pass  # everything happens in __new__ (Tensor.__init__ refuses direct construction)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return "Parameter containing:\n" + super().__repr__()
 
     __str__ = __repr__  # Tensor binds __str__ to its own __repr__
 
-    def __deepcopy__(self, memo):
+    def __deepcopy__(self, memo: dict[int, Any]) -> Parameter:
         if id(self) in memo:
             return memo[id(self)]
         result = type(self)(self.data.clone(), self.requires_grad)
@@ -50,7 +54,8 @@ class _BufferMeta(type):
 class Buffer(metaclass=_BufferMeta):
     """`nn.Buffer(t, persistent=True)`: assigning it to a Module attribute registers a buffer."""
 
-    def __new__(cls, data=None, *, persistent=True):
+    def __new__(cls, data: Tensor | None = None, *,  # type: ignore[misc]
+                persistent: bool = True) -> Tensor:
         if data is None:
             data = creation.empty(0)
         t = data.detach().requires_grad_(data.requires_grad)

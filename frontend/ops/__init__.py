@@ -84,6 +84,13 @@ if TYPE_CHECKING:  # out.install adds these at run time (llgrad.multiply, ...)
 
 _ew = elementwise
 
+
+def _where_method(self, condition, other):
+    """This tensor where `condition` is True, `other` elsewhere: llgrad.where(condition, self,
+    other), as Tensor.where."""
+    return _ew.where(condition, self, other)
+
+
 METHODS = {
     # elementwise
     "exp": _ew.exp, "log": _ew.log, "log1p": _ew.log1p, "log2": _ew.log2, "log10": _ew.log10,
@@ -106,8 +113,7 @@ METHODS = {
     "logical_and": _ew.logical_and, "logical_or": _ew.logical_or,
     "logical_xor": _ew.logical_xor, "logical_not": _ew.logical_not,
     "isnan": _ew.isnan, "isinf": _ew.isinf, "isfinite": _ew.isfinite,
-    "allclose": _ew.allclose, "isclose": _ew.isclose, "where": lambda self, cond, other:
-    _ew.where(cond, self, other),
+    "allclose": _ew.allclose, "isclose": _ew.isclose, "where": _where_method,
     "bitwise_and": _ew.bitwise_and, "bitwise_or": _ew.bitwise_or, "bitwise_not": _ew.bitwise_not,
     # reductions
     "sum": reduction.sum, "mean": reduction.mean, "var": reduction.var, "std": reduction.std,
@@ -160,23 +166,29 @@ METHODS = {
 }
 
 
-def _new_factory(fill):
+def _new_factory(fill, what):
     def new(self, *size, dtype=None, device=None, requires_grad=False, layout=None,
             pin_memory=False, **size_keyword):  # (new_zeros(size=(2, 3)), as the factories)
         return fill(*size, dtype=dtype or self.dtype, device=device, requires_grad=requires_grad,
                     **size_keyword)
 
+    new.__doc__ = (f"A new tensor of {what} with the shape `size`, of this tensor's dtype unless "
+                   f"`dtype` is given, as Tensor.new_{fill.__name__}.")
     return new
 
 
 def _new_full(self, size, fill_value, *, dtype=None, device=None, requires_grad=False,
               layout=None, pin_memory=False):
+    """A new tensor of shape `size` filled with `fill_value`, of this tensor's dtype unless
+    `dtype` is given, as Tensor.new_full."""
     return creation.full(size, fill_value, dtype=dtype or self.dtype, device=device,
                          requires_grad=requires_grad)
 
 
 def _new_tensor(self, data, dtype=None, device=None, requires_grad=False, layout=None,
                 pin_memory=False):
+    """A new tensor copying `data`, of this tensor's dtype unless `dtype` is given, as
+    Tensor.new_tensor."""
     return creation.tensor(data, dtype=dtype or self.dtype, device=device,
                            requires_grad=requires_grad)
 
@@ -301,9 +313,9 @@ def _bind():
         setattr(Tensor, name, fn)
     for name, fn in PROPERTIES.items():
         setattr(Tensor, name, builtins.property(fn))
-    Tensor.new_zeros = _new_factory(creation.zeros)
-    Tensor.new_ones = _new_factory(creation.ones)
-    Tensor.new_empty = _new_factory(creation.empty)
+    Tensor.new_zeros = _new_factory(creation.zeros, "zeros")
+    Tensor.new_ones = _new_factory(creation.ones, "ones")
+    Tensor.new_empty = _new_factory(creation.empty, "zeros (uninitialized in PyTorch)")
     Tensor.new_full = _new_full
     Tensor.new_tensor = _new_tensor
 

@@ -362,18 +362,24 @@ def full(size: Sequence[int], fill_value: Number, *, out: Tensor | None = None,
     return _filled(fill_value, (size,), dtype, requires_grad, "full")
 
 
-def _like(fill):
-    def fn(input, *, dtype=None, layout=None, device=None, requires_grad=False,
-           memory_format=None):
+def _like(fill: int, name: str, doc: str) -> Callable[..., Tensor]:
+    def fn(input: Tensor, *, dtype: DTypeLike = None, layout: object = None,
+           device: DeviceLike = None, requires_grad: bool = False,
+           memory_format: object = None) -> Tensor:
         check_device(device)
         return _filled(fill, (tuple(input.shape),), dtype or input.dtype, requires_grad)
 
+    fn.__name__ = fn.__qualname__ = name
+    fn.__doc__ = doc
     return fn
 
 
-zeros_like = _like(0)
-ones_like = _like(1)
-empty_like = _like(0)
+zeros_like = _like(0, "zeros_like", "A tensor of zeros shaped like `input` (its dtype unless "
+                   "`dtype`), as torch.zeros_like.")
+ones_like = _like(1, "ones_like", "A tensor of ones shaped like `input` (its dtype unless "
+                  "`dtype`), as torch.ones_like.")
+empty_like = _like(0, "empty_like", "A tensor shaped like `input`, as torch.empty_like; unlike "
+                   "PyTorch's, its elements are zeros.")
 
 
 def full_like(input: Tensor, fill_value: Number, *, dtype: DTypeLike = None, layout: object = None,

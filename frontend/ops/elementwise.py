@@ -6,7 +6,7 @@ its own way at kinks (relu, clamp) carry their own VJP rule.
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, overload
 
 import numpy as np
 
@@ -555,8 +555,14 @@ def bitwise_not(input: Tensor) -> Tensor:
 WHERE = primitive_op("WhereBackward0", P.where)
 
 
+@overload
+def where(condition: Tensor) -> tuple[Tensor, ...]: ...
+@overload
+def where(condition: Tensor, input: TensorOrNumber, other: TensorOrNumber) -> Tensor: ...
+
+
 def where(condition: Tensor, input: TensorOrNumber | None = None,
-          other: TensorOrNumber | None = None) -> Tensor:
+          other: TensorOrNumber | None = None) -> Tensor | tuple[Tensor, ...]:
     """Elements of `input` where `condition` is True and of `other` elsewhere, broadcast together,
     as torch.where; either may be a number. With only `condition`, the indices of its True
     elements as a tuple of 1-d tensors (`nonzero(as_tuple=True)`)."""

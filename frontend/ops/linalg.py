@@ -14,6 +14,7 @@ from .shape import (as_view, contiguous, expand, permute, reshape, squeeze, unsa
 
 if TYPE_CHECKING:
     from .._typing import Number
+    from ..tensor import Tensor
 
 
 def _dot_forward(a, b):

@@ -20,7 +20,8 @@ from ..tensor import Tensor, _wrap_dim
 from . import _args
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Callable, Sequence
+    from typing import NoReturn
 
     from .._typing import DeviceLike, DType, DTypeLike, Number
 
@@ -354,10 +355,12 @@ def type_as(input: Tensor, other: Tensor) -> Tensor:
     return to(input, other.dtype)
 
 
-def _converter(dtype):
-    def convert(input, memory_format=None):
+def _converter(dtype: DType) -> Callable[..., Tensor]:
+    def convert(input: Tensor, memory_format: object = None) -> Tensor:
         return to(input, dtype)
 
+    convert.__doc__ = (f"The tensor converted to {dtype.name} (itself if it already is), as "
+                       f"Tensor.to(llgrad.{dtype.name}).")
     return convert
 
 
@@ -377,7 +380,7 @@ def cpu(input: Tensor, memory_format: object = None) -> Tensor:
     return input
 
 
-def cuda(input: Tensor, *args: Any, **kwargs: Any) -> Tensor:
+def cuda(input: Tensor, *args: Any, **kwargs: Any) -> NoReturn:
     """Raises AssertionError, as PyTorch built without CUDA does: llgrad runs on the CPU only."""
     check_device("cuda")
 

@@ -15,6 +15,7 @@ from ..tensor import _wrap_dim
 
 if TYPE_CHECKING:
     from .._typing import ValuesIndices
+    from ..tensor import Tensor
 
 
 class _Named(namedtuple("values_indices", ["values", "indices"])):

@@ -1,4 +1,8 @@
 """Adagrad: steps scaled by the root of the sum of all past squared gradients."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
 from ..autograd.grad_mode import enable_grad, no_grad
 from ..compiler import dtypes
 from ..ops import creation
@@ -6,10 +10,20 @@ from ..tensor import Tensor
 from .optimizer import (Optimizer, _check_single_tensor_path, hyperparameter, is_nonzero,
                         steps_as_tensors)
 
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from .optimizer import ParamsT
+
 
 class Adagrad(Optimizer):
-    def __init__(self, params, lr=1e-2, lr_decay=0, weight_decay=0, initial_accumulator_value=0,
-                 eps=1e-10, foreach=None, *, maximize=False, differentiable=False, fused=None):
+    """Adagrad, with learning-rate decay, weight decay and an initial accumulator value, as
+    torch.optim.Adagrad."""
+
+    def __init__(self, params: ParamsT, lr: float | Tensor = 1e-2, lr_decay: float = 0,
+                 weight_decay: float = 0, initial_accumulator_value: float = 0, eps: float = 1e-10,
+                 foreach: bool | None = None, *, maximize: bool = False,
+                 differentiable: bool = False, fused: bool | None = None) -> None:
         if isinstance(lr, Tensor) and lr.numel() != 1:
             raise ValueError("Tensor lr must be 1-element")
         if not 0.0 <= lr:
@@ -44,7 +58,7 @@ class Adagrad(Optimizer):
             group.setdefault("fused", None)
             steps_as_tensors(self.state, group)
 
-    def step(self, closure=None):
+    def step(self, closure: Callable[[], Any] | None = None) -> Any:
         loss = None
         if closure is not None:
             with enable_grad():

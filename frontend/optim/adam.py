@@ -1,4 +1,8 @@
 """Adam (and, with decoupled weight decay, AdamW)."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
 from ..autograd.grad_mode import enable_grad, no_grad
 from ..compiler import dtypes
 from ..ops import creation
@@ -7,11 +11,23 @@ from ..tensor import Tensor
 from .optimizer import (Optimizer, _check_single_tensor_path, hyperparameter, is_nonzero,
                         params_with_grads, steps_as_tensors)
 
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from .optimizer import ParamsT
+
 
 class Adam(Optimizer):
-    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0,
-                 amsgrad=False, *, foreach=None, maximize=False, capturable=False,
-                 differentiable=False, fused=None, decoupled_weight_decay=False):
+    """Adam (Kingma and Ba), with optional AMSGrad, L2 weight decay and maximize, as
+    torch.optim.Adam (PyTorch's single-tensor update; `lr` and `betas` may be tensors, read at
+    each step). `decoupled_weight_decay=True` makes it AdamW."""
+
+    def __init__(self, params: ParamsT, lr: float | Tensor = 1e-3,
+                 betas: tuple[float, float] | tuple[Tensor, Tensor] = (0.9, 0.999),
+                 eps: float = 1e-8, weight_decay: float = 0, amsgrad: bool = False, *,
+                 foreach: bool | None = None, maximize: bool = False, capturable: bool = False,
+                 differentiable: bool = False, fused: bool | None = None,
+                 decoupled_weight_decay: bool = False) -> None:
         if isinstance(lr, Tensor) and lr.numel() != 1:
             raise ValueError("Tensor lr must be 1-element")
         if not 0.0 <= lr:
@@ -62,7 +78,7 @@ class Adam(Optimizer):
                 max_exp_avg_sqs.append(state["max_exp_avg_sq"])
             steps.append(state["step"])
 
-    def step(self, closure=None):
+    def step(self, closure: Callable[[], Any] | None = None) -> Any:
         loss = None
         if closure is not None:
             with enable_grad():
@@ -86,9 +102,13 @@ class Adam(Optimizer):
 
 
 class AdamW(Adam):
-    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2,
-                 amsgrad=False, *, maximize=False, foreach=None, capturable=False,
-                 differentiable=False, fused=None):
+    """Adam with decoupled weight decay (default 1e-2), as torch.optim.AdamW."""
+
+    def __init__(self, params: ParamsT, lr: float | Tensor = 1e-3,
+                 betas: tuple[float, float] | tuple[Tensor, Tensor] = (0.9, 0.999),
+                 eps: float = 1e-8, weight_decay: float = 1e-2, amsgrad: bool = False, *,
+                 maximize: bool = False, foreach: bool | None = None, capturable: bool = False,
+                 differentiable: bool = False, fused: bool | None = None) -> None:
         super().__init__(params, lr, betas, eps, weight_decay, amsgrad, foreach=foreach,
                          maximize=maximize, capturable=capturable, differentiable=differentiable,
                          fused=fused, decoupled_weight_decay=True)

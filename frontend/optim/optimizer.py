@@ -6,18 +6,28 @@ hyperparameter is read from `group[...]` at each step and every piece of per-par
 tensor updated in place under no_grad, so `llgrad.compile` can trace a step into in-place writes
 of lifted inputs with the hyperparameters as runtime inputs.
 """
+from __future__ import annotations
+
 import functools
 import warnings
 from collections import OrderedDict, defaultdict
 from collections.abc import Iterable
 from copy import deepcopy
 from itertools import chain
+from typing import TYPE_CHECKING, Any
 
 from .. import epoch, tracing
 from ..compiler import dtypes
 from ..nn.modules.module import _zero_grad, typename
 from ..nn.utils.hooks import RemovableHandle
 from ..tensor import Tensor
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    # What an optimizer takes: tensors (parameters), (name, tensor) pairs, or parameter groups
+    # (dicts with "params" and per-group hyperparameters).
+    ParamsT = Iterable[Tensor] | Iterable[tuple[str, Tensor]] | Iterable[dict[str, Any]]
 
 
 class _RequiredParameter:
@@ -33,13 +43,18 @@ _global_optimizer_pre_hooks = OrderedDict()
 _global_optimizer_post_hooks = OrderedDict()
 
 
-def register_optimizer_step_pre_hook(hook):
+def register_optimizer_step_pre_hook(hook: Callable[..., Any]) -> RemovableHandle:
+    """Registers `hook(optimizer, args, kwargs)` to run before every optimizer's step (all
+    optimizers); it may return new (args, kwargs). Returns a handle whose remove() unregisters
+    it."""
     handle = RemovableHandle(_global_optimizer_pre_hooks)
     _global_optimizer_pre_hooks[handle.id] = hook
     return handle
 
 
-def register_optimizer_step_post_hook(hook):
+def register_optimizer_step_post_hook(hook: Callable[..., Any]) -> RemovableHandle:
+    """Registers `hook(optimizer, args, kwargs)` to run after every optimizer's step (all
+    optimizers). Returns a handle whose remove() unregisters it."""
     handle = RemovableHandle(_global_optimizer_post_hooks)
     _global_optimizer_post_hooks[handle.id] = hook
     return handle
@@ -78,7 +93,13 @@ def _with_step_hooks(step):
 
 
 class Optimizer:
-    """Base class of all optimizers."""
+    """Base class of all optimizers, as torch.optim.Optimizer: `params` is an iterable of
+    tensors, of (name, tensor) pairs, or of parameter groups (dicts with "params" and
+    hyperparameters overriding `defaults`). Subclasses implement step(); `param_groups`,
+    `state`, state_dict()/load_state_dict() and the hooks follow PyTorch's layout, so a
+    PyTorch-style scheduler or checkpoint works unchanged. Inside llgrad.compile a step is
+    traced into in-place updates, its hyperparameters read at every call (changing the learning
+    rate does not retrace)."""
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -86,7 +107,7 @@ class Optimizer:
         if step is not None and not getattr(step, "_with_hooks", False):
             cls.step = _with_step_hooks(step)
 
-    def __init__(self, params, defaults):
+    def __init__(self, params: ParamsT, defaults: dict[str, Any]) -> None:
         self.defaults = defaults
         self._optimizer_step_pre_hooks = OrderedDict()
         self._optimizer_step_post_hooks = OrderedDict()
@@ -119,7 +140,7 @@ class Optimizer:
             self.__dict__.setdefault(name, OrderedDict())
         self.defaults.setdefault("differentiable", False)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         format_string = self.__class__.__name__ + " ("
         for i, group in enumerate(self.param_groups):
             format_string += "\n"
@@ -132,28 +153,36 @@ class Optimizer:
 
     # ---- hooks ----------------------------------------------------------------------------------
 
-    def register_step_pre_hook(self, hook):
+    def register_step_pre_hook(self, hook: Callable[..., Any]) -> RemovableHandle:
         """`hook(optimizer, args, kwargs)` before each step; may return new (args, kwargs)."""
         handle = RemovableHandle(self._optimizer_step_pre_hooks)
         self._optimizer_step_pre_hooks[handle.id] = hook
         return handle
 
-    def register_step_post_hook(self, hook):
+    def register_step_post_hook(self, hook: Callable[..., Any]) -> RemovableHandle:
         """`hook(optimizer, args, kwargs)` after each step."""
         handle = RemovableHandle(self._optimizer_step_post_hooks)
         self._optimizer_step_post_hooks[handle.id] = hook
         return handle
 
-    def register_state_dict_pre_hook(self, hook, prepend=False):
+    def register_state_dict_pre_hook(self, hook: Callable[..., Any],
+                                     prepend: bool = False) -> RemovableHandle:
+        """`hook(optimizer)` before state_dict() builds its result."""
         return self._register(self._optimizer_state_dict_pre_hooks, hook, prepend)
 
-    def register_state_dict_post_hook(self, hook, prepend=False):
+    def register_state_dict_post_hook(self, hook: Callable[..., Any],
+                                      prepend: bool = False) -> RemovableHandle:
+        """`hook(optimizer, state_dict)` after state_dict(); a returned dict replaces the result."""
         return self._register(self._optimizer_state_dict_post_hooks, hook, prepend)
 
-    def register_load_state_dict_pre_hook(self, hook, prepend=False):
+    def register_load_state_dict_pre_hook(self, hook: Callable[..., Any],
+                                          prepend: bool = False) -> RemovableHandle:
+        """`hook(optimizer, state_dict)` before load_state_dict(); a returned dict is loaded instead."""
         return self._register(self._optimizer_load_state_dict_pre_hooks, hook, prepend)
 
-    def register_load_state_dict_post_hook(self, hook, prepend=False):
+    def register_load_state_dict_post_hook(self, hook: Callable[..., Any],
+                                           prepend: bool = False) -> RemovableHandle:
+        """`hook(optimizer)` after load_state_dict()."""
         return self._register(self._optimizer_load_state_dict_post_hooks, hook, prepend)
 
     @staticmethod
@@ -166,7 +195,7 @@ class Optimizer:
 
     # ---- state dicts ----------------------------------------------------------------------------
 
-    def state_dict(self):
+    def state_dict(self) -> dict[str, Any]:
         """{'state': {param id: {...}}, 'param_groups': [{..., 'params': [ids]}]}, with params
         numbered in group order as PyTorch does. The state tensors are the live ones."""
         for pre_hook in self._optimizer_state_dict_pre_hooks.values():
@@ -207,7 +236,7 @@ class Optimizer:
             return value.to(dtype=param.dtype)
         return value
 
-    def load_state_dict(self, state_dict):
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         """Load a state dict from state_dict(); parameters are matched by position."""
         state_dict = state_dict.copy()
         for pre_hook in self._optimizer_load_state_dict_pre_hooks.values():
@@ -259,15 +288,20 @@ class Optimizer:
 
     # ---- gradients and groups -------------------------------------------------------------------
 
-    def zero_grad(self, set_to_none=True):
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """Clears the .grad of every parameter: to None (the default), or to zeros."""
         for group in self.param_groups:
             for p in group["params"]:
                 _zero_grad(p, set_to_none)
 
-    def step(self, closure=None):
+    def step(self, closure: Callable[[], Any] | None = None) -> Any:
+        """Updates the parameters from their .grad once; `closure`, if given, is called first
+        (with grad enabled) to recompute the loss, which step returns (else None)."""
         raise NotImplementedError
 
-    def add_param_group(self, param_group):
+    def add_param_group(self, param_group: dict[str, Any]) -> None:
+        """Adds a group (a dict with "params"; missing hyperparameters from `defaults`), e.g.
+        layers unfrozen during fine-tuning. A parameter may belong to one group only."""
         if not isinstance(param_group, dict):
             raise TypeError(f"param_group must be a dict, but got {type(param_group)}")
         params = param_group["params"]

@@ -1,5 +1,9 @@
 """RMSprop: steps scaled by a running root-mean-square of the gradients (optionally centered,
 with momentum and weight decay)."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
 from .. import tracing
 from ..autograd.grad_mode import enable_grad, no_grad
 from ..compiler import dtypes
@@ -8,11 +12,19 @@ from ..tensor import Tensor
 from .optimizer import (Optimizer, _check_single_tensor_path, hyperparameter, is_nonzero,
                         params_with_grads, steps_as_tensors)
 
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from .optimizer import ParamsT
+
 
 class RMSprop(Optimizer):
-    def __init__(self, params, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0, momentum=0,
-                 centered=False, capturable=False, foreach=None, maximize=False,
-                 differentiable=False):
+    """RMSprop, with optional momentum and centering, as torch.optim.RMSprop."""
+
+    def __init__(self, params: ParamsT, lr: float | Tensor = 1e-2, alpha: float = 0.99,
+                 eps: float = 1e-8, weight_decay: float = 0, momentum: float = 0,
+                 centered: bool = False, capturable: bool = False, foreach: bool | None = None,
+                 maximize: bool = False, differentiable: bool = False) -> None:
         if isinstance(lr, Tensor) and lr.numel() != 1:
             raise ValueError("Tensor lr must be 1-element")
         if not 0.0 <= lr:
@@ -60,7 +72,7 @@ class RMSprop(Optimizer):
             if centered:
                 grad_avgs.append(state["grad_avg"])
 
-    def step(self, closure=None):
+    def step(self, closure: Callable[[], Any] | None = None) -> Any:
         loss = None
         if closure is not None:
             with enable_grad():

@@ -1,13 +1,29 @@
 """Stochastic gradient descent with momentum, dampening, Nesterov and weight decay."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
 from .. import epoch, tracing
 from ..autograd.grad_mode import enable_grad, no_grad
 from ..ops import creation
 from .optimizer import Optimizer, _check_single_tensor_path, hyperparameter, is_nonzero
 
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from ..tensor import Tensor
+    from .optimizer import ParamsT
+
 
 class SGD(Optimizer):
-    def __init__(self, params, lr=1e-3, momentum=0, dampening=0, weight_decay=0, nesterov=False,
-                 *, maximize=False, foreach=None, differentiable=False, fused=None):
+    """Stochastic gradient descent with optional momentum, dampening, Nesterov momentum, weight
+    decay and maximize, as torch.optim.SGD (PyTorch's single-tensor update, the same numbers).
+    The default lr is 1e-3, as in current PyTorch."""
+
+    def __init__(self, params: ParamsT, lr: float | Tensor = 1e-3, momentum: float = 0,
+                 dampening: float = 0, weight_decay: float = 0, nesterov: bool = False, *,
+                 maximize: bool = False, foreach: bool | None = None, differentiable: bool = False,
+                 fused: bool | None = None) -> None:
         if lr < 0.0:
             raise ValueError(f"Invalid learning rate: {lr}")
         if momentum < 0.0:
@@ -31,7 +47,7 @@ class SGD(Optimizer):
             group.setdefault("differentiable", False)
             group.setdefault("fused", False)
 
-    def step(self, closure=None):
+    def step(self, closure: Callable[[], Any] | None = None) -> Any:
         loss = None
         if closure is not None:
             with enable_grad():

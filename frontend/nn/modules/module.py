@@ -1,7 +1,10 @@
 """`nn.Module`: registration of parameters, buffers and submodules, traversal, state dicts,
 hooks, train/eval, dtype conversion and PyTorch's repr."""
+from __future__ import annotations
+
 import itertools
 from collections import OrderedDict, namedtuple
+from typing import TYPE_CHECKING, Any
 
 from ... import epoch
 from ...tracing import active_tracer
@@ -10,6 +13,12 @@ from ...compiler import dtypes
 from ...tensor import Tensor, torch_type_name
 from ..parameter import Buffer, Parameter
 from ..utils.hooks import RemovableHandle
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator, Mapping
+    from typing import NoReturn, TypeVar
+
+    _M = TypeVar("_M", bound="Module")  # methods returning the module itself
 
 _EXTRA_STATE_KEY_SUFFIX = "_extra_state"
 
@@ -52,32 +61,47 @@ _global_forward_pre_hooks = OrderedDict()
 _global_forward_hooks = OrderedDict()
 
 
-def register_module_forward_pre_hook(hook):
+def register_module_forward_pre_hook(hook: Callable[..., Any]) -> RemovableHandle:
+    """Registers `hook(module, args)` to run before every module's forward (all modules, as
+    torch.nn.modules.module.register_module_forward_pre_hook); returns a handle whose
+    remove() unregisters it."""
     handle = RemovableHandle(_global_forward_pre_hooks)
     _global_forward_pre_hooks[handle.id] = hook
     return handle
 
 
-def register_module_forward_hook(hook):
+def register_module_forward_hook(hook: Callable[..., Any]) -> RemovableHandle:
+    """Registers `hook(module, args, output)` to run after every module's forward (all
+    modules); a returned value replaces the output. Returns a handle whose remove()
+    unregisters it."""
     handle = RemovableHandle(_global_forward_hooks)
     _global_forward_hooks[handle.id] = hook
     return handle
 
 
-def _forward_unimplemented(self, *input):
+def _forward_unimplemented(self, *input: Any) -> Any:
+    """Computes the module's output from its inputs; every subclass defines it. Call the
+    module itself (`module(x)`) rather than forward, so that hooks run."""
     raise NotImplementedError(f'Module [{type(self).__name__}] is missing the required "forward" '
                               f'function')
 
 
 class Module:
-    """Base class of every layer and model, with PyTorch's semantics."""
+    """Base class of every layer and model, with PyTorch's semantics: subclass it, create
+    layers and `nn.Parameter`s as attributes in `__init__` (after `super().__init__()`), and
+    write `forward`; call the module itself (`model(x)`), which runs hooks and then forward.
+
+    Attributes that are Parameters, Modules or registered buffers are tracked for
+    parameters(), state_dict(), to(), train()/eval() and the repr. Unlike PyTorch, there is
+    only the CPU (`cuda()` raises) and module backward hooks are not supported (register a hook
+    on the output tensor instead)."""
 
     dump_patches = False
     _version = 1
     training: bool
     call_super_init = False
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         if self.call_super_init is False and kwargs:
             raise TypeError(f"{type(self).__name__}.__init__() got an unexpected keyword argument "
                             f"'{next(iter(kwargs))}'")
@@ -104,11 +128,14 @@ class Module:
         if self.call_super_init:
             super().__init__(*args, **kwargs)
 
-    forward = _forward_unimplemented
+    # Any signature: a subclass defines forward with the arguments it takes.
+    forward: Callable[..., Any] = _forward_unimplemented
 
     # ---- registration ---------------------------------------------------------------------------
 
-    def register_buffer(self, name, tensor, persistent=True):
+    def register_buffer(self, name: str, tensor: Tensor | None, persistent: bool = True) -> None:
+        """Adds a tensor that is state but not a parameter (running statistics, ...): moved by
+        to(), saved by state_dict() unless `persistent=False`, reachable as an attribute."""
         if "_buffers" not in self.__dict__:
             raise AttributeError("cannot assign buffer before Module.__init__() call")
         if not isinstance(name, str):
@@ -129,7 +156,8 @@ class Module:
         else:
             self._non_persistent_buffers_set.add(name)
 
-    def register_parameter(self, name, param):
+    def register_parameter(self, name: str, param: Parameter | None) -> None:
+        """Adds a parameter under `name` (as assigning an nn.Parameter attribute does)."""
         if "_parameters" not in self.__dict__:
             raise AttributeError("cannot assign parameter before Module.__init__() call")
         if not isinstance(name, str):
@@ -154,7 +182,8 @@ class Module:
             self._parameters[name] = param
         epoch.bump()  # a compiled step holding the old parameter must retrace
 
-    def add_module(self, name, module):
+    def add_module(self, name: str, module: Module | None) -> None:
+        """Adds a child module under `name` (as assigning a Module attribute does)."""
         if not isinstance(module, Module) and module is not None:
             raise TypeError(f"{typename(module)} is not a Module subclass")
         if not isinstance(name, str):
@@ -168,10 +197,13 @@ class Module:
         self._modules[name] = module
         epoch.bump()
 
-    def register_module(self, name, module):
+    def register_module(self, name: str, module: Module | None) -> None:
+        """The same as add_module."""
         self.add_module(name, module)
 
-    def get_submodule(self, target):
+    def get_submodule(self, target: str) -> Module:
+        """The submodule at the dotted path `target` ("" is this module); AttributeError if
+        there is none."""
         if target == "":
             return self
         mod = self
@@ -183,7 +215,8 @@ class Module:
                 raise AttributeError("`" + item + "` is not an nn.Module")
         return mod
 
-    def get_parameter(self, target):
+    def get_parameter(self, target: str) -> Parameter:
+        """The parameter at the dotted path `target` ("layer.weight")."""
         module_path, _, param_name = target.rpartition(".")
         mod = self.get_submodule(module_path)
         if not hasattr(mod, param_name):
@@ -193,7 +226,8 @@ class Module:
             raise AttributeError("`" + param_name + "` is not an nn.Parameter")
         return param
 
-    def get_buffer(self, target):
+    def get_buffer(self, target: str) -> Tensor:
+        """The buffer at the dotted path `target` ("bn.running_mean")."""
         module_path, _, buffer_name = target.rpartition(".")
         mod = self.get_submodule(module_path)
         if not hasattr(mod, buffer_name):
@@ -202,11 +236,14 @@ class Module:
             raise AttributeError("`" + buffer_name + "` is not a buffer")
         return getattr(mod, buffer_name)
 
-    def get_extra_state(self):
+    def get_extra_state(self) -> Any:
+        """Override (with set_extra_state) to save extra state in state_dict(); the base class
+        has none and raises, as PyTorch's."""
         raise RuntimeError("Reached a code path in Module.get_extra_state() that should never be "
                            "called. Please file an issue.")
 
-    def set_extra_state(self, state):
+    def set_extra_state(self, state: Any) -> None:
+        """Override to restore what get_extra_state returned, in load_state_dict()."""
         raise RuntimeError("Reached a code path in Module.set_extra_state() that should never be "
                            "called. Please file an issue.")
 
@@ -296,7 +333,8 @@ class Module:
 
     # ---- calling --------------------------------------------------------------------------------
 
-    def register_forward_pre_hook(self, hook, *, prepend=False, with_kwargs=False):
+    def register_forward_pre_hook(self, hook: Callable[..., Any], *, prepend: bool = False,
+                                  with_kwargs: bool = False) -> RemovableHandle:
         """`hook(module, args)` (or `hook(module, args, kwargs)`) runs before forward; a returned
         value replaces the arguments."""
         handle = RemovableHandle(self._forward_pre_hooks,
@@ -308,7 +346,9 @@ class Module:
             self._forward_pre_hooks.move_to_end(handle.id, last=False)
         return handle
 
-    def register_forward_hook(self, hook, *, prepend=False, with_kwargs=False, always_call=False):
+    def register_forward_hook(self, hook: Callable[..., Any], *, prepend: bool = False,
+                              with_kwargs: bool = False,
+                              always_call: bool = False) -> RemovableHandle:
         """`hook(module, args, output)` runs after forward; a returned value replaces the output."""
         handle = RemovableHandle(self._forward_hooks,
                                  extra_dict=[self._forward_hooks_with_kwargs,
@@ -322,14 +362,17 @@ class Module:
             self._forward_hooks.move_to_end(handle.id, last=False)
         return handle
 
-    def register_full_backward_hook(self, hook, prepend=False):
+    def register_full_backward_hook(self, hook: Callable[..., Any],
+                                    prepend: bool = False) -> RemovableHandle:
+        """Not supported by llgrad (raises NotImplementedError): register a hook on the output
+        tensor (tensor.register_hook) instead."""
         raise NotImplementedError("llgrad does not support module backward hooks yet; register a "
                                   "hook on the output tensor (tensor.register_hook) instead")
 
     register_backward_hook = register_full_backward_hook
     register_full_backward_pre_hook = register_full_backward_hook
 
-    def __call__(self, *args, **kwargs):
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
         tracer = active_tracer()
         if tracer is not None:
             # The mode it ran in becomes a guard (the mode when first called, not at the end).
@@ -392,38 +435,51 @@ class Module:
                     memo.add(v)
                 yield module_prefix + ("." if module_prefix else "") + k, v
 
-    def parameters(self, recurse=True):
+    def parameters(self, recurse: bool = True) -> Iterator[Parameter]:
+        """The parameters of this module and (with `recurse`) its submodules, each once, in
+        registration order: what an optimizer takes."""
         for _, param in self.named_parameters(recurse=recurse):
             yield param
 
-    def named_parameters(self, prefix="", recurse=True, remove_duplicate=True):
+    def named_parameters(self, prefix: str = "", recurse: bool = True,
+                         remove_duplicate: bool = True) -> Iterator[tuple[str, Parameter]]:
+        """(dotted name, parameter) pairs, as parameters() visits them."""
         yield from self._named_members(lambda m: m._parameters.items(), prefix=prefix,
                                        recurse=recurse, remove_duplicate=remove_duplicate)
 
-    def buffers(self, recurse=True):
+    def buffers(self, recurse: bool = True) -> Iterator[Tensor]:
+        """The buffers of this module and (with `recurse`) its submodules."""
         for _, buf in self.named_buffers(recurse=recurse):
             yield buf
 
-    def named_buffers(self, prefix="", recurse=True, remove_duplicate=True):
+    def named_buffers(self, prefix: str = "", recurse: bool = True,
+                      remove_duplicate: bool = True) -> Iterator[tuple[str, Tensor]]:
+        """(dotted name, buffer) pairs, as buffers() visits them."""
         yield from self._named_members(lambda m: m._buffers.items(), prefix=prefix,
                                        recurse=recurse, remove_duplicate=remove_duplicate)
 
-    def children(self):
+    def children(self) -> Iterator[Module]:
+        """The direct submodules."""
         for _, module in self.named_children():
             yield module
 
-    def named_children(self):
+    def named_children(self) -> Iterator[tuple[str, Module]]:
+        """(name, module) pairs of the direct submodules."""
         memo = set()
         for name, module in self._modules.items():
             if module is not None and module not in memo:
                 memo.add(module)
                 yield name, module
 
-    def modules(self, remove_duplicate=True):
+    def modules(self, remove_duplicate: bool = True) -> Iterator[Module]:
+        """This module and every submodule, depth first, each once."""
         for _, module in self.named_modules(remove_duplicate=remove_duplicate):
             yield module
 
-    def named_modules(self, memo=None, prefix="", remove_duplicate=True):
+    def named_modules(self, memo: set[Module] | None = None, prefix: str = "",
+                      remove_duplicate: bool = True) -> Iterator[tuple[str, Module]]:
+        """(dotted name, module) pairs for this module (named `prefix`, "" by default) and every
+        submodule, depth first, each module once unless remove_duplicate=False."""
         if memo is None:
             memo = set()
         if self in memo:
@@ -439,7 +495,10 @@ class Module:
 
     # ---- modes and gradients --------------------------------------------------------------------
 
-    def train(self, mode=True):
+    def train(self: _M, mode: bool = True) -> _M:
+        """Sets training mode (dropout active, batch norm using batch statistics) on this
+        module and its submodules; returns the module. Inside llgrad.compile the mode is a
+        guard."""
         if not isinstance(mode, bool):
             raise ValueError("training mode is expected to be boolean")
         if self.training != mode:
@@ -449,21 +508,27 @@ class Module:
             module.train(mode)
         return self
 
-    def eval(self):
+    def eval(self: _M) -> _M:
+        """Sets evaluation mode (train(False)); returns the module."""
         return self.train(False)
 
-    def requires_grad_(self, requires_grad=True):
+    def requires_grad_(self: _M, requires_grad: bool = True) -> _M:
+        """Sets requires_grad on every parameter (freezing or unfreezing); returns the
+        module."""
         for p in self.parameters():
             p.requires_grad_(requires_grad)
         return self
 
-    def zero_grad(self, set_to_none=True):
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """Clears every parameter's .grad: to None (the default), or to zeros."""
         for p in self.parameters():
             _zero_grad(p, set_to_none)
 
     # ---- applying functions, dtype conversion ---------------------------------------------------
 
-    def apply(self, fn):
+    def apply(self: _M, fn: Callable[[Module], object]) -> _M:
+        """Calls `fn` on every submodule and then on this module (for initialization);
+        returns the module."""
         for module in self.children():
             module.apply(fn)
         fn(self)
@@ -491,7 +556,10 @@ class Module:
                 self._buffers[key] = fn(buf)
         return self
 
-    def to(self, *args, **kwargs):
+    def to(self: _M, *args: Any, **kwargs: Any) -> _M:
+        """Converts floating-point parameters and buffers to a dtype (`to(llgrad.float64)`,
+        `to(dtype=...)`, `to(tensor)`), in place (the Parameter objects stay); a device may
+        only be the CPU. Returns the module."""
         dtype = kwargs.get("dtype")
         device = kwargs.get("device")
         for a in args:
@@ -513,50 +581,57 @@ class Module:
             return self
         return self._apply(lambda t: t.to(dtype) if t.is_floating_point() else t)
 
-    def cpu(self):
+    def cpu(self: _M) -> _M:
+        """The module itself: everything is on the CPU."""
         return self
 
-    def cuda(self, device=None):
+    def cuda(self, device: Any = None) -> NoReturn:
+        """Raises, as PyTorch built without CUDA: llgrad runs on the CPU only."""
         _check_device("cuda")
 
-    def type(self, dst_type):
+    def type(self: _M, dst_type: Any) -> _M:
+        """Converts every parameter and buffer to `dst_type`; returns the module."""
         return self._apply(lambda t: t.to(dst_type))
 
-    def float(self):
+    def float(self: _M) -> _M:
+        """Converts floating-point parameters and buffers to float32; returns the module."""
         return self._apply(lambda t: t.float() if t.is_floating_point() else t)
 
-    def double(self):
+    def double(self: _M) -> _M:
+        """Converts floating-point parameters and buffers to float64; returns the module."""
         return self._apply(lambda t: t.double() if t.is_floating_point() else t)
 
-    def half(self):
+    def half(self: _M) -> _M:
+        """Converts floating-point parameters and buffers to float16; returns the module."""
         return self._apply(lambda t: t.half() if t.is_floating_point() else t)
 
-    def share_memory(self):
+    def share_memory(self: _M) -> _M:
+        """The module itself (no-op: there are no worker processes to share with)."""
         return self
 
     # ---- state dicts ----------------------------------------------------------------------------
 
-    def register_state_dict_pre_hook(self, hook):
+    def register_state_dict_pre_hook(self, hook: Callable[..., Any]) -> RemovableHandle:
         """`hook(module, prefix, keep_vars)` before state_dict() collects this module."""
         handle = RemovableHandle(self._state_dict_pre_hooks)
         self._state_dict_pre_hooks[handle.id] = hook
         return handle
 
-    def register_state_dict_post_hook(self, hook):
+    def register_state_dict_post_hook(self, hook: Callable[..., Any]) -> RemovableHandle:
         """`hook(module, state_dict, prefix, local_metadata)` after state_dict(); returns None."""
         hook._from_public_api = True
         handle = RemovableHandle(self._state_dict_hooks)
         self._state_dict_hooks[handle.id] = hook
         return handle
 
-    def register_load_state_dict_pre_hook(self, hook):
+    def register_load_state_dict_pre_hook(self, hook: Callable[..., Any]) -> RemovableHandle:
         """`hook(module, state_dict, prefix, local_metadata, strict, missing_keys,
         unexpected_keys, error_msgs)` before this module loads its entries."""
         handle = RemovableHandle(self._load_state_dict_pre_hooks)
         self._load_state_dict_pre_hooks[handle.id] = hook
         return handle
 
-    def register_load_state_dict_post_hook(self, hook):
+    def register_load_state_dict_post_hook(self, hook: Callable[..., Any]) -> RemovableHandle:
         """`hook(module, incompatible_keys)` after load_state_dict()."""
         handle = RemovableHandle(self._load_state_dict_post_hooks)
         self._load_state_dict_post_hooks[handle.id] = hook
@@ -572,7 +647,8 @@ class Module:
         if type(self).get_extra_state is not Module.get_extra_state:
             destination[prefix + _EXTRA_STATE_KEY_SUFFIX] = self.get_extra_state()
 
-    def state_dict(self, *args, destination=None, prefix="", keep_vars=False):
+    def state_dict(self, *args: Any, destination: dict[str, Any] | None = None, prefix: str = "",
+                   keep_vars: bool = False) -> dict[str, Any]:
         """An OrderedDict of parameters and persistent buffers (detached unless keep_vars),
         keyed by dotted names such as `0.weight`."""
         if args:
@@ -667,7 +743,8 @@ class Module:
                     elif input_name[0] not in local_state:
                         unexpected_keys.append(key)
 
-    def load_state_dict(self, state_dict, strict=True, assign=False):
+    def load_state_dict(self, state_dict: Mapping[str, Any], strict: bool = True,
+                        assign: bool = False) -> _IncompatibleKeys:
         """Copy `state_dict`'s tensors into this module's parameters and buffers; returns the
         missing and unexpected keys, and raises PyTorch's error when strict and any differ."""
         if not hasattr(state_dict, "keys") or not hasattr(state_dict, "__getitem__"):
@@ -716,7 +793,8 @@ class Module:
     def _get_name(self):
         return self.__class__.__name__
 
-    def extra_repr(self):
+    def extra_repr(self) -> str:
+        """Override to show a module's settings inside its repr ("in_features=2, ...")."""
         return ""
 
     def __repr__(self):

@@ -1,4 +1,8 @@
 """Embedding: a lookup table of rows, initialized N(0, 1) as in PyTorch."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 from ...autograd.grad_mode import no_grad
 from ...ops import creation
 from .. import functional as F
@@ -6,14 +10,24 @@ from .. import init
 from ..parameter import Parameter
 from .module import Module
 
+if TYPE_CHECKING:
+    from ..._typing import DeviceLike, DTypeLike
+    from ...tensor import Tensor
+
 
 class Embedding(Module):
+    """A lookup table of `num_embeddings` vectors of size `embedding_dim`: `embedding(indices)`
+    gives the rows at the integer indices, as torch.nn.Embedding. The weight is drawn from N(0,
+    1) (the padding_idx row zeroed); see F.embedding for padding_idx and max_norm."""
+
     __constants__ = ["num_embeddings", "embedding_dim", "padding_idx", "max_norm", "norm_type",
                      "scale_grad_by_freq", "sparse"]
 
-    def __init__(self, num_embeddings, embedding_dim, padding_idx=None, max_norm=None,
-                 norm_type=2.0, scale_grad_by_freq=False, sparse=False, _weight=None,
-                 _freeze=False, device=None, dtype=None):
+    def __init__(self, num_embeddings: int, embedding_dim: int, padding_idx: int | None = None,
+                 max_norm: float | None = None, norm_type: float = 2.0,
+                 scale_grad_by_freq: bool = False, sparse: bool = False,
+                 _weight: Tensor | None = None, _freeze: bool = False, device: DeviceLike = None,
+                 dtype: DTypeLike = None) -> None:
         super().__init__()
         self.num_embeddings = num_embeddings
         self.embedding_dim = embedding_dim
@@ -39,7 +53,8 @@ class Embedding(Module):
             self.weight = Parameter(_weight, requires_grad=not _freeze)
         self.sparse = sparse
 
-    def reset_parameters(self):
+    def reset_parameters(self) -> None:
+        """Re-draws the weight from N(0, 1) and zeroes the padding_idx row."""
         init.normal_(self.weight)
         self._fill_padding_idx_with_zero()
 
@@ -48,11 +63,11 @@ class Embedding(Module):
             with no_grad():
                 self.weight[self.padding_idx].fill_(0)
 
-    def forward(self, input):
+    def forward(self, input: Tensor) -> Tensor:
         return F.embedding(input, self.weight, self.padding_idx, self.max_norm, self.norm_type,
                            self.scale_grad_by_freq, self.sparse)
 
-    def extra_repr(self):
+    def extra_repr(self) -> str:
         s = "{num_embeddings}, {embedding_dim}"
         if self.padding_idx is not None:
             s += ", padding_idx={padding_idx}"
@@ -67,8 +82,12 @@ class Embedding(Module):
         return s.format(**self.__dict__)
 
     @classmethod
-    def from_pretrained(cls, embeddings, freeze=True, padding_idx=None, max_norm=None,
-                        norm_type=2.0, scale_grad_by_freq=False, sparse=False):
+    def from_pretrained(cls, embeddings: Tensor, freeze: bool = True,
+                        padding_idx: int | None = None, max_norm: float | None = None,
+                        norm_type: float = 2.0, scale_grad_by_freq: bool = False,
+                        sparse: bool = False) -> Embedding:
+        """An Embedding whose weight is `embeddings` (a 2-d tensor), frozen (no gradient) unless
+        freeze=False, as torch.nn.Embedding.from_pretrained."""
         if embeddings.dim() != 2:
             raise AssertionError("Embeddings parameter is expected to be 2-dimensional")
         rows, cols = embeddings.shape

@@ -1,8 +1,15 @@
 """Gradient clipping, computed the way torch.nn.utils does (foreach=False path)."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 from ...autograd.grad_mode import no_grad
 from ...ops import shape
 from ...tensor import Tensor
 from .. import functional as F
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
 
 
 def _grads(parameters):
@@ -11,7 +18,8 @@ def _grads(parameters):
     return [p.grad for p in parameters if p.grad is not None]
 
 
-def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=False, foreach=None):
+def clip_grad_norm_(parameters: Tensor | Iterable[Tensor], max_norm: float, norm_type: float = 2.0,
+                    error_if_nonfinite: bool = False, foreach: bool | None = None) -> Tensor:
     """Scale the gradients in place so that their joint norm is at most max_norm; returns the
     norm before clipping (a 0-dim tensor)."""
     from ...ops import creation
@@ -36,7 +44,8 @@ def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=Fals
     return total_norm
 
 
-def clip_grad_value_(parameters, clip_value, foreach=None):
+def clip_grad_value_(parameters: Tensor | Iterable[Tensor], clip_value: float,
+                     foreach: bool | None = None) -> None:
     clip_value = float(clip_value)
     with no_grad():
         for g in _grads(parameters):

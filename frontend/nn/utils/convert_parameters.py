@@ -1,12 +1,21 @@
 """Flatten parameters into one vector and back."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 from ...ops import shape
 
+if TYPE_CHECKING:
+    from collections.abc import Iterable
 
-def parameters_to_vector(parameters):
+    from ...tensor import Tensor
+
+
+def parameters_to_vector(parameters: Iterable[Tensor]) -> Tensor:
     return shape.cat([p.view(-1) for p in parameters])
 
 
-def vector_to_parameters(vec, parameters):
+def vector_to_parameters(vec: Tensor, parameters: Iterable[Tensor]) -> None:
     from ...tensor import Tensor
 
     if not isinstance(vec, Tensor):

@@ -4,14 +4,23 @@ Iterating draws from llgrad's generator where PyTorch's DataLoader draws from it
 draw for the iterator's base seed when it is created, and, when shuffling without a generator,
 one more for the seed of the permutation's generator, then randperm(n) from that generator.
 """
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
 from ...compiler import dtypes
 from ...ops import creation
 from .collate import default_collate, default_convert
 from .dataset import IterableDataset
 from .sampler import BatchSampler, RandomSampler, SequentialSampler
 
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable, Iterator
 
-def get_worker_info():
+    from ...random import Generator
+
+
+def get_worker_info() -> None:
     """None: llgrad reads every batch in the main process."""
     return None
 
@@ -31,11 +40,15 @@ class DataLoader:
     datasets they are the ones PyTorch's workers produce, in the same order.
     """
 
-    def __init__(self, dataset, batch_size=1, shuffle=None, sampler=None, batch_sampler=None,
-                 num_workers=0, collate_fn=None, pin_memory=False, drop_last=False, timeout=0,
-                 worker_init_fn=None, multiprocessing_context=None, generator=None, *,
-                 prefetch_factor=None, persistent_workers=False, pin_memory_device="",
-                 in_order=True):
+    def __init__(self, dataset: Any, batch_size: int | None = 1, shuffle: bool | None = None,
+                 sampler: Iterable[Any] | None = None,
+                 batch_sampler: Iterable[list[Any]] | None = None, num_workers: int = 0,
+                 collate_fn: Callable[[list[Any]], Any] | None = None, pin_memory: bool = False,
+                 drop_last: bool = False, timeout: float = 0,
+                 worker_init_fn: Callable[[int], None] | None = None,
+                 multiprocessing_context: Any = None, generator: Generator | None = None, *,
+                 prefetch_factor: int | None = None, persistent_workers: bool = False,
+                 pin_memory_device: str = "", in_order: bool = True) -> None:
         if num_workers < 0:
             raise ValueError("num_workers option should be non-negative; use num_workers=0 to "
                              "disable multiprocessing.")
@@ -107,10 +120,10 @@ class DataLoader:
     def _index_sampler(self):
         return self.batch_sampler if self._auto_collation else self.sampler
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[Any]:
         return _DataLoaderIter(self)
 
-    def __len__(self):
+    def __len__(self) -> int:
         if self._iterable:
             length = len(self.dataset)
             if self.batch_size is not None:

@@ -1,18 +1,24 @@
 """Datasets: map-style (`__getitem__` and `__len__`) and iterable ones, and the ways to combine
 or split them."""
+from __future__ import annotations
+
 import bisect
 import itertools
 import math
 import warnings
+from typing import TYPE_CHECKING, Any
 
 from ... import random as _random
 from ...ops import creation
+
+if TYPE_CHECKING:
+    from ...tensor import Tensor
 
 
 class Dataset:
     """A map-style dataset: subclasses define `__getitem__` (and usually `__len__`)."""
 
-    def __getitem__(self, index):
+    def __getitem__(self, index: Any) -> Any:
         raise NotImplementedError("Subclasses of Dataset should implement __getitem__.")
 
     def __add__(self, other):
@@ -32,15 +38,15 @@ class IterableDataset(Dataset):
 class TensorDataset(Dataset):
     """Samples are the tensors' rows: `dataset[i] == (t[i] for t in tensors)`."""
 
-    def __init__(self, *tensors):
+    def __init__(self, *tensors: Tensor) -> None:
         if any(tensors[0].size(0) != tensor.size(0) for tensor in tensors):
             raise AssertionError("Size mismatch between tensors")
         self.tensors = tensors
 
-    def __getitem__(self, index):
+    def __getitem__(self, index: Any) -> tuple[Tensor, ...]:
         return tuple(tensor[index] for tensor in self.tensors)
 
-    def __len__(self):
+    def __len__(self) -> int:
         return self.tensors[0].size(0)
 
 
