@@ -353,9 +353,13 @@ class RNNBase(Module):
 
     @property
     def all_weights(self):
+        """The parameters per layer and direction, as PyTorch's `all_weights`: a list of
+        [weight_ih, weight_hh, bias_ih, bias_hh(, weight_hr)] lists."""
         return [[getattr(self, weight) for weight in weights] for weights in self._all_weights]
 
     def reset_parameters(self):
+        """Every parameter drawn from U(-1/sqrt(hidden_size), 1/sqrt(hidden_size)), in
+        PyTorch's order, so a seeded layer gets PyTorch's exact weights."""
         stdv = 1.0 / math.sqrt(self.hidden_size) if self.hidden_size > 0 else 0
         for weight in self.parameters():
             init.uniform_(weight, -stdv, stdv)
@@ -363,6 +367,8 @@ class RNNBase(Module):
     # ---- checks (PyTorch's messages) ------------------------------------------------------------
 
     def check_input(self, input, batch_sizes):
+        """PyTorch's checks of the input's dtype (the weights'), rank (3, or 2 for packed
+        data) and feature size, with its messages."""
         weight_dtype = self._flat_weights[0].dtype
         if input.dtype != weight_dtype:
             raise ValueError(
@@ -378,6 +384,7 @@ class RNNBase(Module):
                                f"{self.input_size}, got {input.size(-1)}")
 
     def get_expected_hidden_size(self, input, batch_sizes):
+        """(num_layers * num_directions, batch, proj_size or hidden_size), as PyTorch's."""
         mini_batch = input.size(0) if self.batch_first else input.size(1)
         num_directions = 2 if self.bidirectional else 1
         size = self.proj_size if self.proj_size > 0 else self.hidden_size
@@ -385,14 +392,18 @@ class RNNBase(Module):
 
     def check_hidden_size(self, hx, expected_hidden_size,
                           msg="Expected hidden size {}, got {}"):
+        """Raises PyTorch's RuntimeError (`msg`) when `hx` is not of the expected size."""
         if tuple(hx.size()) != tuple(expected_hidden_size):
             raise RuntimeError(msg.format(expected_hidden_size, list(hx.size())))
 
     def check_forward_args(self, input, hidden, batch_sizes):
+        """The input's and the initial state's checks, as PyTorch's."""
         self.check_input(input, batch_sizes)
         self.check_hidden_size(hidden, self.get_expected_hidden_size(input, batch_sizes))
 
     def permute_hidden(self, hx, permutation):
+        """`hx` itself: the permutation of a PackedSequence's sorted batch is never needed,
+        since llgrad does not take PackedSequence inputs (NotImplementedError)."""
         if permutation is None:
             return hx
         raise _packed_sequence_error(type(self).__name__)
@@ -553,11 +564,13 @@ class LSTM(RNNBase):
         super().__init__("LSTM", *args, **kwargs)
 
     def get_expected_cell_size(self, input, batch_sizes):
+        """(num_layers * num_directions, batch, hidden_size): c_0's size, as PyTorch's."""
         mini_batch = input.size(0) if self.batch_first else input.size(1)
         num_directions = 2 if self.bidirectional else 1
         return (self.num_layers * num_directions, mini_batch, self.hidden_size)
 
     def check_forward_args(self, input, hidden, batch_sizes):
+        """The input's, h_0's and c_0's checks, as PyTorch's."""
         self.check_input(input, batch_sizes)
         self.check_hidden_size(hidden[0], self.get_expected_hidden_size(input, batch_sizes),
                                "Expected hidden[0] size {}, got {}")
@@ -646,6 +659,12 @@ def _check_cell_hidden(input, hx, hidden_size, label):
 
 
 class RNNCellBase(Module):
+    """The base of RNNCell, LSTMCell and GRUCell, as PyTorch's: weight_ih
+    (num_chunks * hidden_size, input_size), weight_hh (num_chunks * hidden_size, hidden_size)
+    and, with bias, bias_ih and bias_hh, drawn as PyTorch draws them (`reset_parameters`).
+    The cells are compositions of llgrad ops (PyTorch's node names); a 1-d input is one
+    unbatched sample."""
+
     __constants__ = ["input_size", "hidden_size", "bias"]
 
     def __init__(self, input_size, hidden_size, bias, num_chunks, device=None, dtype=None):
@@ -676,6 +695,8 @@ class RNNCellBase(Module):
         return s.format(**self.__dict__)
 
     def reset_parameters(self):
+        """Every parameter drawn from U(-1/sqrt(hidden_size), 1/sqrt(hidden_size)), in
+        PyTorch's order, so a seeded cell gets PyTorch's exact weights."""
         stdv = 1.0 / math.sqrt(self.hidden_size) if self.hidden_size > 0 else 0
         for weight in self.parameters():
             init.uniform_(weight, -stdv, stdv)
