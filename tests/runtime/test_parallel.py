@@ -90,7 +90,7 @@ def wide_programs(draw):
             for s in shapes], ops, seed
 
 
-@settings(max_examples=15, deadline=None, database=None,
+@settings(max_examples=15, deadline=None, database=None, derandomize=True,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 @given(wide_programs())
 def test_random_programs_same_bits_with_one_two_three_threads(threads, program):
@@ -123,7 +123,8 @@ PARALLEL_SEEN = []
 
 
 def test_some_random_programs_ran_parallel_kernels():
-    """(Runs after the random-program test: it must not have passed on serial code alone.)"""
+    """(Runs after the random-program test: it must not have passed on serial code alone. Its
+    examples are derandomized: a random draw of 15 once held no kernel big enough to split.)"""
     if not PARALLEL_SEEN:
         pytest.skip("the random-program test did not run in this session")
     assert any(PARALLEL_SEEN)
