@@ -351,6 +351,11 @@ def main(argv=None):
     print(f"\n{len(run['cases'])} cases in {run['seconds']:.0f} s"
           + (f"; other processes kept {busy:.1f} of {run['machine']['cores']} CPUs busy "
              f"meanwhile" if busy is not None else ""))
+    if busy is not None and threads > 1 and busy > 0.25 * run["machine"]["usable_cores"]:
+        print("note: on a machine this busy, thread pools that wait at barriers (OpenMP, "
+              "OpenBLAS) lose far more than a pool that falls back to serial work: the "
+              "multi-thread ratios say more about the load than the code; --threads 1 gives "
+              "steadier comparisons")
     if args.json:
         report.write_json(run, args.json)
         print(f"wrote {args.json}")
