@@ -352,10 +352,10 @@ def main(argv=None):
           + (f"; other processes kept {busy:.1f} of {run['machine']['cores']} CPUs busy "
              f"meanwhile" if busy is not None else ""))
     if busy is not None and threads > 1 and busy > 0.25 * run["machine"]["usable_cores"]:
-        print("note: on a machine this busy, thread pools that wait at barriers (OpenMP, "
-              "OpenBLAS) lose far more than a pool that falls back to serial work: the "
-              "multi-thread ratios say more about the load than the code; --threads 1 gives "
-              "steadier comparisons")
+        print("note: on a machine this busy, thread pools that split work up front and wait "
+              "at barriers (OpenMP, OpenBLAS) lose far more than llgrad's, whose caller claims "
+              "the chunks a descheduled worker has not: multi-thread ratios then say more about "
+              "the load than the code; --threads 1 gives steadier comparisons")
     if args.json:
         report.write_json(run, args.json)
         print(f"wrote {args.json}")
