@@ -155,12 +155,12 @@ def source_fingerprint():
 
 def _versions():
     import llvmlite
-    import llvmlite.binding as binding
 
     from .. import __version__
+    from .llvm import llvm_version_info
 
     return {"llgrad": __version__, "source": source_fingerprint(), "format": FORMAT,
-            "llvm": ".".join(map(str, binding.llvm_version_info)), "llvmlite": llvmlite.__version__,
+            "llvm": ".".join(map(str, llvm_version_info())), "llvmlite": llvmlite.__version__,
             "python": sys.implementation.cache_tag, "numpy": np.__version__.split(".")[0]}
 
 

@@ -11,14 +11,34 @@ whichever target machine compiles them.
 
 `compile_module(ir_text, target)` parses, verifies, optimizes and emits a module and returns a
 `LoadedCode` whose functions can be called through their addresses. Phases are timed.
+
+Loading object code (from the kernel cache) needs a dozen of llvmlite's C functions, not its
+Python bindings, whose import costs 30-80 ms (some thirty modules declaring several hundred
+ctypes signatures, and llvmlite.ir): a process that only loads cached code calls those functions
+through `_CAPI`, and llvmlite.binding is imported on the first code generation (`_binding()`).
+Both use the same library (one dlopen handle: one LLVM in the process).
 """
 import functools
+import os
 import re
+import sys
 import threading
 import time
 
 import llvmlite
-import llvmlite.binding as llvm
+
+
+def _binding():
+    """llvmlite.binding, imported on first use (generating code; the assembly dumps)."""
+    import llvmlite.binding as binding
+
+    return binding
+
+
+def __getattr__(name):
+    if name == "llvm":  # the bindings, as this module's attribute `llvm` (tests, tools)
+        return _binding()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 _init_lock = threading.Lock()
 _initialized = False
@@ -28,20 +48,203 @@ _initialized = False
 # (half-precision conversions LLVM emits as calls on CPUs without F16C).
 RUNTIME_LIBRARIES = ("libm.so.6", "libgcc_s.so.1")
 
+# llvmlite versions whose C functions `_CAPI` declares as they are (checked by the tests against
+# the bindings); under another version everything goes through llvmlite.binding.
+_CAPI_VERSIONS = ("0.50.",)
+
+
+class _CAPI:
+    """The functions of llvmlite's library that loading object code and describing the host
+    need, declared with ctypes as llvmlite.binding declares them. Calls hold `_compile_lock`;
+    the empty modules MCJIT engines need live in a context of their own, so nothing here
+    touches the global context that code generation uses."""
+
+    def __init__(self, path):
+        import ctypes
+        from ctypes import POINTER, c_bool, c_char_p, c_int, c_size_t, c_uint, c_uint64, c_void_p
+
+        self.ctypes = ctypes
+        lib = ctypes.CDLL(path)
+        signatures = {
+            "LLVMPY_GetVersionInfo": (c_uint, []),
+            "LLVMPY_InitializeNativeTarget": (None, []),
+            "LLVMPY_InitializeNativeAsmPrinter": (None, []),
+            "LLVMPY_InitializeNativeAsmParser": (None, []),
+            "LLVMPY_LoadLibraryPermanently": (c_bool, [c_char_p, POINTER(c_char_p)]),
+            "LLVMPY_AddSymbol": (None, [c_char_p, c_void_p]),
+            "LLVMPY_SearchAddressOfSymbol": (c_void_p, [c_char_p]),
+            "LLVMPY_GetProcessTriple": (None, [POINTER(c_char_p)]),
+            "LLVMPY_GetHostCPUName": (None, [POINTER(c_char_p)]),
+            "LLVMPY_GetHostCPUFeatures": (c_int, [POINTER(c_char_p)]),
+            "LLVMPY_DisposeString": (None, [c_char_p]),
+            "LLVMPY_GetTargetFromTriple": (c_void_p, [c_char_p, POINTER(c_char_p)]),
+            "LLVMPY_CreateTargetMachine": (c_void_p, [c_void_p, c_char_p, c_char_p, c_char_p,
+                                                      c_int, c_char_p, c_char_p, c_int, c_int,
+                                                      c_char_p]),
+            "LLVMPY_ContextCreate": (c_void_p, []),
+            "LLVMPY_ParseAssembly": (c_void_p, [c_void_p, c_char_p, POINTER(c_char_p)]),
+            "LLVMPY_CreateMCJITCompiler": (c_void_p, [c_void_p, c_void_p, c_bool,
+                                                      POINTER(c_char_p)]),
+            "LLVMPY_CreateObjectFile": (c_void_p, [c_char_p, c_size_t]),
+            "LLVMPY_DisposeObjectFile": (None, [c_void_p]),
+            "LLVMPY_MCJITAddObjectFile": (None, [c_void_p, c_void_p]),
+            "LLVMPY_FinalizeObject": (None, [c_void_p]),
+            "LLVMPY_GetFunctionAddress": (c_uint64, [c_void_p, c_char_p]),
+            "LLVMPY_DisposeExecutionEngine": (None, [c_void_p]),
+        }
+        for name, (restype, argtypes) in signatures.items():
+            function = getattr(lib, name)
+            function.restype, function.argtypes = restype, argtypes
+            setattr(self, name[len("LLVMPY_"):], function)
+        self._context = None
+
+    def string(self, function, *args):
+        """The string an LLVMPY function returns through its last argument."""
+        out = self.ctypes.c_char_p()
+        result = function(*args, self.ctypes.byref(out))
+        text = out.value.decode() if out.value else ""
+        if out.value is not None:
+            self.DisposeString(out)
+        return result, text
+
+    def version_info(self):
+        x, version = self.GetVersionInfo(), []
+        while x:
+            version.append(x & 0xFF)
+            x >>= 8
+        return tuple(reversed(version))
+
+    def host_features(self):
+        """The host's features as llvmlite's get_host_cpu_features().flatten() gives them."""
+        ok, text = self.string(self.GetHostCPUFeatures)
+        if not ok:
+            return ""
+        flags = {}
+        for feature in text.split(","):
+            if feature:
+                flags[feature[1:]] = feature[0] == "+"
+        return ",".join(f"{'+' if on else '-'}{name}" for name, on in sorted(flags.items()))
+
+    def engine(self, obj, tgt):
+        """An MCJIT engine holding `obj` (bytes), finalized: code ready to run."""
+        error = self.ctypes.c_char_p()
+        triple = tgt.triple.encode()
+        target = self.GetTargetFromTriple(triple, self.ctypes.byref(error))
+        if not target:
+            raise RuntimeError(self._take(error))
+        tm = self.CreateTargetMachine(target, triple, tgt.cpu.encode(), tgt.features.encode(), 3,
+                                      b"default", b"jitdefault", 0, 1, b"")
+        if self._context is None:
+            self._context = self.ContextCreate()  # lives as long as the process
+        module = self.ParseAssembly(self._context, b"", self.ctypes.byref(error))
+        if not module:
+            raise RuntimeError(self._take(error))
+        lmm = os.uname().machine.lower() in ("arm64", "aarch64")  # as llvmlite chooses
+        engine = self.CreateMCJITCompiler(module, tm, lmm, self.ctypes.byref(error))
+        if not engine:  # (the engine owns the module and the target machine)
+            raise RuntimeError(self._take(error))
+        engine = _Engine(self, engine)
+        handle = self.CreateObjectFile(obj, len(obj))
+        self.MCJITAddObjectFile(engine.pointer, handle)  # takes the object, leaves the handle
+        self.DisposeObjectFile(handle)
+        self.FinalizeObject(engine.pointer)
+        return engine
+
+    def _take(self, error):
+        text = error.value.decode() if error.value else "LLVM error"
+        if error.value is not None:
+            self.DisposeString(error)
+        return text
+
+
+class _Engine:
+    """An MCJIT engine made through _CAPI (as llvmlite's ExecutionEngine: freed with it)."""
+
+    def __init__(self, capi, pointer):
+        self.capi, self.pointer = capi, pointer
+
+    def get_function_address(self, name):
+        with _compile_lock:
+            return self.capi.GetFunctionAddress(self.pointer, name.encode("ascii"))
+
+    def __del__(self):
+        if self.pointer and not sys.is_finalizing():
+            self.capi.DisposeExecutionEngine(self.pointer)
+            self.pointer = None
+
+
+_capi_state = []  # [the _CAPI, or None: use llvmlite.binding], once decided
+
+
+def _capi():
+    """The _CAPI of this process, or None when llvmlite.binding is to be used instead (another
+    llvmlite version, or a library that is not a plain file)."""
+    if not _capi_state:
+        found = None
+        if llvmlite.__version__.startswith(_CAPI_VERSIONS):
+            from llvmlite.utils import get_library_name
+
+            path = os.path.join(os.path.dirname(llvmlite.__file__), "binding",
+                                get_library_name())
+            if os.path.isfile(path):
+                try:
+                    found = _CAPI(path)
+                except (OSError, AttributeError):
+                    found = None
+        _capi_state.append(found)
+    return _capi_state[0]
+
 
 def initialize():
     global _initialized
     with _init_lock:
         if not _initialized:
-            llvm.initialize_native_target()
-            llvm.initialize_native_asmprinter()
-            llvm.initialize_native_asmparser()
-            for name in RUNTIME_LIBRARIES:
-                try:
-                    llvm.load_library_permanently(name)
-                except RuntimeError:
-                    pass  # not glibc: a call needing it is refused by the symbol check
+            capi = _capi()
+            if capi is not None:
+                capi.InitializeNativeTarget()
+                capi.InitializeNativeAsmPrinter()
+                capi.InitializeNativeAsmParser()
+                for name in RUNTIME_LIBRARIES:
+                    # (not glibc: a call needing it is refused by the symbol check)
+                    capi.string(capi.LoadLibraryPermanently, name.encode())
+            else:
+                llvm = _binding()
+                llvm.initialize_native_target()
+                llvm.initialize_native_asmprinter()
+                llvm.initialize_native_asmparser()
+                for name in RUNTIME_LIBRARIES:
+                    try:
+                        llvm.load_library_permanently(name)
+                    except RuntimeError:
+                        pass  # not glibc: a call needing it is refused by the symbol check
             _initialized = True
+
+
+def llvm_version_info():
+    """LLVM's version as a tuple, (20, 1, 8)."""
+    capi = _capi()
+    if capi is not None:
+        with _compile_lock:
+            return capi.version_info()
+    return _binding().llvm_version_info
+
+
+def _process_triple():
+    capi = _capi()
+    if capi is not None:
+        with _compile_lock:
+            return capi.string(capi.GetProcessTriple)[1]
+    return _binding().get_process_triple()
+
+
+def _host_cpu():
+    """(name, feature string) of the host CPU, as llvmlite's functions give them."""
+    capi = _capi()
+    if capi is not None:
+        with _compile_lock:
+            return capi.string(capi.GetHostCPUName)[1], capi.host_features()
+    llvm = _binding()
+    return llvm.get_host_cpu_name(), llvm.get_host_cpu_features().flatten()
 
 
 class Target:
@@ -52,7 +255,7 @@ class Target:
         self.cpu = cpu
         self.features = features
         self.vector_bits = vector_bits
-        self.triple = llvm.get_process_triple()
+        self.triple = _process_triple()
 
     @property
     def has_avx512(self):
@@ -76,7 +279,7 @@ class Target:
     def key(self):
         """Everything about the target that changes generated code (for caches)."""
         return (self.name, self.triple, self.cpu, self.features, self.vector_bits,
-                llvm.llvm_version_info, llvmlite.__version__)
+                llvm_version_info(), llvmlite.__version__)
 
     def __repr__(self):
         return f"<Target {self.name}: {self.cpu}, {self.vector_bits}-bit vectors>"
@@ -87,8 +290,7 @@ def target(name="host"):
     """The host target, or a portable one: "avx2" (Haswell-class x86-64) or "generic" (SSE2)."""
     initialize()
     if name == "host":
-        cpu = llvm.get_host_cpu_name()
-        features = llvm.get_host_cpu_features().flatten()
+        cpu, features = _host_cpu()
         wide = "+avx512f" in features.split(",")
         vector_bits = 512 if wide else 256 if "+avx" in features.split(",") else 128
         if wide:
@@ -109,6 +311,7 @@ def target(name="host"):
 def _target_machine(tgt, jit=True):
     """A fresh target machine: MCJIT takes ownership of the one it is given."""
     initialize()
+    llvm = _binding()
     return llvm.Target.from_triple(tgt.triple).create_target_machine(
         cpu=tgt.cpu, features=tgt.features, opt=3, reloc="default", codemodel="jitdefault",
         jit=jit)
@@ -136,6 +339,7 @@ PIPELINES = {
 
 
 def optimize(module, tm, pipeline="step"):
+    llvm = _binding()
     passes = PIPELINES[pipeline]
     if isinstance(passes, dict):  # one of LLVM's standard pipelines, tuned
         pto = llvm.create_pipeline_tuning_options(speed_level=passes["speed_level"])
@@ -184,7 +388,7 @@ class LoadedCode:
         return self._asm
 
 
-_compile_lock = threading.Lock()
+_compile_lock = threading.RLock()
 
 
 _DEFINE = re.compile(r"^(define [^\n]*?)\s*\{\s*$", re.M)
@@ -198,7 +402,7 @@ def with_target_attributes(ir_text, tgt):
 
 
 def _parse(ir_text, context=None):
-    module = llvm.parse_assembly(ir_text, context=context)
+    module = _binding().parse_assembly(ir_text, context=context)
     module.verify()
     return module
 
@@ -251,14 +455,20 @@ def load_object(obj, tgt=None):
     """Load object code (bytes from `compile_module` or a cache) into memory."""
     tgt = tgt or target("host")
     start = time.perf_counter()
-    missing = [name for name in undefined_symbols(obj) if not llvm.address_of_symbol(name)]
+    missing = [name for name in undefined_symbols(obj) if not symbol_address(name)]
     if missing:
         raise RuntimeError(f"generated code calls {', '.join(missing)}, which no loaded library "
                            f"defines")
+    initialize()
+    capi = _capi()
     with _compile_lock:
-        engine = llvm.create_mcjit_compiler(llvm.parse_assembly(""), _target_machine(tgt))
-        engine.add_object_file(llvm.ObjectFileRef.from_data(obj))
-        engine.finalize_object()
+        if capi is not None:
+            engine = capi.engine(obj, tgt)
+        else:
+            llvm = _binding()
+            engine = llvm.create_mcjit_compiler(llvm.parse_assembly(""), _target_machine(tgt))
+            engine.add_object_file(llvm.ObjectFileRef.from_data(obj))
+            engine.finalize_object()
     code = LoadedCode(engine, None, tgt, {"load_object": time.perf_counter() - start}, "")
     code.object = obj
     return code
@@ -303,8 +513,17 @@ def emit_assembly(ir_text, tgt=None, optimized=False, pipeline="step"):
 
 def register_symbol(name, address):
     """Make `address` resolvable as `name` by every module compiled afterwards."""
-    llvm.add_symbol(name, address)
+    capi = _capi()
+    if capi is None:
+        _binding().add_symbol(name, address)
+        return
+    with _compile_lock:
+        capi.AddSymbol(name.encode(), address)
 
 
 def symbol_address(name):
-    return llvm.address_of_symbol(name)
+    capi = _capi()
+    if capi is None:
+        return _binding().address_of_symbol(name)
+    with _compile_lock:
+        return capi.SearchAddressOfSymbol(name.encode())

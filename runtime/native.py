@@ -14,11 +14,15 @@ import weakref
 
 import numpy as np
 
-from ..compiler import lowering
 from ..compiler.codegen import library as shared
-from ..compiler.codegen.emit import ENTRY, PYTHON_API, PYTHON_ENTRY, emit_program
 from . import cache as kernel_cache
 from . import llvm
+
+# The entry points' names and the C API they call (compiler/codegen/emit.py defines them; the
+# lowering and the code generator are imported only where code is generated, so a process that
+# loads its steps from the kernel cache never imports them, nor llvmlite.ir).
+ENTRY, PYTHON_ENTRY = "llgrad_step", "llgrad_step_py"
+PYTHON_API = ("PyEval_SaveThread", "PyEval_RestoreThread", "PyLong_FromLong")
 
 _ENTRY_TYPE = ctypes.CFUNCTYPE(ctypes.c_int32, ctypes.c_void_p)
 METH_FASTCALL = 0x0080
@@ -139,6 +143,8 @@ class NativeStep:
                            + [slot for _, slot, _, _ in self._fresh])
         self._bound_slots = [program.inputs[i].index for i in self.bound_inputs]
         python_entry = None if _DATA_OFFSET is None else (self.call_slots, _DATA_OFFSET)
+        from ..compiler.codegen.emit import emit_program
+
         module, used = emit_program(program, self.target, library, python_entry=python_entry)
         self._ir_text = str(module)
         self.routines = used
@@ -318,6 +324,8 @@ def compile_graph(graph, inplace=None, input_strides=None, target=None,
         if step is not None:
             step.timings["cache_key"] = key_time
             return step
+    from ..compiler import lowering
+
     start = time.perf_counter()
     program = lowering.lower(graph, inplace, input_strides, shared.routines(target),
                              inputs_may_overlap, profile)
@@ -334,6 +342,9 @@ def compile_graph(graph, inplace=None, input_strides=None, target=None,
 
 def _relower(graph, inplace, input_strides, target, inputs_may_overlap, profile, per_call):
     """(program, IR text) of a step loaded from the cache, for explain and the tests."""
+    from ..compiler import lowering
+    from ..compiler.codegen.emit import emit_program
+
     program = lowering.lower(graph, inplace, input_strides, shared.routines(target),
                              inputs_may_overlap, profile)
     n = len(program.inputs)

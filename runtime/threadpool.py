@@ -65,16 +65,34 @@ import operator
 import os
 import threading
 
-from llvmlite import ir
-
-from ..compiler.codegen.types import I8P, I32, I64, VOID, declare
 from . import llvm
 
 PARALLEL_FOR = "llgrad_parallel_for"
 NUM_THREADS = "llgrad_num_threads"
-TASK_TYPE = ir.FunctionType(VOID, [I8P, I64, I64])
-PARALLEL_FOR_TYPE = ir.FunctionType(VOID, [TASK_TYPE.as_pointer(), I8P, I64, I64])
-NUM_THREADS_TYPE = ir.FunctionType(I64, [])
+_IR_NAMES = ("TASK_TYPE", "PARALLEL_FOR_TYPE", "NUM_THREADS_TYPE")
+
+
+def _import_ir():
+    """llvmlite.ir, the code generator's types and the pool's function types, as this module's
+    globals: imported when the pool's IR is built or declared, not by a process that loads the
+    pool's code from the kernel cache."""
+    if "TASK_TYPE" in globals():
+        return
+    from llvmlite import ir
+
+    from ..compiler.codegen.types import I8P, I32, I64, VOID, declare
+
+    task = ir.FunctionType(VOID, [I8P, I64, I64])
+    globals().update(ir=ir, I8P=I8P, I32=I32, I64=I64, VOID=VOID, declare=declare,
+                     PARALLEL_FOR_TYPE=ir.FunctionType(VOID, [task.as_pointer(), I8P, I64, I64]),
+                     NUM_THREADS_TYPE=ir.FunctionType(I64, []), TASK_TYPE=task)
+
+
+def __getattr__(name):
+    if name in _IR_NAMES:
+        _import_ir()
+        return globals()[name]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 MAX_THREADS = 256  # the caller and up to 255 workers
 # Pause iterations an idle worker spins before it sleeps, and a caller waits for the workers
@@ -99,10 +117,12 @@ _WAKE_ALL = 0x7FFFFFFF
 
 def declare_parallel_for(module):
     """`llgrad_parallel_for` declared in `module` (call ensure_pool() before compiling it)."""
+    _import_ir()
     return declare(module, PARALLEL_FOR, PARALLEL_FOR_TYPE)
 
 
 def declare_num_threads(module):
+    _import_ir()
     return declare(module, NUM_THREADS, NUM_THREADS_TYPE)
 
 
@@ -647,6 +667,7 @@ class _PoolModule:
 
 def build_module(triple=None):
     """The pool's LLVM module (llvmlite.ir)."""
+    _import_ir()
     return _PoolModule(triple or llvm.target("host").triple).build()
 
 

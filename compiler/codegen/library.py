@@ -6,10 +6,6 @@ can never disagree). A step's module only declares them.
 """
 import functools
 
-from llvmlite import ir
-
-from .types import declare
-
 ARGSORT_DTYPES = ("float32", "float64", "int64", "int32", "int16", "int8", "uint8", "bool")
 
 
@@ -27,6 +23,8 @@ class Routine:
 
     def _describe(self):
         if self._built is None:
+            from llvmlite import ir  # (imported here: loading cached code lists routines only)
+
             module = ir.Module(name=self.key)
             fn = self._build(module)
             self._built = (module, fn.name, fn.function_type)
@@ -37,6 +35,8 @@ class Routine:
         return self._describe()[1]
 
     def declare(self, module):
+        from .types import declare
+
         _, name, fnty = self._describe()
         return declare(module, name, fnty)
 
@@ -46,9 +46,8 @@ class Routine:
 
 @functools.lru_cache(maxsize=None)
 def routines(target):
-    """name -> Routine for `target` (an object with vector_bits, vector_registers, lanes())."""
-    from . import sort
-
+    """name -> Routine for `target` (an object with vector_bits, vector_registers, lanes()).
+    Nothing is built (nor llvmlite.ir imported) until a routine's module or symbol is asked for."""
     table = {}
     for dtype in ("float32", "float64"):
         table[f"gemm_{dtype}"] = Routine(
@@ -57,9 +56,21 @@ def routines(target):
             functools.partial(_gemm_workspace, dtype=dtype, target=target))
     for dtype in ARGSORT_DTYPES:
         table[f"argsort_{dtype}"] = Routine(
-            f"argsort_{dtype}", functools.partial(sort.build_argsort, dtype_name=dtype),
-            sort.argsort_workspace_elements)
+            f"argsort_{dtype}", functools.partial(_build_argsort, dtype_name=dtype),
+            _argsort_workspace)
     return table
+
+
+def _build_argsort(module, dtype_name):
+    from .sort import build_argsort
+
+    return build_argsort(module, dtype_name=dtype_name)
+
+
+def _argsort_workspace(n):
+    from .sort import argsort_workspace_elements
+
+    return argsort_workspace_elements(n)
 
 
 def _build_gemm(module, dtype, target):

@@ -165,23 +165,48 @@ def test_same_key_shares_one_loaded_object_in_memory(cache_dir):
 
 
 def test_a_new_process_loads_the_step_from_disk(cache_dir):
-    """The spec's case: a second run of a script: disk_hits >= 1, compiles == 0, same result."""
+    """The spec's case: a second run of a script: disk_hits >= 1, compiles == 0, same result;
+    and it loads its code without importing the code generator or llvmlite's Python bindings
+    (llvm._CAPI calls llvmlite's library directly; the step calls the shared GEMM)."""
     script = (
-        "import json, numpy as np, llgrad\n"
-        "f = llgrad.compile(lambda x: (x * 2.5 + 1.0).exp().sum(), backend='llvm')\n"
-        "x = llgrad.tensor(np.linspace(-1, 1, 1000, dtype=np.float32))\n"
-        "out = f(x).item()\n"
+        "import json, sys, numpy as np, llgrad\n"
+        "f = llgrad.compile(lambda x, w: ((x @ w) * 2.5 + 1.0).exp().sum(), backend='llvm')\n"
+        "x = llgrad.tensor(np.linspace(-1, 1, 1024, dtype=np.float32).reshape(32, 32))\n"
+        "out = f(x, x).item()\n"
+        "heavy = ('llvmlite.binding', 'llvmlite.ir', 'llgrad.compiler.lowering',"
+        " 'llgrad.compiler.codegen.emit', 'llgrad.compiler.codegen.gemm')\n"
         "print(json.dumps([out, f.stats['compiles'], f.stats['disk_hits'],"
-        " f.stats['executions']['llvm']]))\n")
+        " f.stats['executions']['llvm'], [m for m in heavy if m in sys.modules]]))\n")
     env = dict(os.environ, LLGRAD_CACHE_DIR=str(cache_dir))
     runs = [json.loads(subprocess.run([sys.executable, "-c", script], env=env, check=True,
                                       capture_output=True, text=True).stdout)
             for _ in range(2)]
-    x = llgrad.tensor(np.linspace(-1, 1, 1000, dtype=np.float32))
-    eager = (x * 2.5 + 1.0).exp().sum().item()
-    assert runs[0][1:] == [1, 0, 1] and runs[1][1:] == [0, 1, 1]
+    x = llgrad.tensor(np.linspace(-1, 1, 1024, dtype=np.float32).reshape(32, 32))
+    eager = ((x @ x) * 2.5 + 1.0).exp().sum().item()
+    assert runs[0][1:4] == [1, 0, 1] and runs[1][1:4] == [0, 1, 1]
     assert runs[0][0] == runs[1][0]
-    assert runs[1][0] == pytest.approx(eager, rel=1e-6)
+    assert runs[1][0] == pytest.approx(eager, rel=1e-5)
+    assert "llvmlite.binding" in runs[0][4]  # the first run generated code
+    if llvm._capi() is not None:
+        assert runs[1][4] == []
+
+
+def test_the_direct_llvm_calls_agree_with_llvmlite():
+    """What llvm._CAPI reads of the host (it decides the cache key) equals what llvmlite's
+    bindings say, and the entry names native.py loads are the ones the code generator emits."""
+    import llvmlite.binding as binding
+
+    from llgrad.compiler.codegen import emit
+
+    capi = llvm._capi()
+    if capi is None:
+        pytest.skip("llvmlite version without the direct calls: the bindings are used")
+    assert capi.version_info() == binding.llvm_version_info
+    assert capi.string(capi.GetProcessTriple)[1] == binding.get_process_triple()
+    assert capi.string(capi.GetHostCPUName)[1] == binding.get_host_cpu_name()
+    assert capi.host_features() == binding.get_host_cpu_features().flatten()
+    assert (native.ENTRY, native.PYTHON_ENTRY, native.PYTHON_API) == (
+        emit.ENTRY, emit.PYTHON_ENTRY, emit.PYTHON_API)
 
 
 def test_off_switch(cache_dir, monkeypatch):
