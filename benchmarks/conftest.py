@@ -17,7 +17,8 @@ def bench_threads():
     return int(value) if value else len(os.sched_getaffinity(0))
 
 
-# JAX reads its thread count once, when it starts: set it before any benchmark imports jax.
+# JAX reads its thread count once, when it starts; XLA ignores intra_op_parallelism_threads, so
+# same_threads_everywhere starts it on bench_threads() cores (llgrad.bench.machine.start_jax).
 os.environ.setdefault("XLA_FLAGS", (
     "--xla_cpu_multi_thread_eigen=" + ("true" if bench_threads() > 1 else "false")
     + f" intra_op_parallelism_threads={bench_threads()}"))
@@ -33,7 +34,7 @@ def settle():
 
 @pytest.fixture(autouse=True, scope="session")
 def same_threads_everywhere():
-    """llgrad, PyTorch (and, through XLA_FLAGS above, JAX) all use bench_threads() threads."""
+    """llgrad, PyTorch and JAX all use bench_threads() threads."""
     n = bench_threads()
     import llgrad
 
@@ -42,6 +43,12 @@ def same_threads_everywhere():
         import torch
 
         torch.set_num_threads(n)
+    except ImportError:
+        pass
+    try:  # XLA sizes its CPU pool from the affinity when its client starts, not from XLA_FLAGS
+        from llgrad.bench.machine import start_jax
+
+        start_jax(n)
     except ImportError:
         pass
     yield n

@@ -3,7 +3,6 @@ and its peers in interleaved rounds, and report."""
 import argparse
 import gc
 import importlib
-import os
 import re
 import sys
 import time
@@ -102,8 +101,9 @@ def wanted_peers(text, full):
     return chosen
 
 
-def load_peers(names):
-    """({"numpy": module, "torch": ..., "jax": ...}, runnable peers, {peer: why not})."""
+def load_peers(names, threads=1, notes=None):
+    """({"numpy": module, "torch": ..., "jax": ...}, runnable peers, {peer: why not}). JAX
+    starts with `threads` threads (machine.start_jax); anything worth knowing goes to `notes`."""
     import numpy
 
     libs = {"numpy": numpy}
@@ -112,7 +112,12 @@ def load_peers(names):
         package = name.split(".")[0]
         if package not in libs:
             try:
-                libs[package] = importlib.import_module(package)
+                if package == "jax":
+                    libs[package], why = machine.start_jax(threads)
+                    if why and notes is not None:
+                        notes.append(why)
+                else:
+                    libs[package] = importlib.import_module(package)
             except Exception as error:  # noqa: BLE001 - a broken install is a missing peer
                 missing[name] = ("not installed" if isinstance(error, ImportError)
                                  else f"import failed: {type(error).__name__}: {error}")
@@ -292,10 +297,7 @@ def main(argv=None):
     load = machine.LoadMeter()
     notes = []
     peers = wanted_peers(args.peers, mode == "full")
-    if any(p == "jax" for p in peers) and not machine.jax_flags(threads):
-        notes.append("jax was imported before the benchmark set XLA_FLAGS: its thread count "
-                     "may differ")
-    libs, peers_run, missing = load_peers(peers)
+    libs, peers_run, missing = load_peers(peers, threads, notes)
     if mode != "full" and args.peers is None and libs.get("torch") is not None:
         missing["torch.compile"] = "only with --full or --peers torch.compile"
     restore, blas_ok = set_threads(threads, libs)

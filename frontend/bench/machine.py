@@ -161,17 +161,40 @@ def blas_threads(count):
     return lambda: setter(old)
 
 
-def jax_flags(threads):
-    """XLA reads its thread count once, when JAX starts: set it before anything imports jax.
-    Returns False when jax was imported already (its count is then whatever it chose)."""
-    if "jax" in sys.modules:
-        return False
-    flags = os.environ.get("XLA_FLAGS", "")
-    if "intra_op_parallelism_threads" not in flags:
-        extra = (f"--xla_cpu_multi_thread_eigen={'true' if threads > 1 else 'false'} "
-                 f"intra_op_parallelism_threads={threads}")
-        os.environ["XLA_FLAGS"] = (flags + " " + extra).strip()
-    return True
+def _jax_backend_started():
+    """Whether JAX created its CPU client already (importing jax does not; the first array or
+    jax.devices() does)."""
+    try:
+        from jax._src import xla_bridge
+    except ImportError:
+        return True  # another layout: assume the worst
+    return bool(getattr(xla_bridge, "_backends", True))
+
+
+def start_jax(threads):
+    """Import JAX with its CPU thread pool sized to `threads`. XLA sizes that pool from the
+    CPU affinity of the thread that creates its client and no flag overrides it (XLA_FLAGS'
+    intra_op_parallelism_threads is ignored), so the calling thread's affinity is narrowed to
+    `threads` cores while the client starts, then restored. Returns (jax, None), or (jax, why
+    the count may differ) when JAX had started already or affinity cannot be set."""
+    import jax
+
+    if _jax_backend_started():
+        return jax, ("JAX's CPU client had started before the benchmark: its thread count may "
+                     "differ")
+    try:
+        cores = sorted(os.sched_getaffinity(0))
+    except AttributeError:
+        return jax, "no CPU affinity here: JAX uses every core"
+    if threads >= len(cores):
+        jax.devices()
+        return jax, None
+    os.sched_setaffinity(0, cores[:threads])
+    try:
+        jax.block_until_ready(jax.jit(lambda x: x + 1)(jax.numpy.ones(4)))
+    finally:
+        os.sched_setaffinity(0, cores)
+    return jax, None
 
 
 # ---- limits ---------------------------------------------------------------------------------
@@ -277,8 +300,8 @@ LIMIT_SIZES = {
 
 def measure_limits(threads, mode="default"):
     """The machine's roofs: bandwidth from memory ("dram": each array 4x the last-level cache,
-    2x with --quick, at least 64 MiB) and from the last-level cache ("llc": a working set a quarter of it), and
-    peak GFLOP/s at one and at `threads` threads."""
+    2x with --quick, at least 64 MiB) and from the last-level cache ("llc": a working set a
+    quarter of it), and peak GFLOP/s at one and at `threads` threads."""
     llc = last_level_cache()
     dram_n, gemm_n, repeat = LIMIT_SIZES[mode]
     if dram_n is None:  # --quick: 2x the cache per array (3 arrays: 6x) saves seconds

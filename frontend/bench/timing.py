@@ -55,8 +55,9 @@ def interleaved(runners, rounds, slot_seconds, settle=0.0, warmup=2, on_round=No
 
     Returns {name: summary(...)}. Each runner is warmed up `warmup` times, calibrated to a slot
     of about `slot_seconds`, then timed once per round; round r starts with the r-th runner
-    (rotation). `rounds` is a count, or a function of one round's estimated seconds giving it. `settle` seconds of sleep before each slot let the previous library's worker
-    threads (which spin for a while after a call) go idle.
+    (rotation). `rounds` is a count, or a function of one round's estimated seconds giving it.
+    `settle` seconds of sleep before each slot let the previous library's worker threads (which
+    spin for a while after a call) go idle.
     """
     names = list(runners)
     for name in names:

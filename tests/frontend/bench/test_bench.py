@@ -3,6 +3,7 @@ machine's limits, every timing and rate a finite positive number and every share
 within (0, 1.2]; missing peers are reported, not errors; -k, --list, --compare and the chart."""
 import json
 import math
+import os
 import subprocess
 import sys
 
@@ -91,8 +92,8 @@ def test_missing_peers_are_reported_not_errors(monkeypatch, tmp_path, capsys):
     monkeypatch.setitem(sys.modules, "torch", None)  # import torch raises ImportError
     monkeypatch.setitem(sys.modules, "jax", None)
     path = tmp_path / "run.json"
-    status = bench.main(["--tiny", "-k", "sum-over-rows", "--peers", "torch,torch.compile,jax,numpy",
-                         "--threads", "1", "--json", str(path)])
+    status = bench.main(["--tiny", "-k", "sum-over-rows", "--peers",
+                         "torch,torch.compile,jax,numpy", "--threads", "1", "--json", str(path)])
     assert status == 0
     peers = json.loads(path.read_text())["llgrad_bench"]["peers"]
     assert peers["run"] == ["numpy"]
@@ -213,3 +214,27 @@ def test_a_case_faster_than_a_measured_roof_raises_it():
     assert limits["roofs"]["peak_gflops"] == 25.0 and limits["roofs"]["dram_gbs"] == 5.0
     assert limits["measured_roofs"]["peak_gflops"] == 20.0
     assert len(notes) == 1 and "llgrad reached it in gemm" in notes[0]
+
+
+def test_jax_starts_with_the_thread_count(tmp_path):
+    """XLA ignores thread flags and sizes its pool from the CPU affinity: with --threads 1 a
+    JAX GEMM keeps one core busy, not all (CPU time / wall time about 1)."""
+    pytest.importorskip("jax")
+    if len(os.sched_getaffinity(0)) < 2:
+        pytest.skip("one core: nothing to limit")
+    script = (
+        "import resource, time\n"
+        "from llgrad.bench import machine\n"
+        "jax, why = machine.start_jax(1)\n"
+        "assert why is None, why\n"
+        "a = jax.numpy.ones((1024, 1024)); f = jax.jit(lambda a: a @ a)\n"
+        "f(a).block_until_ready()\n"
+        "def cpu():\n"
+        "    u = resource.getrusage(resource.RUSAGE_SELF); return u.ru_utime + u.ru_stime\n"
+        "c, t = cpu(), time.perf_counter()\n"
+        "for _ in range(20): f(a).block_until_ready()\n"
+        "print((cpu() - c) / (time.perf_counter() - t))\n")
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                            timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert float(result.stdout.split()[-1]) < 1.4
