@@ -8,8 +8,10 @@ its own started for that measurement:
   and the thread pool, then the run;
 - warm: the same directory again, a new process: the step, the GEMM and the pool load from disk
   (the target for the big step: at most 50 ms);
-- warm, runtime imported: the same, with llgrad's native runtime (llvmlite's bindings) imported
-  before the call, as a program that compiled anything else already has it;
+- warm, runtime imported: the same, with llgrad's native runtime imported before the call (its
+  import loads LLVM's library, ~10 ms; llvmlite's Python bindings are not imported either way);
+- warm, main thread CPU: the warm first call's CPU time on the calling thread (what a quiet
+  machine would take; waiting for a busy shared machine's cores is left out);
 - memory: in that warm process, a second compiled function over new parameters of the same
   shapes: its code is shared with the first's (no disk read).
 Medians of REPEATS processes; the breakdown is the warm process's `stats["time"]`.
@@ -63,9 +65,9 @@ rng = np.random.default_rng(0)
 x = llgrad.tensor(rng.standard_normal((batch, sizes[0])).astype(np.float32))
 y = llgrad.tensor(rng.integers(0, sizes[-1], batch))
 step = make_step(0)
-t = time.perf_counter()
+t, cpu = time.perf_counter(), time.thread_time()
 loss = step(x, y).item()
-first = time.perf_counter() - t
+first, first_cpu = time.perf_counter() - t, time.thread_time() - cpu
 t = time.perf_counter()
 step(x, y)
 second = time.perf_counter() - t
@@ -73,8 +75,8 @@ other = make_step(1)
 t = time.perf_counter()
 other(x, y)
 memory = time.perf_counter() - t
-print(json.dumps({"import": imported, "first": first, "steady": second, "memory": memory,
-                  "loss": loss, "stats": step.stats, "other_stats": other.stats}))
+print(json.dumps({"import": imported, "first": first, "first_cpu": first_cpu, "steady": second,
+                  "memory": memory, "loss": loss, "stats": step.stats, "other_stats": other.stats}))
 """
 
 
@@ -114,6 +116,7 @@ def measure(name):
             assert run["other_stats"]["memory_hits"] >= 1 and run["other_stats"]["compiles"] == 0
             assert run["loss"] == cold[0]["loss"]  # the same code: the same bits
     for label, runs, field in (("cold compile", cold, "first"), ("warm from disk", warm, "first"),
+                               ("warm, main thread CPU", warm, "first_cpu"),
                                ("warm, runtime imported", preloaded, "first"),
                                ("memory hit", warm, "memory"), ("steady call", warm, "steady"),
                                ("process, cold", cold, "process"),

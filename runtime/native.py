@@ -305,25 +305,39 @@ class NativeStep:
 
 
 def compile_graph(graph, inplace=None, input_strides=None, target=None,
-                  inputs_may_overlap=False, profile=False, per_call_inputs=None):
+                  inputs_may_overlap=False, profile=False, per_call_inputs=None, optimize=None):
     """Lower and compile `graph`: a NativeStep. `profile=True` counts each kernel's cycles
-    (in `step.cycles`); `per_call_inputs`: see NativeStep.
+    (in `step.cycles`); `per_call_inputs`: see NativeStep. With `optimize`, `graph` is the
+    traced graph and `optimize()` gives the graph to compile (the optimization passes).
 
     The kernel cache comes first: a step with the same key loaded in this process shares its
-    code ("memory"), else an entry on disk is loaded ("disk"); either way nothing is lowered,
-    emitted or compiled. A step compiled here is stored on disk (runtime/cache.py)."""
+    code ("memory"), else an entry on disk is loaded ("disk"); either way nothing is optimized,
+    lowered, emitted or compiled. The key covers the graph as given (with `optimize`, the
+    traced graph: the passes are a function of it and of their source, which the key's
+    fingerprint covers), or the optimized one when the traced graph holds something a key
+    cannot describe. A step compiled here is stored on disk (runtime/cache.py)."""
     target = target or llvm.target("host")
+    options = (inplace, input_strides, target, inputs_may_overlap, profile, per_call_inputs)
+    timings = {}
     start = time.perf_counter()
-    relower = functools.partial(_relower, graph, inplace, input_strides, target,
-                                inputs_may_overlap, profile, per_call_inputs)
-    key = _step_key(graph, inplace, input_strides, target, inputs_may_overlap, profile,
-                    per_call_inputs)
+    key = None if optimize is None else _step_key(graph, *options, traced=True)
     key_time = time.perf_counter() - start
+    if optimize is not None and key is None:  # a traced graph the key cannot say: optimize it
+        graph = _optimized(optimize, timings)
+        optimize = None
+    if optimize is None:
+        start = time.perf_counter()
+        key = _step_key(graph, *options)
+        key_time += time.perf_counter() - start
+    optimized = optimize or (lambda: graph)
+    relower = functools.partial(_relower, optimized, *options)
     if key is not None:
         step = _cached_step(key, target, relower)
         if step is not None:
-            step.timings["cache_key"] = key_time
+            step.timings.update(timings, cache_key=key_time)
             return step
+    if optimize is not None:
+        graph = _optimized(optimize, timings)
     from ..compiler import lowering
 
     start = time.perf_counter()
@@ -331,7 +345,7 @@ def compile_graph(graph, inplace=None, input_strides=None, target=None,
                              inputs_may_overlap, profile)
     lowering_time = time.perf_counter() - start
     step = NativeStep(program, target, per_call_inputs)
-    step.timings["fusion_and_lowering"] = lowering_time
+    step.timings.update(timings, fusion_and_lowering=lowering_time)
     if key is not None:
         step.timings["cache_key"] = key_time
         start = time.perf_counter()
@@ -340,12 +354,19 @@ def compile_graph(graph, inplace=None, input_strides=None, target=None,
     return step
 
 
-def _relower(graph, inplace, input_strides, target, inputs_may_overlap, profile, per_call):
+def _optimized(optimize, timings):
+    start = time.perf_counter()
+    graph = optimize()
+    timings["passes"] = timings.get("passes", 0.0) + time.perf_counter() - start
+    return graph
+
+
+def _relower(optimized, inplace, input_strides, target, inputs_may_overlap, profile, per_call):
     """(program, IR text) of a step loaded from the cache, for explain and the tests."""
     from ..compiler import lowering
     from ..compiler.codegen.emit import emit_program
 
-    program = lowering.lower(graph, inplace, input_strides, shared.routines(target),
+    program = lowering.lower(optimized(), inplace, input_strides, shared.routines(target),
                              inputs_may_overlap, profile)
     n = len(program.inputs)
     per_call = list(range(n)) if per_call is None else list(per_call)
@@ -400,9 +421,11 @@ class _Loaded:
                         for output in plan["outputs"]]
 
 
-def _step_key(graph, inplace, input_strides, target, inputs_may_overlap, profile, per_call):
+def _step_key(graph, inplace, input_strides, target, inputs_may_overlap, profile, per_call,
+              traced=False):
     """The step's kernel-cache key, or None when the graph holds something a key cannot say
-    exactly (then it is compiled, and not shared)."""
+    exactly (then it is compiled, and not shared). `traced`: the graph is the traced one,
+    optimized only on a miss (then None sends compile_graph to key the optimized graph)."""
     options = {
         "inplace": sorted([int(k), int(i)] for k, i in (inplace or {}).items()),
         "input_strides": None if input_strides is None else [
@@ -410,10 +433,13 @@ def _step_key(graph, inplace, input_strides, target, inputs_may_overlap, profile
         "inputs_may_overlap": bool(inputs_may_overlap), "profile": bool(profile),
         "per_call_inputs": None if per_call is None else [int(i) for i in per_call],
         "python_entry": _DATA_OFFSET, "pipeline": "step", "parallel": True,
+        "graph": "traced" if traced else "optimized",
     }
     try:
         return kernel_cache.step_key(graph, target, options)
     except kernel_cache.Uncacheable as why:
+        if traced:
+            return None
         if kernel_cache.debugging():
             kernel_cache.report(f"not cached: {why}")
         return None

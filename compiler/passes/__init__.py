@@ -17,12 +17,14 @@ PIPELINE = (
 )
 
 
-def run_pipeline(graph, verify=False, log=None):
+def run_pipeline(graph, verify=False, log=None, start=0):
+    """Run the pipeline from its `start`-th pass (the compiled-function front end runs the
+    first, which strips the autodiff markers, on its own: the kernel cache keys that graph)."""
     from ..verify import verify_graph
 
     if verify:
         verify_graph(graph)
-    for name, pass_fn in PIPELINE:
+    for name, pass_fn in PIPELINE[start:]:
         before = len(graph.nodes)
         graph = pass_fn(graph)
         if verify:

@@ -198,12 +198,12 @@ class CompiledFunction:
                                     self.verify)
         total = time.perf_counter() - start
         spec.executable.counters = self.stats["executions"]
-        if spec.backward_graph is not None:
+        if spec.has_backward:
             spec.backward_executable.counters = self.stats["executions"]
         self.stats["traces"] += 1
         if self.backend == "llvm":
             executables = [spec.executable]
-            if spec.backward_graph is not None:
+            if spec.has_backward:
                 executables.append(spec.backward_executable)
             for executable in executables:  # compiled, or shared through the kernel cache
                 source = getattr(getattr(executable, "step", None), "cache_source", "compiled")

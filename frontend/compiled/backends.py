@@ -13,8 +13,11 @@ from ..compiler.interpreter import run
 
 
 class Plan:
-    def __init__(self, inplace=None, arrays=None, layout_fixed=None):
+    def __init__(self, inplace=None, arrays=None, layout_fixed=None, optimize=None):
         self.inplace = inplace or {}  # output position -> input position written in place
+        # The native back end may be given the traced graph and `optimize()`, which gives the
+        # optimized one: run only if the kernel cache has no code for the traced graph.
+        self.optimize = optimize
         self.arrays = arrays  # input arrays of the tracing call
         # Per input: True when the array's own memory layout is compiled in (state written in
         # place); False when any layout is made contiguous before the call.
@@ -65,7 +68,8 @@ class NativeBackend:
         per_call = [i for i in range(len(graph.inputs)) if not fixed[i]]
         self.step = compile_graph(graph, inplace, strides, target=_target(),
                                   per_call_inputs=per_call,
-                                  inputs_may_overlap=_overlapping(arrays))
+                                  inputs_may_overlap=_overlapping(arrays),
+                                  optimize=plan.optimize)
         self.timings = self.step.timings
         self.counters = None
 

@@ -5,6 +5,7 @@ array feeds each graph input, which results are returned, which state tensors ar
 (and how many version steps that is), which `.grad` slots are set, and, for outputs that require
 grad, the backward. Replaying runs the optimized graph and carries out the plan.
 """
+import functools
 import time
 
 import numpy as np
@@ -187,17 +188,32 @@ class Specialization:
             if k >= self.n_results and self.feeds[pos].ref is not None)}.values())
         self.pass_log = []
         self.timings = {}
-        start = time.perf_counter()
-        self.graph = passes.run_pipeline(forward, verify=verify, log=self.pass_log)
-        self.backward_graph = None
-        if backward_graph is not None:
-            self.backward_graph = passes.run_pipeline(backward_graph, verify=verify)
-        self.timings["passes"] = time.perf_counter() - start
-        plan = self._backend_plan(tracer, effects, flat_args, forward_inputs)
-        self.executable = BACKENDS[backend](self.graph, plan)
+        # The native back end optimizes a graph only when the kernel cache has no code for the
+        # traced one (a warm start skips the passes); `graph` and `backward_graph` run them on
+        # first use. verify=True checks every pass, so it runs them here.
+        self.verify = verify
+        self.has_backward = backward_graph is not None
+        lazy = backend == "llvm" and not verify
+        if lazy:  # the markers go first: the kernel cache keys the graph without them
+            start = time.perf_counter()
+            forward = _strip_markers(forward, self.pass_log)
+            if backward_graph is not None:
+                backward_graph = _strip_markers(backward_graph, None)
+            self.timings["passes"] = time.perf_counter() - start
+        self._traced = (forward, backward_graph)
+        self._optimized = [None, None]
+        if not lazy:
+            start = time.perf_counter()
+            self._optimize(0), self._optimize(1)
+            self.timings["passes"] = time.perf_counter() - start
+            forward, backward_graph = self._optimized
+        plan = self._backend_plan(tracer, effects, flat_args, forward_inputs, forward)
+        plan.optimize = functools.partial(self._optimize, 0) if lazy else None
+        self.executable = BACKENDS[backend](forward, plan)
         _add_timings(self.timings, self.executable.timings)
-        if self.backward_graph is not None:
-            self.backward_executable = BACKENDS[backend](self.backward_graph, Plan())
+        if self.has_backward:
+            self.backward_executable = BACKENDS[backend](backward_graph, Plan(
+                optimize=functools.partial(self._optimize, 1) if lazy else None))
             _add_timings(self.timings, self.backward_executable.timings)
         self._native = getattr(self.executable, "step", None)
         self._version_boxes = self._boxes_binding = None
@@ -208,9 +224,34 @@ class Specialization:
         if self._native is not None:
             self.fast = fastpath.build(self)
 
-    def _backend_plan(self, tracer, effects, flat_args, forward_inputs):
+    def _optimize(self, which):
+        """The optimized forward (0) or backward (1) graph, optimized on first use."""
+        if self._optimized[which] is None and self._traced[which] is not None:
+            traced = self._traced[which]
+            log = self.pass_log if which == 0 else None
+            stripped = self.pass_log and self.pass_log[0][0] == _STRIP  # (the lazy case)
+            graph = passes.run_pipeline(traced, verify=self.verify, log=log,
+                                        start=1 if stripped else 0)
+            if [v.aval for v in graph.inputs] != [v.aval for v in traced.inputs] or [
+                    v.aval for v in graph.outputs] != [v.aval for v in traced.outputs]:
+                raise AssertionError("the optimization passes changed the graph's interface")
+            self._optimized[which] = graph
+        return self._optimized[which]
+
+    @property
+    def graph(self):
+        """The optimized forward graph."""
+        return self._optimize(0)
+
+    @property
+    def backward_graph(self):
+        """The optimized backward graph, or None."""
+        return self._optimize(1)
+
+    def _backend_plan(self, tracer, effects, flat_args, forward_inputs, graph):
         """Which outputs overwrite which inputs in place (state of the same shape and dtype),
-        and which inputs keep their own memory layout (state: written or read where it is)."""
+        and which inputs keep their own memory layout (state: written or read where it is).
+        `graph`: the forward graph, traced or optimized (the passes keep its interface)."""
         position = {v: i for i, v in enumerate(forward_inputs)}
         # Only tensors are read here: a runtime input's producer would draw random numbers.
         arrays = [feed(flat_args) if feed.ref is not None else None for feed in self.feeds]
@@ -219,8 +260,8 @@ class Specialization:
         inplace = {}
         for record, index, _ in effects.state_writes:
             i = position.get(record.value)
-            out = self.graph.outputs[index]
-            if i is not None and out.aval == self.graph.inputs[i].aval and layout_fixed[i]:
+            out = graph.outputs[index]
+            if i is not None and out.aval == graph.inputs[i].aval and layout_fixed[i]:
                 inplace[index] = i
         return Plan(inplace, arrays, layout_fixed)
 
@@ -235,7 +276,7 @@ class Specialization:
                            else (None, self.feeds[i]) for i in step.per_call_inputs]
         self._bound_feeds = [self.feeds[i] for i in step.bound_inputs]
         self._fresh = step.fresh_outputs
-        self._n_outputs = len(self.graph.outputs)
+        self._n_outputs = len(self._traced[0].outputs)
 
     def _effects_keep_guards(self):
         """Whether this specialization's own effects leave its own guards holding (its `.grad`
@@ -373,7 +414,7 @@ class Specialization:
         from ..runtime.native import describe
 
         parts = [describe(self.executable.step, llvm, asm)]
-        if self.backward_graph is not None:
+        if self.has_backward:
             parts.append("== backward, run when autograd reaches the outputs")
             parts.append(describe(self.backward_executable.step, llvm, asm))
         return "\n".join(parts)
@@ -399,6 +440,20 @@ class Specialization:
             lines.append("== optimized backward graph, run when autograd reaches the outputs")
             lines.append(format_graph(self.backward_graph))
         return "\n".join(lines)
+
+
+_STRIP = passes.PIPELINE[0][0]
+
+
+def _strip_markers(graph, log):
+    """The pipeline's first pass, which removes the autodiff markers (their VJP rules are
+    closures no key can describe, and no code runs them once the backward is derived)."""
+    assert _STRIP == "strip_autodiff_markers"
+    before = len(graph.nodes)
+    graph = passes.PIPELINE[0][1](graph)
+    if log is not None:
+        log.append((_STRIP, before, len(graph.nodes)))
+    return graph
 
 
 def _add_timings(total, more):

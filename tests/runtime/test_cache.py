@@ -191,6 +191,36 @@ def test_a_new_process_loads_the_step_from_disk(cache_dir):
         assert runs[1][4] == []
 
 
+def test_a_hit_skips_the_optimization_passes(cache_dir):
+    """The key covers the traced graph (markers stripped): a hit runs no other pass, and the
+    optimized graph is made only when something asks for it (explain)."""
+    def make():
+        w = llgrad.tensor(np.linspace(-1, 1, 12, dtype=np.float32).reshape(4, 3),
+                          requires_grad=True)
+
+        def step(x):
+            loss = ((x @ w).tanh() * 1.0 + 0.0).sum()
+            loss.backward()
+            return loss
+
+        return llgrad.compile(step, backend="llvm"), w
+
+    x = llgrad.tensor(np.linspace(0, 1, 8, dtype=np.float32).reshape(2, 4))
+    cold, w_cold = make()
+    want = cold(x).item()
+    forget_in_memory()
+    warm, w_warm = make()
+    assert warm(x).item() == want
+    np.testing.assert_array_equal(w_warm.grad.numpy(), w_cold.grad.numpy())
+    assert (warm.stats["compiles"], warm.stats["disk_hits"]) == (0, 1)
+    spec = warm.specializations[0]
+    assert spec._optimized == [None, None]
+    assert [name for name, _, _ in spec.pass_log] == ["strip_autodiff_markers"]
+    text = warm.explain(x)
+    assert "== optimized graph" in text and "dce" in text
+    assert len(spec.graph.nodes) == len(cold.specializations[0].graph.nodes)
+
+
 def test_the_direct_llvm_calls_agree_with_llvmlite():
     """What llvm._CAPI reads of the host (it decides the cache key) equals what llvmlite's
     bindings say, and the entry names native.py loads are the ones the code generator emits."""
