@@ -38,7 +38,6 @@ directory that cannot be written (read-only, a file, full disk) gives one warnin
 and compilation goes on in memory.
 """
 import errno
-import hashlib
 import json
 import os
 import re
@@ -49,6 +48,9 @@ import time
 import warnings
 
 import numpy as np
+
+from ..compiler.dtypes import DType
+from ..compiler.primitive import REGISTRY, Aval, Primitive
 
 MAGIC = b"LLGRADKC"
 FORMAT = 1
@@ -125,6 +127,47 @@ def report(text):
     print(f"llgrad cache: {text}", file=sys.stderr)
 
 
+# ---- hashes ----------------------------------------------------------------------------------------
+#
+# Importing hashlib loads OpenSSL's libcrypto: 5-8 ms of CPU, a sixth of a warm start's budget.
+# A warm start hashes little (keys, entries of tens of KB, the compiler's source), so it uses
+# CPython's own SHA-256 and BLAKE2 modules, which give the same digests; hashlib's (faster on
+# large data) once something has imported it, or for data over a megabyte.
+
+_BIG = 1 << 20
+
+
+def _builtin(names, attribute):
+    for name in names:
+        try:
+            return getattr(__import__(name), attribute)
+        except (ImportError, AttributeError):
+            continue
+    return None
+
+
+_own_sha256 = _builtin(("_sha2", "_sha256"), "sha256")  # (CPython 3.12+, 3.11)
+_own_blake2b = _builtin(("_blake2",), "blake2b")
+
+
+def sha256(data=b""):
+    """A SHA-256 hash object over `data`."""
+    if _own_sha256 is None or len(data) > _BIG or "hashlib" in sys.modules:
+        import hashlib
+
+        return hashlib.sha256(data)
+    return _own_sha256(data)
+
+
+def _blake2b():
+    """A 256-bit BLAKE2b hash object."""
+    if _own_blake2b is None or "hashlib" in sys.modules:
+        import hashlib
+
+        return hashlib.blake2b(digest_size=32)
+    return _own_blake2b(digest_size=32)
+
+
 # ---- keys ----------------------------------------------------------------------------------------
 
 _fingerprint = None
@@ -139,16 +182,17 @@ def source_fingerprint():
 
         roots = [os.path.dirname(os.path.abspath(compiler.__file__)),
                  os.path.dirname(os.path.abspath(__file__))]
-        digest = hashlib.sha256()
+        digest = _blake2b()  # (fast without OpenSSL: the source is ~0.5 MB)
         for root in roots:
             paths = []
             for folder, dirs, files in os.walk(root):
                 dirs[:] = sorted(d for d in dirs if d != "__pycache__")
                 paths += [os.path.join(folder, f) for f in files if f.endswith(".py")]
             for path in sorted(paths):
-                digest.update(os.path.relpath(path, os.path.dirname(root)).encode() + b"\0")
                 with open(path, "rb") as f:
-                    digest.update(hashlib.sha256(f.read()).digest())
+                    text = f.read()
+                name = os.path.relpath(path, os.path.dirname(root)).encode()
+                digest.update(name + b"\0" + len(text).to_bytes(8, "little") + text)
         _fingerprint = digest.hexdigest()
     return _fingerprint
 
@@ -192,7 +236,7 @@ class Key:
         self.kind = kind
         self.parts = dict(parts, kind=kind)
         text = json.dumps(self.parts, sort_keys=True, separators=(",", ":"))
-        self.digest = hashlib.sha256(text.encode()).hexdigest()
+        self.digest = sha256(text.encode()).hexdigest()
         self.about = about or {}
 
     def __repr__(self):
@@ -223,8 +267,6 @@ def graph_digest(graph):
     """SHA-256 of the graph's canonical form: values numbered by position (inputs, then node
     outputs in order), each node as its primitive's name, input numbers, parameters sorted by
     name and output avals; then the outputs. Raises Uncacheable for what it cannot describe."""
-    from ..compiler.primitive import REGISTRY
-
     known = _known_primitives
     numbers = {}
     for v in graph.inputs:
@@ -255,7 +297,7 @@ def graph_digest(graph):
     canonical = {"inputs": [_encode_aval(v.aval) for v in graph.inputs], "nodes": nodes,
                  "outputs": outputs}
     text = json.dumps(canonical, separators=(",", ":"), allow_nan=False)
-    return hashlib.sha256(text.encode()).hexdigest()
+    return sha256(text.encode()).hexdigest()
 
 
 _OURS = (__name__.rsplit(".", 2)[0] + ".compiler",)  # "llgrad.compiler"
@@ -269,9 +311,6 @@ def _encode_aval(aval):
 def _encode(value):
     """A parameter as JSON that says exactly what it is (tagged: a tuple is not a list, 1.0 is
     not 1, floats by hex so -0.0 and NaN payloads stay apart)."""
-    from ..compiler.dtypes import DType
-    from ..compiler.primitive import Aval, Primitive
-
     kind = type(value)
     if value is None or kind is bool or kind is str:
         return value
@@ -290,7 +329,7 @@ def _encode(value):
             raise Uncacheable(f"an array parameter of dtype {value.dtype}")
         data = np.ascontiguousarray(value)
         return ["a", data.dtype.str, [int(d) for d in data.shape],
-                hashlib.sha256(data.tobytes()).hexdigest()]
+                sha256(data.tobytes()).hexdigest()]
     if isinstance(value, np.generic) and value.dtype.kind in "biufc":
         return ["s", value.dtype.str, value.tobytes().hex()]
     if isinstance(value, DType):
@@ -329,6 +368,8 @@ def encode(key, plan, blobs):
     header = {"key": key.digest, "kind": key.kind, "parts": key.parts, "plan": plan,
               "blobs": table, "about": dict(key.about, written=time.time(), pid=os.getpid())}
     text = json.dumps(header, separators=(",", ":"), allow_nan=False).encode()
+    import hashlib  # (writing follows a compilation: no warm start to save time for)
+
     digest = hashlib.sha256()
     pieces = [_PREFIX.pack(MAGIC, FORMAT, len(text)), text] + [bytes(d) for d in blobs.values()]
     for piece in pieces:
@@ -350,7 +391,7 @@ def decode(data, key=None):
     if length > MAX_HEADER or _PREFIX.size + length + _DIGEST > len(data):
         raise EntryError("truncated (the header runs past the end of the file)")
     body = memoryview(data)[:len(data) - _DIGEST]
-    if hashlib.sha256(body).digest() != bytes(data[len(data) - _DIGEST:]):
+    if sha256(body).digest() != bytes(data[len(data) - _DIGEST:]):
         raise EntryError("corrupt or truncated (checksum mismatch)")
     try:
         header = json.loads(bytes(body[_PREFIX.size:_PREFIX.size + length]).decode())
