@@ -1181,31 +1181,50 @@ def _stride(view, axis):
 _COMBINE_PRIMITIVE = {"add": "add", "max": "maximum", "min": "minimum"}
 
 # Column blocks of a column-form reduction: independent, so they can run on several threads.
-COLUMN_BLOCK = 256
+# A block is at least MIN_COLUMN_BLOCK columns and grows (doubling, up to MAX_COLUMN_BLOCK) while
+# at least COLUMN_BLOCKS_WANTED blocks remain: each row is read in runs as long as the block
+# (1 KiB runs 16 KiB apart defeat the prefetcher; a 4096-column sum ran 1.4x slower in blocks
+# of 256 than of 1024), and the blocks still give every thread of a small machine work.
+MIN_COLUMN_BLOCK = 256
+MAX_COLUMN_BLOCK = 2048
+COLUMN_BLOCKS_WANTED = 4
+
+
+def column_block(extent):
+    """Columns per block for a column loop of `extent` (shapes only: the same for any thread
+    count), or None when the loop stays whole (too short, or no block divides it)."""
+    if extent < 2 * MIN_COLUMN_BLOCK or extent % MIN_COLUMN_BLOCK:
+        return None
+    block = MIN_COLUMN_BLOCK
+    while (2 * block <= MAX_COLUMN_BLOCK and extent % (2 * block) == 0
+           and extent // (2 * block) >= COLUMN_BLOCKS_WANTED):
+        block *= 2
+    return block
 
 
 def _blocked(statements, var, extent):
-    """The column-form nest with its column loops cut into blocks of COLUMN_BLOCK columns
-    under one outer loop over blocks: every column is still computed by the same statements
-    in the same order, a block at a time (and the blocks can run in parallel). Only when the
-    block divides the columns evenly (loop extents are constants)."""
-    if extent < 2 * COLUMN_BLOCK or extent % COLUMN_BLOCK:
+    """The column-form nest with its column loops cut into blocks (`column_block`) under one
+    outer loop over blocks: every column is still computed by the same statements in the same
+    order, a block at a time (and the blocks can run in parallel). Only when a block divides
+    the columns evenly (loop extents are constants)."""
+    width = column_block(extent)
+    if width is None:
         return statements
     block = Var("jb")
-    column = add(mul(block, Const(COLUMN_BLOCK, INDEX)), var)
+    column = add(mul(block, Const(width, INDEX)), var)
 
     def shrink(body):
         result = []
         for s in body:
             if isinstance(s, Loop):
-                extent_here = COLUMN_BLOCK if s.var.name == var.name else s.extent
+                extent_here = width if s.var.name == var.name else s.extent
                 result.append(Loop(s.var, extent_here, shrink(s.body), s.vector))
             else:
                 result.append(s)
         return result
 
     inner = substitute_statements(shrink(statements), {var.name: column})
-    return [Loop(block, extent // COLUMN_BLOCK, inner)]
+    return [Loop(block, extent // width, inner)]
 
 
 def _initial(how, dtype, reduced_numel):
