@@ -127,7 +127,7 @@ def report(text):
     print(f"llgrad cache: {text}", file=sys.stderr)
 
 
-# ---- hashes ----------------------------------------------------------------------------------------
+# ---- hashes --------------------------------------------------------------------------------------
 #
 # Importing hashlib loads OpenSSL's libcrypto: 5-8 ms of CPU, a sixth of a warm start's budget.
 # A warm start hashes little (keys, entries of tens of KB, the compiler's source), so it uses

@@ -119,7 +119,7 @@ def _native_call(spec, step, names, lines):
 
 def _outputs(spec, names):
     fresh = {k for k, _, _ in spec._fresh}
-    n = len(spec._traced[0].outputs)
+    n = spec._n_outputs
     everything = ", ".join(f"o{k}" if k in fresh else "None" for k in range(n))
     lines = [f"    everything = [{everything}]"] if n else ["    everything = []"]
     lines.append(f"    results = everything[:{spec.n_results}]")

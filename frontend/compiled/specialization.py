@@ -194,26 +194,21 @@ class Specialization:
         self.verify = verify
         self.has_backward = backward_graph is not None
         lazy = backend == "llvm" and not verify
-        if lazy:  # the markers go first: the kernel cache keys the graph without them
+        self._graphs = _Graphs(forward, backward_graph, self.pass_log, verify, lazy)
+        if lazy:
+            self.timings["passes"] = self._graphs.strip_time
+            forward, backward_graph = self._graphs.traced
+        else:
             start = time.perf_counter()
-            forward = _strip_markers(forward, self.pass_log)
-            if backward_graph is not None:
-                backward_graph = _strip_markers(backward_graph, None)
+            forward, backward_graph = self._graphs.optimized(0), self._graphs.optimized(1)
             self.timings["passes"] = time.perf_counter() - start
-        self._traced = (forward, backward_graph)
-        self._optimized = [None, None]
-        if not lazy:
-            start = time.perf_counter()
-            self._optimize(0), self._optimize(1)
-            self.timings["passes"] = time.perf_counter() - start
-            forward, backward_graph = self._optimized
         plan = self._backend_plan(tracer, effects, flat_args, forward_inputs, forward)
-        plan.optimize = functools.partial(self._optimize, 0) if lazy else None
+        plan.optimize = functools.partial(self._graphs.optimized, 0) if lazy else None
         self.executable = BACKENDS[backend](forward, plan)
         _add_timings(self.timings, self.executable.timings)
         if self.has_backward:
             self.backward_executable = BACKENDS[backend](backward_graph, Plan(
-                optimize=functools.partial(self._optimize, 1) if lazy else None))
+                optimize=functools.partial(self._graphs.optimized, 1) if lazy else None))
             _add_timings(self.timings, self.backward_executable.timings)
         self._native = getattr(self.executable, "step", None)
         self._version_boxes = self._boxes_binding = None
@@ -224,29 +219,15 @@ class Specialization:
         if self._native is not None:
             self.fast = fastpath.build(self)
 
-    def _optimize(self, which):
-        """The optimized forward (0) or backward (1) graph, optimized on first use."""
-        if self._optimized[which] is None and self._traced[which] is not None:
-            traced = self._traced[which]
-            log = self.pass_log if which == 0 else None
-            stripped = self.pass_log and self.pass_log[0][0] == _STRIP  # (the lazy case)
-            graph = passes.run_pipeline(traced, verify=self.verify, log=log,
-                                        start=1 if stripped else 0)
-            if [v.aval for v in graph.inputs] != [v.aval for v in traced.inputs] or [
-                    v.aval for v in graph.outputs] != [v.aval for v in traced.outputs]:
-                raise AssertionError("the optimization passes changed the graph's interface")
-            self._optimized[which] = graph
-        return self._optimized[which]
-
     @property
     def graph(self):
         """The optimized forward graph."""
-        return self._optimize(0)
+        return self._graphs.optimized(0)
 
     @property
     def backward_graph(self):
         """The optimized backward graph, or None."""
-        return self._optimize(1)
+        return self._graphs.optimized(1)
 
     def _backend_plan(self, tracer, effects, flat_args, forward_inputs, graph):
         """Which outputs overwrite which inputs in place (state of the same shape and dtype),
@@ -276,7 +257,7 @@ class Specialization:
                            else (None, self.feeds[i]) for i in step.per_call_inputs]
         self._bound_feeds = [self.feeds[i] for i in step.bound_inputs]
         self._fresh = step.fresh_outputs
-        self._n_outputs = len(self._traced[0].outputs)
+        self._n_outputs = len(self._graphs.traced[0].outputs)
 
     def _effects_keep_guards(self):
         """Whether this specialization's own effects leave its own guards holding (its `.grad`
@@ -442,18 +423,47 @@ class Specialization:
         return "\n".join(lines)
 
 
-_STRIP = passes.PIPELINE[0][0]
+class _Graphs:
+    """A specialization's forward (0) and backward (1) graphs, traced and optimized. `lazy`:
+    only the first pass, which strips the autodiff markers, runs now (their VJP rules are
+    closures no key can say, and nothing runs them once the backward is derived): the native
+    back end keys the stripped graph and calls `optimized` for the other passes only when the
+    kernel cache has no code for it. (The back end holds `optimized`, not the specialization.)"""
 
+    def __init__(self, forward, backward, log, verify, lazy):
+        self.log, self.verify, self.lazy = log, verify, lazy
+        self.strip_time = 0.0
+        if lazy:
+            assert passes.PIPELINE[0][0] == "strip_autodiff_markers"
+            start = time.perf_counter()
+            forward = self._strip(forward, log)
+            if backward is not None:
+                backward = self._strip(backward, None)
+            self.strip_time = time.perf_counter() - start
+        self.traced = (forward, backward)
+        self._optimized = [None, None]
 
-def _strip_markers(graph, log):
-    """The pipeline's first pass, which removes the autodiff markers (their VJP rules are
-    closures no key can describe, and no code runs them once the backward is derived)."""
-    assert _STRIP == "strip_autodiff_markers"
-    before = len(graph.nodes)
-    graph = passes.PIPELINE[0][1](graph)
-    if log is not None:
-        log.append((_STRIP, before, len(graph.nodes)))
-    return graph
+    @staticmethod
+    def _strip(graph, log):
+        before = len(graph.nodes)
+        graph = passes.PIPELINE[0][1](graph)
+        if log is not None:
+            log.append((passes.PIPELINE[0][0], before, len(graph.nodes)))
+        return graph
+
+    def optimized(self, which):
+        """The optimized graph (None: no backward), optimized on first use. The passes must keep
+        the interface: the in-place plan was read from the traced graph's."""
+        traced = self.traced[which]
+        if self._optimized[which] is None and traced is not None:
+            graph = passes.run_pipeline(traced, verify=self.verify,
+                                        log=self.log if which == 0 else None,
+                                        start=1 if self.lazy else 0)
+            if [v.aval for v in graph.inputs] != [v.aval for v in traced.inputs] or [
+                    v.aval for v in graph.outputs] != [v.aval for v in traced.outputs]:
+                raise AssertionError("the optimization passes changed the graph's interface")
+            self._optimized[which] = graph
+        return self._optimized[which]
 
 
 def _add_timings(total, more):

@@ -214,7 +214,7 @@ def test_a_hit_skips_the_optimization_passes(cache_dir):
     np.testing.assert_array_equal(w_warm.grad.numpy(), w_cold.grad.numpy())
     assert (warm.stats["compiles"], warm.stats["disk_hits"]) == (0, 1)
     spec = warm.specializations[0]
-    assert spec._optimized == [None, None]
+    assert spec._graphs._optimized == [None, None]
     assert [name for name, _, _ in spec.pass_log] == ["strip_autodiff_markers"]
     text = warm.explain(x)
     assert "== optimized graph" in text and "dce" in text
