@@ -12,7 +12,7 @@ whichever target machine compiles them.
 `compile_module(ir_text, target)` parses, verifies, optimizes and emits a module and returns a
 `LoadedCode` whose functions can be called through their addresses. Phases are timed.
 
-Loading object code (from the kernel cache) needs a dozen of llvmlite's C functions, not its
+Loading object code (from the kernel cache) needs some twenty of llvmlite's C functions, not its
 Python bindings, whose import costs 30-80 ms (some thirty modules declaring several hundred
 ctypes signatures, and llvmlite.ir): a process that only loads cached code calls those functions
 through `_CAPI`, and llvmlite.binding is imported on the first code generation (`_binding()`).
