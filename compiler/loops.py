@@ -581,8 +581,11 @@ SCRATCH_PREFIXES = ("a", "r")
 # Scratch up to this size lives on each invocation's stack.
 STACK_SCRATCH_BYTES = 128 * 1024
 # Work below this many element-operations per kernel stays on one thread: starting a region
-# costs about a microsecond, waking a sleeping worker tens.
-PARALLEL_MIN_WORK = 1 << 16
+# costs about a microsecond, waking a sleeping worker tens, and on a busy machine a worker that
+# joined and lost its core holds the region for a time slice. At 1 << 16 the 64-128-128-10
+# step's one parallel kernel (an SGD update of 16K weights, ~10 us) made the 2-thread step
+# take 2x the 1-thread one (214 vs 100 us at load ~1.5); now it runs serially (110 us).
+PARALLEL_MIN_WORK = 1 << 18
 # A chunk carries about this much work, whatever the thread count (the chunking, and so every
 # result bit, must not depend on it).
 CHUNK_WORK = 1 << 14
