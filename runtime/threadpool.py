@@ -97,13 +97,15 @@ def __getattr__(name):
 MAX_THREADS = 256  # the caller and up to 255 workers
 # Pause iterations an idle worker spins before it sleeps, and a caller waits for the workers
 # inside its region before it sleeps. A pause took 26 ns on the Zen 3 machine this was tuned
-# on, so this is ~0.1 ms: it covers the serial code between two regions of a step and most of
-# Python's overhead between two steps (a region issued within it costs ~0.1-0.5 us; from sleep
-# the caller pays a FUTEX_WAKE, ~3-9 us, and a worker reaches its chunk ~6-30 us later). It is
-# short because spinning hurts when the machine is oversubscribed: with another process on
-# one of the 2 cores, a 2-thread loop ran 0.7x as fast as 1 thread with a 0.3 ms spin, 0.9-1.0x
-# with 0.08-0.1 ms.
-DEFAULT_SPIN = 4_000
+# on, so this is ~1 ms: it covers the serial code between two regions of a step and Python's
+# overhead between two steps. A region issued within it costs ~0.1-0.5 us; a worker woken from
+# sleep by FUTEX_WAKE tends to be placed on the waking caller's CPU (wake-affine), where it waits
+# while the caller spins: with a 0.1 ms spin, a 256^3 GEMM at 2 threads ran at 0.6-0.7 ms (slower
+# than one thread's 0.39) in 5 of 12 batches of 50 calls, with 1 ms in none (0.29-0.46 ms).
+# The cost: an idle worker burns up to 1 ms of a core after each region, which an
+# oversubscribed machine feels (with another process on one of 2 cores, a 2-thread loop ran
+# 0.7x as fast as 1 thread with a 0.3 ms spin; set_spin_iterations lowers it).
+DEFAULT_SPIN = 40_000
 
 _SYS_FUTEX = {"x86_64": 202, "amd64": 202, "aarch64": 98}
 _FUTEX_WAIT_PRIVATE = 128
