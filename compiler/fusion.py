@@ -364,7 +364,37 @@ class Fusion:
                 a, b = self.group_of[producer], self.group_of[node]
                 if a is not b:
                     self._try_merge(a, b)
+        self._merge_sibling_rows()
         self.groups = [g for g in self.groups if g.nodes]
+
+    def _merge_sibling_rows(self):
+        """Row groups over the same domain that read a value in common merge too, though neither
+        feeds the other: the shared operand is then read from memory once (a layer norm's weight
+        and bias gradients both sum the output gradient over the rows: 24 MB of reads become 16
+        for 2048x1024). The usual checks apply (aligned reads, no cycle through a third group)."""
+        rows = [g for g in self.groups if g.nodes and g.domain[0] == "row"]
+        leaves = {id(g): self._values_read(g) for g in rows}
+        for i, a in enumerate(rows):
+            for b in rows[i + 1:]:
+                if a.nodes and b.nodes and a.domain == b.domain and \
+                        leaves[id(a)] & leaves[id(b)] and self._try_merge(a, b):
+                    leaves[id(a)] |= leaves[id(b)]
+
+    def _values_read(self, group):
+        """Graph inputs and root values the group's nodes read (through inlined values)."""
+        found, seen = set(), set()
+        stack = [v for node in group.nodes for v in node.inputs]
+        while stack:
+            value = stack.pop()
+            if value in seen:
+                continue
+            seen.add(value)
+            node = value.node
+            if node is None or self.is_root(node) or node in self.absorbed:
+                found.add(value)
+            elif self.kinds[node] != "constant":
+                stack.extend(node.inputs)
+        return found
 
     def root_producers(self, node):
         """Root nodes whose values `node` reads, seen through inlined values and remaps."""

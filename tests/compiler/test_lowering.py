@@ -348,3 +348,30 @@ def test_column_max_is_a_blend_and_a_store_not_a_masked_store(op):
     step = fn.specializations[0].executable.step
     assembly = runtime_llvm.emit_assembly(step.ir_text, step.target)
     assert "maskmov" not in assembly
+
+
+def test_sibling_column_reductions_share_one_pass():
+    """A layer norm's weight and bias gradients both sum over the rows and read the output
+    gradient: one kernel computes both (the gradient is read once), and the values are eager's."""
+    import llgrad
+
+    rng = np.random.default_rng(5)
+    x = llgrad.tensor(rng.standard_normal((64, 256)).astype(np.float32), requires_grad=True)
+    g = llgrad.tensor(rng.standard_normal((64, 256)).astype(np.float32))
+    w = llgrad.ones(256, requires_grad=True)
+    b = llgrad.zeros(256, requires_grad=True)
+
+    def step(x, g):
+        x.grad = w.grad = b.grad = None
+        llgrad.nn.functional.layer_norm(x, (256,), w, b).backward(g)
+        return x.grad, w.grad, b.grad
+
+    want = [t.numpy().copy() for t in step(x, g)]
+    compiled = llgrad.compile(step)
+    got = [t.numpy().copy() for t in compiled(x, g)]
+    assert compiled.stats["executions"]["llvm"] == 1
+    for a, e in zip(got, want):
+        np.testing.assert_allclose(a, e, rtol=1e-5, atol=1e-5)
+    kernels = compiled.specializations[0].executable.step.program.kernels
+    rows = [k.name for k in kernels if k.name.endswith("_row")]
+    assert len(rows) == 2, rows  # the row pass (dx) and one column pass (dw, db)
