@@ -320,6 +320,27 @@ def _shape_str(shape):
     return "[" + ", ".join(map(str, shape)) + "]"
 
 
+def _window_args(name, kernel_size, stride, padding):
+    """(kernel, stride, padding) of a 2-d pooling call as pairs, with PyTorch's checks and error
+    texts (`name` is the function they name; stride defaults to the kernel)."""
+    kernel = _pair_arg(kernel_size, "kernel_size")
+    if len(kernel) not in (1, 2):
+        raise RuntimeError(f"{name}: kernel_size must either be a single int, or a tuple of "
+                           "two ints")
+    kernel = _two(kernel)
+    stride = [] if stride is None else _pair_arg(stride, "stride")
+    if len(stride) not in (0, 1, 2):
+        raise RuntimeError(f"{name}: stride must either be omitted, a single int, or a tuple "
+                           "of two ints")
+    stride = _two(stride, kernel)
+    padding = _pair_arg(padding, "padding")
+    if len(padding) not in (1, 2):
+        raise RuntimeError(f"{name}: padding must either be a single int, or a tuple of two "
+                           "ints")
+    padding = _two(padding)
+    return kernel, stride, padding
+
+
 def max_pool2d_with_indices(input: Tensor, kernel_size: int | Sequence[int],
                             stride: int | Sequence[int] | None = None,
                             padding: int | Sequence[int] = 0, dilation: int | Sequence[int] = 1,
@@ -327,21 +348,7 @@ def max_pool2d_with_indices(input: Tensor, kernel_size: int | Sequence[int],
                             return_indices: bool = False) -> tuple[Tensor, Tensor]:
     """Max over KH x KW windows of the last two dimensions; (values, indices): each maximum's
     flat position h * W + w in its plane."""
-    kernel = _pair_arg(kernel_size, "kernel_size")
-    if len(kernel) not in (1, 2):
-        raise RuntimeError("max_pool2d: kernel_size must either be a single int, or a tuple of "
-                           "two ints")
-    kernel = _two(kernel)
-    stride = [] if stride is None else _pair_arg(stride, "stride")
-    if len(stride) not in (0, 1, 2):
-        raise RuntimeError("max_pool2d: stride must either be omitted, a single int, or a tuple "
-                           "of two ints")
-    stride = _two(stride, kernel)
-    padding = _pair_arg(padding, "padding")
-    if len(padding) not in (1, 2):
-        raise RuntimeError("max_pool2d: padding must either be a single int, or a tuple of two "
-                           "ints")
-    padding = _two(padding)
+    kernel, stride, padding = _window_args("max_pool2d", kernel_size, stride, padding)
     dilation = _pair_arg(dilation, "dilation")
     if len(dilation) not in (1, 2):
         raise RuntimeError("max_pool2d: dilation must be either a single int, or a tuple of two "
@@ -377,21 +384,7 @@ def avg_pool2d(input: Tensor, kernel_size: int | Sequence[int],
                ceil_mode: bool = False, count_include_pad: bool = True,
                divisor_override: int | None = None) -> Tensor:
     """Mean over KH x KW windows of the last two dimensions."""
-    kernel = _pair_arg(kernel_size, "kernel_size")
-    if len(kernel) not in (1, 2):
-        raise RuntimeError("avg_pool2d: kernel_size must either be a single int, or a tuple of "
-                           "two ints")
-    kernel = _two(kernel)
-    stride = [] if stride is None else _pair_arg(stride, "stride")
-    if len(stride) not in (0, 1, 2):
-        raise RuntimeError("avg_pool2d: stride must either be omitted, a single int, or a tuple "
-                           "of two ints")
-    stride = _two(stride, kernel)
-    padding = _pair_arg(padding, "padding")
-    if len(padding) not in (1, 2):
-        raise RuntimeError("avg_pool2d: padding must either be a single int, or a tuple of two "
-                           "ints")
-    padding = _two(padding)
+    kernel, stride, padding = _window_args("avg_pool2d", kernel_size, stride, padding)
     if divisor_override is not None and int(divisor_override) == 0:
         raise RuntimeError("divisor must be not zero")
     if input.ndim < 3:

@@ -509,6 +509,29 @@ class RNNBase(Module):
     def _time_major(self, input):
         return shape.transpose(input, 0, 1) if self.batch_first else input
 
+    def _forward_with_hidden_state(self, input, hx):
+        """RNN's and GRU's forward after their input checks: one hidden state (no cell state),
+        checked and shaped as PyTorch does."""
+        input, is_batched, batch_dim = self._prepare(input)
+        if hx is not None:
+            if not is_batched:
+                if hx.dim() != 2:
+                    raise RuntimeError(f"For unbatched 2-D input, hx should also be 2-D but got "
+                                       f"{hx.dim()}-D tensor")
+                hx = shape.unsqueeze(hx, 1)
+            elif hx.dim() != 3:
+                raise RuntimeError(f"For batched 3-D input, hx should also be 3-D but got "
+                                   f"{hx.dim()}-D tensor")
+        else:
+            hx = self._zeros(input, self.hidden_size)
+        self.check_forward_args(input, hx, None)
+        output, final = self._run(self._time_major(input), _unbind0(hx))
+        hidden = shape.stack(final, 0)
+        output = self._finish(output, is_batched, batch_dim)
+        if not is_batched:
+            hidden = shape.squeeze(hidden, 1)
+        return output, hidden
+
 
 class RNN(RNNBase):
     """Elman RNN: h_t = tanh(x_t W_ih^T + b_ih + h_{t-1} W_hh^T + b_hh) (or ReLU)."""
@@ -536,25 +559,7 @@ class RNN(RNNBase):
         if input.dim() not in (2, 3):
             raise ValueError(f"RNN: Expected input to be 2D or 3D, got {input.dim()}D tensor "
                              f"instead")
-        input, is_batched, batch_dim = self._prepare(input)
-        if hx is not None:
-            if not is_batched:
-                if hx.dim() != 2:
-                    raise RuntimeError(f"For unbatched 2-D input, hx should also be 2-D but got "
-                                       f"{hx.dim()}-D tensor")
-                hx = shape.unsqueeze(hx, 1)
-            elif hx.dim() != 3:
-                raise RuntimeError(f"For batched 3-D input, hx should also be 3-D but got "
-                                   f"{hx.dim()}-D tensor")
-        else:
-            hx = self._zeros(input, self.hidden_size)
-        self.check_forward_args(input, hx, None)
-        output, final = self._run(self._time_major(input), _unbind0(hx))
-        hidden = shape.stack(final, 0)
-        output = self._finish(output, is_batched, batch_dim)
-        if not is_batched:
-            hidden = shape.squeeze(hidden, 1)
-        return output, hidden
+        return self._forward_with_hidden_state(input, hx)
 
 
 class LSTM(RNNBase):
@@ -620,25 +625,7 @@ class GRU(RNNBase):
             raise _packed_sequence_error(type(self).__name__)
         if input.dim() not in (2, 3):
             raise ValueError(f"GRU: Expected input to be 2D or 3D, got {input.dim()}D instead")
-        input, is_batched, batch_dim = self._prepare(input)
-        if hx is not None:
-            if not is_batched:
-                if hx.dim() != 2:
-                    raise RuntimeError(f"For unbatched 2-D input, hx should also be 2-D but got "
-                                       f"{hx.dim()}-D tensor")
-                hx = shape.unsqueeze(hx, 1)
-            elif hx.dim() != 3:
-                raise RuntimeError(f"For batched 3-D input, hx should also be 3-D but got "
-                                   f"{hx.dim()}-D tensor")
-        else:
-            hx = self._zeros(input, self.hidden_size)
-        self.check_forward_args(input, hx, None)
-        output, final = self._run(self._time_major(input), _unbind0(hx))
-        hidden = shape.stack(final, 0)
-        output = self._finish(output, is_batched, batch_dim)
-        if not is_batched:
-            hidden = shape.squeeze(hidden, 1)
-        return output, hidden
+        return self._forward_with_hidden_state(input, hx)
 
 
 # ---- cells --------------------------------------------------------------------------------------
