@@ -19,6 +19,7 @@ import pytest
 import llgrad
 
 from conftest import report_share
+from llgrad.bench import cases as bench_cases
 from test_native import mlp_data
 
 MEDIUM = ((784, 512, 512, 10), 128)
@@ -46,55 +47,6 @@ def mlp_step(lib, sizes, optimizer):
         return loss
 
     return step
-
-
-def jax_step(sizes, optimizer):
-    jax = pytest.importorskip("jax")
-    jnp = jax.numpy
-    key = jax.random.PRNGKey(0)
-    params = []
-    for a, b in zip(sizes[:-1], sizes[1:]):
-        key, k1 = jax.random.split(key)
-        params.append((jax.random.normal(k1, (b, a)) / np.sqrt(a), jnp.zeros(b)))
-    zeros = jax.tree_util.tree_map(jnp.zeros_like, params)
-
-    def loss_fn(params, x, y):
-        h = x
-        for i, (w, b) in enumerate(params):
-            h = h @ w.T + b
-            if i < len(params) - 1:
-                h = jax.nn.relu(h)
-        logp = jax.nn.log_softmax(h)
-        return -jnp.mean(jnp.take_along_axis(logp, y[:, None], axis=1))
-
-    def sgd(params, state, grads):
-        state = jax.tree_util.tree_map(lambda m, g: 0.9 * m + g, state[0], grads)
-        return jax.tree_util.tree_map(lambda p, m: p - 0.01 * m, params, state), (state,)
-
-    def adam(params, state, grads):
-        m, v, t = state
-        t = t + 1
-        m = jax.tree_util.tree_map(lambda m, g: 0.9 * m + 0.1 * g, m, grads)
-        v = jax.tree_util.tree_map(lambda v, g: 0.999 * v + 0.001 * g * g, v, grads)
-        c1, c2 = 1 - 0.9 ** t, 1 - 0.999 ** t
-        params = jax.tree_util.tree_map(
-            lambda p, m, v: p - 1e-3 * (m / c1) / (jnp.sqrt(v / c2) + 1e-8), params, m, v)
-        return params, (m, v, t)
-
-    update = sgd if optimizer == "sgd" else adam
-    state = [params, (zeros,) if optimizer == "sgd" else (zeros, zeros, 0.0)]
-
-    @jax.jit
-    def step(params, opt_state, x, y):
-        loss, grads = jax.value_and_grad(loss_fn)(params, x, y)
-        params, opt_state = update(params, opt_state, grads)
-        return params, opt_state, loss
-
-    def run(x, y):
-        state[0], state[1], loss = step(state[0], state[1], x, y)
-        return loss.block_until_ready()
-
-    return run
 
 
 def _llgrad(benchmark, shape, optimizer, limits):
@@ -126,10 +78,12 @@ def _torch(benchmark, shape, optimizer, compiled=False):
 
 
 def _jax(benchmark, shape, optimizer):
+    """JAX's jit of the same step: llgrad bench's definition (PyTorch's SGD and Adam updates)."""
+    jax = pytest.importorskip("jax")
     (sizes, batch) = shape
     x, y = mlp_data(sizes, batch)
-    run = jax_step(sizes, optimizer)
-    assert np.isfinite(float(benchmark(run, x, y)))
+    run = bench_cases.jax_mlp_runner(jax, sizes, optimizer, x, y)
+    assert np.isfinite(float(benchmark(run)))
 
 
 CASES = [("mlp-sgd-128x784-512-512-10", MEDIUM, "sgd"),

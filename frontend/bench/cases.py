@@ -448,7 +448,9 @@ class NumpyMLP:
         return loss
 
 
-def _jax_mlp_runner(jax, sizes, optimizer, x, y):
+def jax_mlp_runner(jax, sizes, optimizer, x, y):
+    """A zero-argument callable running one jitted JAX training step (SGD with momentum or
+    Adam, as PyTorch updates) on x, y; benchmarks/test_scale.py uses it too."""
     jnp = jax.numpy
     params = [(jnp.asarray(w), jnp.asarray(b)) for w, b in _init_params(sizes)]
     zeros = jax.tree_util.tree_map(jnp.zeros_like, params)
@@ -514,7 +516,7 @@ def _mlp(optimizer):
         return lambda: step(x, y)
 
     def jax_build(params, data, libs):
-        return _jax_mlp_runner(libs["jax"], params[1], optimizer, data["x"], data["y"])
+        return jax_mlp_runner(libs["jax"], params[1], optimizer, data["x"], data["y"])
 
     return _builders(llgrad_build, numpy_build, torch_build, jax_build)
 
