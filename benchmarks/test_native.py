@@ -19,6 +19,7 @@ import pytest
 import llgrad
 
 from conftest import report_share
+from llgrad.bench import cases as bench_cases
 
 SIZES = (64, 128, 128, 10)
 BATCH = 32
@@ -30,14 +31,18 @@ def mlp_data(sizes=SIZES, batch=BATCH, seed=0):
             rng.integers(0, sizes[-1], batch))
 
 
-def mlp_step(lib, sizes=SIZES):
+def mlp_step(lib, sizes=SIZES, optimizer="sgd"):
+    """The MLP training step (cross-entropy, SGD with momentum or Adam) for llgrad or torch."""
     lib.manual_seed(0)
     nn = lib.nn
     layers = []
     for a, b in zip(sizes[:-1], sizes[1:]):
         layers += [nn.Linear(a, b), nn.ReLU()]
     model = nn.Sequential(*layers[:-1])
-    opt = lib.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+    if optimizer == "sgd":
+        opt = lib.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+    else:
+        opt = lib.optim.Adam(model.parameters(), lr=1e-3)
 
     def step(x, y):
         opt.zero_grad()
@@ -47,41 +52,6 @@ def mlp_step(lib, sizes=SIZES):
         return loss
 
     return step
-
-
-def jax_mlp_step(sizes=SIZES):
-    jax = pytest.importorskip("jax")
-    jnp = jax.numpy
-    key = jax.random.PRNGKey(0)
-    params = []
-    for a, b in zip(sizes[:-1], sizes[1:]):
-        key, k1 = jax.random.split(key)
-        params.append((jax.random.normal(k1, (b, a)) / np.sqrt(a), jnp.zeros(b)))
-    momentum = jax.tree_util.tree_map(jnp.zeros_like, params)
-
-    def loss_fn(params, x, y):
-        h = x
-        for i, (w, b) in enumerate(params):
-            h = h @ w.T + b
-            if i < len(params) - 1:
-                h = jax.nn.relu(h)
-        logp = jax.nn.log_softmax(h)
-        return -jnp.mean(jnp.take_along_axis(logp, y[:, None], axis=1))
-
-    @jax.jit
-    def step(params, momentum, x, y):
-        loss, grads = jax.value_and_grad(loss_fn)(params, x, y)
-        momentum = jax.tree_util.tree_map(lambda m, g: 0.9 * m + g, momentum, grads)
-        params = jax.tree_util.tree_map(lambda p, m: p - 0.01 * m, params, momentum)
-        return params, momentum, loss
-
-    state = [params, momentum]
-
-    def run(x, y):
-        state[0], state[1], loss = step(state[0], state[1], x, y)
-        return loss.block_until_ready()
-
-    return run
 
 
 SMALL = "small-mlp-step-32x64-128-128-10"
@@ -98,9 +68,10 @@ def test_small_step_llgrad_native(benchmark):
 
 @pytest.mark.benchmark(group=SMALL, warmup=True, warmup_iterations=100)
 def test_small_step_jax_jit(benchmark):
+    jax = pytest.importorskip("jax")
     x, y = mlp_data()
-    run = jax_mlp_step()
-    assert np.isfinite(float(benchmark(run, x, y)))
+    run = bench_cases.jax_mlp_runner(jax, SIZES, "sgd", x, y)
+    assert np.isfinite(float(benchmark(run)))
 
 
 @pytest.mark.benchmark(group=SMALL, warmup=True, warmup_iterations=100)

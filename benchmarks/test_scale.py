@@ -20,33 +20,11 @@ import llgrad
 
 from conftest import report_share
 from llgrad.bench import cases as bench_cases
-from test_native import mlp_data
+from test_native import mlp_data, mlp_step
 
 MEDIUM = ((784, 512, 512, 10), 128)
 LARGE = ((1024, 2048, 2048, 10), 512)
 SMALL = ((64, 128, 128, 10), 32)
-
-
-def mlp_step(lib, sizes, optimizer):
-    lib.manual_seed(0)
-    nn = lib.nn
-    layers = []
-    for a, b in zip(sizes[:-1], sizes[1:]):
-        layers += [nn.Linear(a, b), nn.ReLU()]
-    model = nn.Sequential(*layers[:-1])
-    if optimizer == "sgd":
-        opt = lib.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
-    else:
-        opt = lib.optim.Adam(model.parameters(), lr=1e-3)
-
-    def step(x, y):
-        opt.zero_grad()
-        loss = nn.functional.cross_entropy(model(x), y)
-        loss.backward()
-        opt.step()
-        return loss
-
-    return step
 
 
 def _llgrad(benchmark, shape, optimizer, limits):
