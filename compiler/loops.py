@@ -28,7 +28,7 @@ class Buffer:
     """Memory a kernel reads or writes: a graph input, an escaping output, state written in place,
     a constant, or a temporary in the arena. Strides and offset are in elements."""
 
-    __slots__ = ("name", "dtype", "shape", "strides", "kind", "index")
+    __slots__ = ("name", "dtype", "shape", "strides", "kind", "index", "streamed")
 
     def __init__(self, name, dtype, shape, kind, strides=None):
         self.name = name
@@ -39,6 +39,9 @@ class Buffer:
         # on the stack of each invocation: each parallel chunk has its own)
         self.kind = kind
         self.index = None  # position in the entry's argument table, set by the memory plan
+        # A fresh output no kernel reads, big enough to be written with non-temporal stores
+        # (set by the lowering; such arrays are allocated aligned: runtime/memory.py).
+        self.streamed = False
 
     @property
     def nbytes(self):
@@ -386,7 +389,8 @@ def depends_on(expr, var):
 # ---- printing ----------------------------------------------------------------------------------
 
 def format_kernel(kernel):
-    params = ", ".join(f"{b.kind} {b!r}" for b in kernel.buffers)
+    params = ", ".join(f"{'streamed ' if b.streamed else ''}{b.kind} {b!r}"
+                       for b in kernel.buffers)
     lines = [f"kernel {kernel.name}({params}) {{"]
     _format_body(kernel.body, lines, "  ")
     lines.append("}")

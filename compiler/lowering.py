@@ -18,6 +18,7 @@ from .loops import (
     INDEX, Accumulate, Apply, Assign, Buffer, Check, Const, Kernel, Let, LibCall, Load, Local,
     STACK_SCRATCH_BYTES, Loop, Pointer, Ref, Store, Var, View, add, collapse_dimensions,
     contiguous_strides, hoist_invariants, index_of, mul, substitute_statements, walk, walk_exprs)
+from ..runtime.memory import STREAMED_OUTPUT_BYTES
 from .primitive import REGISTRY, numel
 
 P = REGISTRY
@@ -102,6 +103,7 @@ class ProgramBuilder:
             program.inputs.append(buf)
             self.buffer_of[v] = View.whole(buf)
         self._assign_output_buffers(program, fusion)
+        self.stream_candidates = self._stream_candidates(program, fusion)
         for value in fusion.materialized():
             if value not in self.buffer_of:
                 self.buffer_of[value] = View.whole(self._new_buffer(value, "temp"))
@@ -109,6 +111,7 @@ class ProgramBuilder:
         for source, target in self.late_copies:
             kernels.append(self._view_copy_kernel(source, target))
         program.kernels = kernels
+        self._mark_streamed(program)
         program.buffers = self._all_buffers(program)
         return program
 
@@ -156,6 +159,29 @@ class ProgramBuilder:
                 self.buffer_of[value] = View.whole(buf)
             else:
                 self.output_copies.append((value, View.whole(buf)))
+
+    def _stream_candidates(self, program, fusion):
+        """Fresh outputs that may be written with non-temporal stores: at least
+        STREAMED_OUTPUT_BYTES, and read by nothing but the kernel computing them (which reads
+        its own later uses from scratch instead, see _scratch_for_later_stages)."""
+        candidates = set()
+        for kind, buf in program.outputs:
+            if kind != "fresh" or buf.nbytes < STREAMED_OUTPUT_BYTES:
+                continue
+            value = next((v for v, view in self.buffer_of.items() if view.buffer is buf), None)
+            if value is None or value.node is None:
+                continue
+            group = fusion.group_of.get(value.node)
+            if group is not None and all(fusion.group_of.get(node) is group
+                                         for node in fusion.root_consumers.get(value.node, ())):
+                candidates.add(buf)
+        return candidates
+
+    def _mark_streamed(self, program):
+        read = {e.buffer for k in program.kernels for e in walk_exprs(k.body)
+                if isinstance(e, Load)}
+        for buf in self.stream_candidates:
+            buf.streamed = buf not in read
 
     # ---- kernels -------------------------------------------------------------------------------
 
@@ -792,8 +818,10 @@ class KernelBuilder:
                 if producer not in members or producer is node or \
                         self.level(producer) != "full" or value in self.scratch:
                     continue
-                if stages[producer] < stages[node] and self.view(value) is None and \
-                        self.fusion.cost_if_inlined(value) > 2:
+                view = self.view(value)
+                streamed = view is not None and view.buffer in self.pb.stream_candidates
+                if stages[producer] < stages[node] and (
+                        streamed or view is None and self.fusion.cost_if_inlined(value) > 2):
                     buf = self.scratch_buffer("r", value.dtype, reduced_shape)
                     strides = [0] * len(shape)
                     for a, stride in zip(axes, contiguous_strides(reduced_shape)):

@@ -1,4 +1,5 @@
-"""Process memory settings that decide whether big arrays cost page faults.
+"""Process memory settings that decide whether big arrays cost page faults, and the
+allocation of a compiled step's fresh outputs (aligned when big, for streaming stores).
 
 glibc returns freed memory to the OS once the free space at the top of the heap passes its
 trim threshold, and serves large requests with fresh mmap'd pages. A training step frees and
@@ -13,6 +14,8 @@ reuse one arena and need it less).
 """
 import ctypes
 import sys
+
+import numpy as np
 
 M_TRIM_THRESHOLD = -1
 M_MMAP_THRESHOLD = -3
@@ -39,3 +42,26 @@ def tune_allocator():
     _tuned = bool(mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD)) and bool(
         mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD))
     return _tuned
+
+
+# Fresh outputs at least this big are allocated on a cache-line boundary. Kernels write such an
+# output, when nothing in the step reads it back, with non-temporal stores: a store that misses
+# the cache otherwise first reads the line it overwrites, a third more memory traffic for a
+# kernel that reads one array and writes two. Arrays this big rarely stay cached until their
+# next reader anyway.
+STREAMED_OUTPUT_BYTES = 4 << 20
+ALIGNMENT = 64
+
+
+def empty_output(shape, dtype):
+    """An uninitialized array for a step's fresh output: NumPy's own allocation when small, and
+    aligned to ALIGNMENT bytes from STREAMED_OUTPUT_BYTES up (NumPy's is 16-byte aligned)."""
+    dtype = np.dtype(dtype)
+    nbytes = dtype.itemsize
+    for d in shape:
+        nbytes *= d
+    if nbytes < STREAMED_OUTPUT_BYTES:
+        return np.empty(shape, dtype)
+    raw = np.empty(nbytes + ALIGNMENT, np.uint8)
+    start = (-raw.ctypes.data) % ALIGNMENT
+    return raw[start:start + nbytes].view(dtype).reshape(shape)

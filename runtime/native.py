@@ -17,6 +17,7 @@ import numpy as np
 from ..compiler.codegen import library as shared
 from . import cache as kernel_cache
 from . import llvm
+from .memory import empty_output
 
 # The entry points' names and the C API they call (compiler/codegen/emit.py defines them; the
 # lowering and the code generator are imported only where code is generated, so a process that
@@ -286,7 +287,7 @@ class NativeStep:
 
     def __call__(self, inputs):
         """Every output for `inputs` (all of them): fresh arrays, or the input written in place."""
-        fresh = [np.empty(shape, dtype) for _, _, shape, dtype in self._fresh]
+        fresh = [empty_output(shape, dtype) for _, _, shape, dtype in self._fresh]
         per_call = [inputs[i] for i in self.per_call_inputs]
         self.run(per_call + fresh, None, lambda: [inputs[i] for i in self.bound_inputs])
         by_output = dict(zip((k for k, _, _, _ in self._fresh), fresh))

@@ -17,8 +17,9 @@ from llvmlite import ir
 
 from .. import dtypes
 from ..loops import (
-    Accumulate, Apply, Assign, Check, Const, Let, LibCall, Load, Loop, Pointer, Ref, Store, Var,
-    linear_coefficient, parallel_grain, walk)
+    INDEX, Accumulate, Apply, Assign, Check, Const, Let, LibCall, Load, Loop, Pointer, Ref, Store,
+    Var, linear_coefficient, parallel_grain, walk, walk_exprs)
+from . import mathlib
 from .ops import Ops, combine, identity_constant
 from .types import (
     I1, I8, I32, I64, VOID, constant, declare, lanes_of, mangled, splat, storage_type,
@@ -80,6 +81,14 @@ class KernelEmitter:
         self.ops = Ops(self.b)
         self.mutable = {s.local for s in walk(kernel.body) if isinstance(s, (Accumulate, Assign))}
         self.fail_block = None
+        self.streams = False  # whether a non-temporal store was emitted (see fence_streams)
+
+    def fence_streams(self):
+        """Non-temporal stores are weakly ordered: an sfence makes them visible before the
+        kernel returns (and before a parallel chunk reports itself done)."""
+        if self.streams:
+            self.b.call(declare(self.module, "llvm.x86.sse.sfence", ir.FunctionType(VOID, [])),
+                        [])
 
     # ---- top level -----------------------------------------------------------------------------
 
@@ -96,6 +105,7 @@ class KernelEmitter:
         body_block = self.fn.append_basic_block("body")
         self.b.position_at_end(body_block)
         self.body(self.kernel.body, Context())
+        self.fence_streams()
         self.b.ret(I32(0))
         # Stack slots live in the entry block, where LLVM's mem2reg can promote them.
         self.b.position_at_end(self.entry)
@@ -139,6 +149,7 @@ class KernelEmitter:
         ctx = Context()
         self.body(self.kernel.body[:-1], ctx)
         self.chunk_loop(loop, begin, end, ctx)
+        self.fence_streams()
         b.ret_void()
         b.position_at_end(self.entry)
         b.branch(body_block)
@@ -230,7 +241,9 @@ class KernelEmitter:
             return
         if coefficient == 1 and not s.add and ctx.active is None:
             index = self.expr(s.index, ctx, lane0=True)
-            self.store_vector(pointer, index, self.widen(value, ctx.lanes), s.buffer.dtype)
+            streaming = s.buffer.streamed and _whole_vectors(s.index, ctx)
+            self.store_vector(pointer, index, self.widen(value, ctx.lanes), s.buffer.dtype,
+                              streaming)
             return
         # Scattered or accumulating stores, and the active lanes of a masked iteration (masked
         # vector stores are microcoded on some CPUs), go lane by lane, in lane order (eager's).
@@ -247,11 +260,19 @@ class KernelEmitter:
             value = self.ops.add(self.from_memory(self.b.load(address), s.buffer.dtype), value)
         self.b.store(self.to_memory(value, s.buffer.dtype), address)
 
-    def store_vector(self, pointer, index, value, dtype):
+    def store_vector(self, pointer, index, value, dtype, streaming=False):
+        """A vector store; `streaming`: a non-temporal store of a whole aligned vector, which
+        writes memory without first reading the line into the cache (streamed outputs)."""
         lanes = lanes_of(value)
         address = self.b.bitcast(self.b.gep(pointer, [index]),
                                  vector_of(storage_type(dtype), lanes).as_pointer())
-        self.b.store(self.to_memory(value, dtype), address, align=dtype.itemsize)
+        if not streaming:
+            self.b.store(self.to_memory(value, dtype), address, align=dtype.itemsize)
+            return
+        store = self.b.store(self.to_memory(value, dtype), address,
+                             align=lanes * dtype.itemsize)
+        store.set_metadata("nontemporal", self.module.add_metadata([I32(1)]))
+        self.streams = True
 
     def check(self, s, ctx):
         ok = self.expr(s.condition, ctx)
@@ -303,12 +324,17 @@ class KernelEmitter:
         main = (s.extent // lanes) * lanes
         vctx = ctx.child(lanes, s.var.name)
         partials = self.open_partials(s, ctx, vctx, lanes)
-        if main:
-            self.counted_loop(s, 0, main, lanes, vctx)
+        copies = self.partial_copies(s, partials, ctx, lanes)
+        unrolled = (s.extent // (lanes * len(copies))) * lanes * len(copies) if copies else 0
+        if unrolled:
+            self.counted_loop(s, 0, unrolled, lanes * len(copies), vctx, copies)
+        if unrolled < main:
+            self.counted_loop(s, unrolled, main, lanes, vctx)
         if main < s.extent:  # the rest: one masked vector iteration
             tail = vctx.child(active=s.extent - main)
             tail.vars[s.var.name] = I64(main)
             self.body(s.body, tail)
+        self.merge_copies(partials, copies, vctx)
         self.close_partials(partials, ctx)
 
     def lanes_for(self, s):
@@ -318,9 +344,14 @@ class KernelEmitter:
         smallest = max(4, min(sizes))
         return self.target.lanes(smallest)
 
-    def counted_loop(self, s, start, stop, step, ctx):
+    def counted_loop(self, s, start, stop, step, ctx, copies=()):
         """start, start + step, ... below stop (at least one iteration); start and stop are
-        Python ints, or IR values inside a parallel chunk."""
+        Python ints, or IR values inside a parallel chunk. Given `copies` (contexts, one per
+        set of partial results), each iteration runs the body once per copy, copy k at
+        index + k * step / len(copies)."""
+        if copies:
+            self.unrolled_loop(s, start, stop, step, copies)
+            return
         constant = isinstance(start, int) and isinstance(stop, int)
         if constant and stop - start == step:  # one iteration: no loop
             ctx.vars[s.var.name] = I64(start)
@@ -341,6 +372,59 @@ class KernelEmitter:
         index.add_incoming(following, self.b.block)
         self.b.cbranch(self.b.icmp_signed("<", following, stop), header, done)
         self.b.position_at_end(done)
+
+    def unrolled_loop(self, s, start, stop, step, copies):
+        preheader = self.b.block
+        header = self.b.append_basic_block(f"{s.var.name}.unrolled")
+        done = self.b.append_basic_block(f"{s.var.name}.unrolled.done")
+        self.b.branch(header)
+        self.b.position_at_end(header)
+        index = self.b.phi(I64, name=s.var.name)
+        index.add_incoming(I64(start), preheader)
+        stride = step // len(copies)
+        for k, copy in enumerate(copies):
+            copy.vars[s.var.name] = self.b.add(index, I64(k * stride)) if k else index
+            self.body(s.body, copy)
+        following = self.b.add(index, I64(step))
+        index.add_incoming(following, self.b.block)
+        self.b.cbranch(self.b.icmp_signed("<", following, I64(stop)), header, done)
+        self.b.position_at_end(done)
+
+    def partial_copies(self, s, partials, ctx, lanes):
+        """Contexts for an unrolled reduction loop: PARTIAL_COPIES sets of partial results, so
+        that consecutive vectors go to independent accumulators and the adds (or max/min) of
+        one iteration do not wait on the last one's. The first copy is the loop's own context.
+        Only for flat loop bodies long enough to fill two unrolled iterations."""
+        vctx_slots = {local: slot for local, _, slot in partials}
+        if (not partials or s.extent < 2 * PARTIAL_COPIES * lanes
+                or any(isinstance(x, Loop) for x in walk(s.body))
+                or _arithmetic_cost(s.body) > UNROLL_MAX_COST):
+            return []
+        copies = []
+        for k in range(PARTIAL_COPIES):
+            copy = ctx.child(lanes, s.var.name)
+            for local, how, slot in partials:
+                if k == 0:
+                    copy.slots[local] = slot
+                    continue
+                extra = self.alloca(slot.type.pointee)
+                self.b.store(identity_constant(slot.type.pointee, how, local.dtype), extra)
+                copy.slots[local] = extra
+            copies.append(copy)
+        assert all(copies[0].slots[local] is vctx_slots[local] for local in vctx_slots)
+        return copies
+
+    def merge_copies(self, partials, copies, vctx):
+        """Folds the copies' partial results into the loop's own in a fixed tree: (0+1)+(2+3)."""
+        if not copies:
+            return
+        for local, how, slot in partials:
+            self.ops.dtype = local.dtype
+            values = [self.b.load(copy.slots[local]) for copy in copies]
+            while len(values) > 1:
+                values = [combine(self.ops, how, values[k], values[k + 1])
+                          for k in range(0, len(values), 2)]
+            self.b.store(values[0], vctx.slots[local])
 
     def open_partials(self, s, ctx, vctx, lanes):
         """Vector partial results for locals declared outside this loop and accumulated in it."""
@@ -476,6 +560,43 @@ class KernelEmitter:
 
 def emit_kernel(module, kernel, target, noalias=True, library=None, parallel=False):
     return KernelEmitter(module, kernel, target, noalias, library, parallel).emit()
+
+
+# Independent partial-result vectors of an unrolled reduction loop (a power of two): enough to
+# cover an add's latency (3-4 cycles) at one vector per cycle.
+PARTIAL_COPIES = 4
+
+
+# Bodies that cost more than this many vector operations per element are not unrolled: their own
+# work hides the accumulator's latency, and four copies of a math function spill registers.
+UNROLL_MAX_COST = 8
+MATH_FUNCTION_COST = 20
+
+
+def _whole_vectors(index, ctx):
+    """Whether a vector access at `index` (in elements) starts on a multiple of the vector
+    length in every iteration: the vector loop variable (vector loops start at 0 or on a
+    chunk boundary and step by whole vectors) plus terms that are multiples of the lanes."""
+    lanes = ctx.lanes
+
+    def multiple(e):
+        if isinstance(e, Const):
+            return int(e.value) % lanes == 0
+        if isinstance(e, Var):
+            return e.name == ctx.vector_var
+        if isinstance(e, Apply) and e.prim.name in ("add", "sub"):
+            return all(multiple(a) for a in e.args)
+        if isinstance(e, Apply) and e.prim.name == "mul":
+            return any(isinstance(a, Const) and int(a.value) % lanes == 0 for a in e.args)
+        return False
+
+    return lanes > 1 and multiple(index)
+
+
+def _arithmetic_cost(statements):
+    """Vector operations per iteration of a loop body, roughly (index arithmetic is free)."""
+    return sum(MATH_FUNCTION_COST if e.prim.name in mathlib.FUNCTIONS else 1
+               for e in walk_exprs(statements) if isinstance(e, Apply) and e.dtype is not INDEX)
 
 
 # The native thread pool's entry (runtime/threadpool.py): task(ctx, begin, end) over chunks.

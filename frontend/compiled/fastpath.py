@@ -13,6 +13,7 @@ general path decides, so the fast path is never less strict than the guards it s
 import numpy as np
 
 from .. import epoch
+from ..runtime.memory import STREAMED_OUTPUT_BYTES, empty_output
 from ..autograd.grad_mode import STATE
 from ..tensor import Tensor
 from .guards import _root, _same
@@ -28,7 +29,8 @@ def build(spec):
     if step is None or not _flat(guards.structure, len(guards.args)):
         return None
     names = {"MISS": MISS, "Tensor": Tensor, "STATE": STATE, "spec": spec, "guards": guards,
-             "current": epoch.current, "empty": np.empty, "contiguous": np.ascontiguousarray,
+             "current": epoch.current, "empty": np.empty, "empty_output": empty_output,
+             "contiguous": np.ascontiguousarray,
              "root_of": _root, "same": _same, "wrap": Tensor._wrap, "run": step.run}
     lines = ["def fast(args):",
              f"    if len(args) != {len(guards.args)} or STATE.enabled is not "
@@ -110,7 +112,10 @@ def _native_call(spec, step, names, lines):
         arrays.append(f"x{k}")
     for k, shape, dtype in spec._fresh:
         names[f"out_dtype{k}"] = dtype
-        lines.append(f"    o{k} = empty({tuple(shape)!r}, out_dtype{k})")
+        # np.empty directly where empty_output would call it (small outputs): a call less.
+        small = np.dtype(dtype).itemsize * int(np.prod(shape)) < STREAMED_OUTPUT_BYTES
+        allocate = "empty" if small else "empty_output"
+        lines.append(f"    o{k} = {allocate}({tuple(shape)!r}, out_dtype{k})")
         arrays.append(f"o{k}")
     lines.append(f"    run([{', '.join(arrays)}], guards.binding, "
                  f"lambda: [feed(args) for feed in spec._bound_feeds])")

@@ -14,6 +14,7 @@ from .. import epoch, tracing
 from ..compiler import passes
 from ..compiler.partition import split_joint
 from ..compiler.printer import format_graph, node_line, type_str
+from ..runtime.memory import empty_output
 from ..tensor import Tensor
 from . import fastpath
 from .backends import BACKENDS, Plan
@@ -292,7 +293,7 @@ class Specialization:
     def _run_native(self, flat_args):
         """The native call: per-call arrays and fresh outputs go to the generated entry; bound
         state addresses are refreshed only when the guards were re-validated."""
-        fresh = [np.empty(shape, dtype) for _, shape, dtype in self._fresh]
+        fresh = [empty_output(shape, dtype) for _, shape, dtype in self._fresh]
         arrays = []
         for position, feed in self._call_plan:
             if feed is None:
