@@ -22,7 +22,8 @@ Three decisions, in order:
    softmax, log_softmax, layer_norm and their backward pass over memory once). A consumer merges
    with a producer when their domains agree, it reads the producer at exactly the point it computes
    (no transpose, no shift), and no path leaves the pair and comes back (the kernels would form a
-   cycle).
+   cycle). Sums over the rows of what a row group computes (a layer norm's weight and bias
+   gradients) ride along with it as per-chunk partial sums.
 3. Memory. A root value that leaves its group (or is a graph output) gets a buffer.
 """
 from .ir import CONSTANT
@@ -173,9 +174,16 @@ class Group:
     def __init__(self, domain, node):
         self.domain = domain  # ("loop", shape) | ("row", shape, axes) | ("single", kind)
         self.nodes = [node]
+        # A row group over (rows, columns) reducing the columns can carry sums over the rows
+        # (a layer norm's weight and bias gradients): their nodes, computed as per-chunk partial
+        # sums in the same pass (see Fusion._attach_column_sums).
+        self.column_sums = []
+
+    def all_nodes(self):
+        return self.nodes + self.column_sums
 
     def __repr__(self):
-        return f"<Group {self.domain} {[n.prim.name for n in self.nodes]}>"
+        return f"<Group {self.domain} {[n.prim.name for n in self.all_nodes()]}>"
 
 
 class Fusion:
@@ -365,6 +373,7 @@ class Fusion:
                 if a is not b:
                     self._try_merge(a, b)
         self._merge_sibling_rows()
+        self._attach_column_sums()
         self.groups = [g for g in self.groups if g.nodes]
 
     def _merge_sibling_rows(self):
@@ -379,6 +388,60 @@ class Fusion:
                 if a.nodes and b.nodes and a.domain == b.domain and \
                         leaves[id(a)] & leaves[id(b)] and self._try_merge(a, b):
                     leaves[id(a)] |= leaves[id(b)]
+
+    def _attach_column_sums(self):
+        """A group reducing a (rows, columns) domain over the rows (column sums) rides along
+        with a group over the same domain reducing the columns, when it reads nothing but graph
+        inputs, that group's values and values from outside both: one pass over the rows then
+        computes both, the column sums as per-chunk partial sums added up by a small kernel
+        after it. Layer norm's backward reads x and the output gradient once instead of twice.
+        Only when the column sums contribute nothing but their totals (no full-domain value of
+        theirs leaves the group) and the rows split into enough equal chunks."""
+        rows = [g for g in self.groups if g.nodes and g.domain[0] == "row"
+                and len(g.domain[1]) == 2]
+        for sums in rows:
+            if sums.domain[2] != (0,) or not sums.nodes:
+                continue
+            for host in rows:
+                if host.domain == (sums.domain[0], sums.domain[1], (1,)) and host.nodes and \
+                        not host.column_sums and self._can_carry(host, sums):
+                    host.column_sums = sums.nodes
+                    for node in sums.nodes:
+                        self.group_of[node] = host
+                    sums.nodes = []
+                    break
+
+    def _can_carry(self, host, sums):
+        shape = host.domain[1]
+        if row_chunks(shape[0]) is None:
+            return False
+        host_members, sum_members = set(host.nodes), set(sums.nodes)
+        reductions = [n for n in sums.nodes if n.prim.name in REDUCTIONS]
+        if sum(n.outputs[0].dtype.itemsize for n in reductions) * shape[1] > COLUMN_SUMS_BYTES:
+            return False
+        for node in host.nodes:  # the host must not need the sums
+            if any(p in sum_members for p in self.root_producers(node)):
+                return False
+        for node in sums.nodes:
+            if node.prim.name in REDUCTIONS:
+                continue
+            if _level(node.outputs[0], sums.domain) == "kept":
+                # After the sums (a reshape, a scaling): computed by the kernel adding them up.
+                if any(p in host_members for p in self.root_producers(node)):
+                    return False
+                continue
+            # A full-domain value: only the column sums may read it.
+            if node.outputs[0] in self.outputs or any(
+                    self.group_of[c] is not sums for c in self.root_consumers.get(node, ())):
+                return False
+        for node in sums.nodes:  # full-domain reads of the host's values: at its points
+            if node.prim.name not in REDUCTIONS and _level(node.outputs[0], sums.domain) == "kept":
+                continue
+            for value, indices in self.reads(node, sums.domain):
+                if value.node in host_members and not same_point(
+                        indices, member_indices(value, host.domain), value.shape):
+                    return False
+        return not self._creates_cycle(host, sums)
 
     def _values_read(self, group):
         """Graph inputs and root values the group's nodes read (through inlined values)."""
@@ -495,7 +558,7 @@ class Fusion:
 
     def _consumer_groups(self, group):
         found = []
-        for node in group.nodes + self._absorbed_into.get(group.nodes[0], []):
+        for node in group.all_nodes() + self._absorbed_into.get(group.nodes[0], []):
             for consumer in self.root_consumers.get(node, ()):
                 g = self.group_of[consumer]
                 if g is not group and all(g is not f for f in found):
@@ -509,7 +572,7 @@ class Fusion:
         deps = {id(g): set() for g in self.groups}
         by_id = {id(g): g for g in self.groups}
         for g in self.groups:
-            for node in g.nodes:
+            for node in g.all_nodes():
                 for producer in self.root_producers(node):
                     other = self.group_of.get(producer)
                     if other is not None and other is not g:
@@ -521,8 +584,8 @@ class Fusion:
         values forced into memory."""
         needed = set()
         for g in self.groups:
-            members = set(g.nodes)
-            for node in g.nodes:
+            members = set(g.all_nodes())
+            for node in g.all_nodes():
                 for producer in self.root_producers(node):
                     if producer not in members:
                         needed.update(producer.outputs)
@@ -546,6 +609,23 @@ class Fusion:
 
 
 # ---- domains -----------------------------------------------------------------------------------
+
+# Column sums ride along a row group only if their partial sums fit a stack scratch (a chunk's
+# running sums stay in L1 while its rows stream past), and in at least MIN_ROW_CHUNKS chunks.
+COLUMN_SUMS_BYTES = 64 * 1024
+MIN_ROW_CHUNKS = 4
+MAX_ROW_CHUNKS = 32
+
+
+def row_chunks(rows):
+    """How many equal chunks of rows a row group carrying column sums runs in: the most, up to
+    MAX_ROW_CHUNKS, that divide the rows; None below MIN_ROW_CHUNKS (a prime number of rows).
+    The chunks, and so the order of every sum, depend on the shape only, not the threads."""
+    for count in range(MAX_ROW_CHUNKS, MIN_ROW_CHUNKS - 1, -1):
+        if rows % count == 0:
+            return count
+    return None
+
 
 def merged_domain(a, b):
     if a[0] == "single" or b[0] == "single":

@@ -581,7 +581,7 @@ def _invariant(expr, var, variant_locals, written):
 # ---- parallel loops ----------------------------------------------------------------------------
 
 # Names of kernel-local scratch buffers (lowering.py): on the stack when small, else shared.
-SCRATCH_PREFIXES = ("a", "r")
+SCRATCH_PREFIXES = ("a", "r", "c")
 # Scratch up to this size lives on each invocation's stack.
 STACK_SCRATCH_BYTES = 128 * 1024
 # Work below this many element-operations per kernel stays on one thread: starting a region

@@ -12,7 +12,8 @@ import numpy as np
 
 from . import dtypes
 from .fusion import (
-    REDUCTIONS, Fusion, broadcast_indices, loop_vars, member_indices, operand_indices)
+    REDUCTIONS, Fusion, broadcast_indices, loop_vars, member_indices, operand_indices,
+    row_chunks)
 from .ir import CONSTANT
 from .loops import (
     INDEX, Accumulate, Apply, Assign, Buffer, Check, Const, Kernel, Let, LibCall, Load, Local,
@@ -205,8 +206,10 @@ class ProgramBuilder:
                 users[d].append(g)
         order = {id(g): i for i, g in enumerate(groups)}
 
+        kernels = {key: k if isinstance(k, list) else [k] for key, k in kernels.items()}
+
         def priority(g):
-            k = kernels[id(g)]
+            k = kernels[id(g)][0]
             writes_state = bool(k.writes() & state)
             return (1 if writes_state else 0, 0 if k.can_fail else 1, order[id(g)])
 
@@ -215,12 +218,12 @@ class ProgramBuilder:
         result = []
         while ready:
             _, _, g = heapq.heappop(ready)
-            result.append(kernels[id(g)])
+            result.extend(kernels[id(g)])  # a group's follow-up kernels run right after it
             for u in users[id(g)]:
                 waiting[id(u)] -= 1
                 if waiting[id(u)] == 0:
                     heapq.heappush(ready, (priority(u), order[id(u)], u))
-        if len(result) != len(groups):
+        if len(result) != sum(len(kernels[id(g)]) for g in groups):
             raise AssertionError("kernel dependencies form a cycle (a fusion bug)")
         return result
 
@@ -641,7 +644,12 @@ class KernelBuilder:
         else:
             statements = self._column_form(plan)
         flops = numel(shape) * max(1, len(plan["full"]) + len(plan["reductions"]))
-        return self.finish(_kernel_kind(self.group), statements, self.group.nodes, flops)
+        if not self.group.column_sums:
+            return self.finish(_kernel_kind(self.group), statements, self.group.nodes, flops)
+        statements = self._in_row_chunks(statements, shape)
+        flops += numel(shape) * len(self.group.column_sums)
+        kernel = self.finish(_kernel_kind(self.group), statements, self.group.all_nodes(), flops)
+        return [kernel, self._column_sums_kernel(shape)]
 
     def _row_form(self, plan):
         """The reduced axes are innermost in memory (softmax over rows): loops over the kept
@@ -672,6 +680,8 @@ class KernelBuilder:
             for node in stage_reductions:
                 acc, how = accumulators[node]
                 inner.add(Accumulate(acc, how, self.value_at(node.inputs[0], variables, inner)))
+            if stage == plan["last_stage"] and self.group.column_sums:
+                self._accumulate_column_sums(variables, inner)
             for node in stage_full:  # later stages read them back, or recompute them
                 self.available.pop(node.outputs[0], None)
             outer.statements.extend(self._loops_over(axes, variables, shape, inner.statements,
@@ -684,6 +694,73 @@ class KernelBuilder:
                 if stages[node] == stage and node not in plan["reductions"]:
                     self.emit_member(node, plan["kept_ix"][node], outer)
         return self._loops_over(kept, variables, shape, outer.statements, vector_last=False)
+
+    # ---- column sums carried by a row group (fusion's _attach_column_sums) ---------------------
+
+    def _column_reductions(self):
+        return [n for n in self.group.column_sums if n.prim.name in REDUCTIONS]
+
+    def _accumulate_column_sums(self, variables, inner):
+        """In the row form's last stage: each column sum adds the row's values into its
+        chunk's running sums (a row of stack scratch per sum)."""
+        column = variables[1]
+        self.column_partials = {}
+        for node in self._column_reductions():
+            dtype = node.outputs[0].dtype
+            running = self.scratch_buffer("c", dtype, (self.group.domain[1][1],))
+            partials = Buffer(f"p{next(self.pb.names)}", dtype,
+                              (row_chunks(self.group.domain[1][0]), running.shape[0]), "temp")
+            self.column_partials[node] = (running, partials)
+            value = self.value_at(node.inputs[0], variables, inner)
+            combined = Apply(P[_COMBINE_PRIMITIVE[REDUCTIONS[node.prim.name]]],
+                             (Load(running, column), value), {}, dtype)
+            inner.add(Store(running, column, combined))
+
+    def _in_row_chunks(self, statements, shape):
+        """The row form's loop over rows as chunks of rows: each chunk starts its running
+        column sums at the identity and ends by saving them as its row of partial sums."""
+        (rows_loop,) = statements
+        count = row_chunks(shape[0])
+        size = shape[0] // count
+        n = next(self.pb.names)
+        chunk, row, column = Var(f"c{n}"), Var(f"r{n}"), Var("i1")
+        rows = substitute_statements(
+            rows_loop.body, {rows_loop.var.name: add(mul(chunk, Const(size, INDEX)), row)})
+        start, save = [], []
+        for node, (running, partials) in self.column_partials.items():
+            how = REDUCTIONS[node.prim.name]
+            start.append(Store(running, column, _initial(how, running.dtype, shape[0])))
+            save.append(Store(partials, add(mul(chunk, Const(shape[1], INDEX)), column),
+                              Load(running, column)))
+        return [Loop(chunk, count, [Loop(column, shape[1], start, vector=True),
+                                    Loop(row, size, rows),
+                                    Loop(column, shape[1], save, vector=True)])]
+
+    def _column_sums_kernel(self, shape):
+        """Adds up each column sum's partial sums, chunk after chunk, and computes the values
+        over the columns that follow from them (a reshape, a scaling)."""
+        builder = KernelBuilder(self.pb, None)
+        builder.members = set(self.group.column_sums)
+        domain = ("row", shape, (0,))
+        column = Var("i1")
+        body = builder.body()
+        for node in self.group.column_sums:
+            value = node.outputs[0]
+            indices = member_indices(value, domain)
+            if node.prim.name not in REDUCTIONS:
+                builder.emit_member(node, indices, body)
+                continue
+            running, partials = self.column_partials[node]
+            how = REDUCTIONS[node.prim.name]
+            total = Local(value.dtype, "acc")
+            chunk = Var(f"c{next(self.pb.names)}")
+            body.add(Let(total, _initial(how, value.dtype, shape[0])))
+            body.add(Loop(chunk, partials.shape[0], [Accumulate(total, how, Load(
+                partials, add(mul(chunk, Const(shape[1], INDEX)), column)))]))
+            builder.available[value] = total
+            builder.store_if_needed(value, indices, body, total)
+        statements = [Loop(column, shape[1], body.statements, vector=True)]
+        return builder.finish("sum", statements, self.group.column_sums, numel(partials.shape))
 
     def _column_form(self, plan):
         """A kept axis is innermost in memory (a sum over the batch: bias gradients, layer

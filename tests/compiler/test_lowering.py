@@ -350,28 +350,70 @@ def test_column_max_is_a_blend_and_a_store_not_a_masked_store(op):
     assert "maskmov" not in assembly
 
 
-def test_sibling_column_reductions_share_one_pass():
-    """A layer norm's weight and bias gradients both sum over the rows and read the output
-    gradient: one kernel computes both (the gradient is read once), and the values are eager's."""
+def layer_norm_grads(rows, cols, seed=5):
+    """A layer norm's forward and backward as a step, its inputs, and eager's gradients."""
     import llgrad
 
-    rng = np.random.default_rng(5)
-    x = llgrad.tensor(rng.standard_normal((64, 256)).astype(np.float32), requires_grad=True)
-    g = llgrad.tensor(rng.standard_normal((64, 256)).astype(np.float32))
-    w = llgrad.ones(256, requires_grad=True)
-    b = llgrad.zeros(256, requires_grad=True)
+    rng = np.random.default_rng(seed)
+    x = llgrad.tensor(rng.standard_normal((rows, cols)).astype(np.float32), requires_grad=True)
+    g = llgrad.tensor(rng.standard_normal((rows, cols)).astype(np.float32))
+    w = llgrad.tensor(rng.standard_normal(cols).astype(np.float32), requires_grad=True)
+    b = llgrad.zeros(cols, requires_grad=True)
 
     def step(x, g):
         x.grad = w.grad = b.grad = None
-        llgrad.nn.functional.layer_norm(x, (256,), w, b).backward(g)
+        llgrad.nn.functional.layer_norm(x, (cols,), w, b).backward(g)
         return x.grad, w.grad, b.grad
 
     want = [t.numpy().copy() for t in step(x, g)]
+    return step, (x, g), want
+
+
+def test_column_sums_ride_along_the_row_pass():
+    """A layer norm's weight and bias gradients sum over the rows what the row pass computes:
+    the row pass adds them up per chunk of rows as it goes (x and the output gradient are read
+    once), and a small kernel adds up the chunks. Values are eager's."""
+    import llgrad
+
+    step, args, want = layer_norm_grads(64, 256)
     compiled = llgrad.compile(step)
-    got = [t.numpy().copy() for t in compiled(x, g)]
+    got = [t.numpy().copy() for t in compiled(*args)]
     assert compiled.stats["executions"]["llvm"] == 1
     for a, e in zip(got, want):
         np.testing.assert_allclose(a, e, rtol=1e-5, atol=1e-5)
     kernels = compiled.specializations[0].executable.step.program.kernels
-    rows = [k.name for k in kernels if k.name.endswith("_row")]
-    assert len(rows) == 2, rows  # the row pass (dx) and one column pass (dw, db)
+    kinds = [k.name.split("_")[1] for k in kernels]
+    assert [k for k in kinds if k != "copy"] == ["row", "sum"], kernels  # copies: returned grads
+
+
+def test_rows_that_split_into_too_few_chunks_keep_a_separate_column_pass():
+    """61 rows (a prime) split into no even chunks: the weight and bias gradients stay one
+    column pass of their own (siblings reading the output gradient once), still eager's."""
+    import llgrad
+
+    step, args, want = layer_norm_grads(61, 256)
+    compiled = llgrad.compile(step)
+    got = [t.numpy().copy() for t in compiled(*args)]
+    for a, e in zip(got, want):
+        np.testing.assert_allclose(a, e, rtol=1e-5, atol=1e-5)
+    kernels = compiled.specializations[0].executable.step.program.kernels
+    kinds = [k.name.split("_")[1] for k in kernels]
+    assert [k for k in kinds if k != "copy"] == ["row", "row"], kernels
+
+
+def test_column_sums_are_the_same_bits_for_any_thread_count():
+    import llgrad
+
+    step, args, _ = layer_norm_grads(512, 512, seed=9)
+    results = []
+    previous = llgrad.get_num_threads()
+    try:
+        for threads in (1, 2, 3):
+            llgrad.set_num_threads(threads)
+            compiled = llgrad.compile(step)
+            results.append([t.numpy().copy() for t in compiled(*args)])
+    finally:
+        llgrad.set_num_threads(previous)
+    for other in results[1:]:
+        for a, b in zip(results[0], other):
+            np.testing.assert_array_equal(a, b)

@@ -117,12 +117,12 @@ def test_outputs_that_are_small_or_read_by_another_kernel_are_not_streamed():
     small(x, llgrad.randn(64, 64))
     assert "streamed" not in native_step(small).kernels_text()
 
-    # y is also summed over its rows by a column kernel: it must stay in the cache.
-    both = llgrad.compile(lambda t: (lambda y: (y, y.sum(0)))(t.softmax(-1)))
+    # y is also read transposed by another kernel: it must stay in the cache.
+    both = llgrad.compile(lambda t: (lambda y: (y, y.t() * 2))(t.softmax(-1)))
     X = np.random.default_rng(1).standard_normal(BIG).astype(np.float32)
-    y, column_sums = both(llgrad.tensor(X))
-    assert "streamed" not in native_step(both).kernels_text()
-    np.testing.assert_allclose(column_sums.numpy(), y.numpy().sum(0), rtol=1e-4)
+    y, twice = both(llgrad.tensor(X))
+    assert "streamed" not in native_step(both).kernels_text().split("kernel")[1]
+    np.testing.assert_array_equal(twice.numpy(), y.numpy().T * 2)
 
 
 def test_streamed_rows_that_do_not_start_on_a_whole_vector_use_plain_stores():
@@ -147,3 +147,16 @@ def test_empty_output_aligns_big_arrays_only():
     assert big.dtype == np.float64 and big.flags.c_contiguous and big.flags.writeable
     small = empty_output((3, 5), np.float32)
     assert small.shape == (3, 5) and small.dtype == np.float32 and small.base is None
+
+
+# ---- prefetching -------------------------------------------------------------------------------
+
+def test_loops_streaming_big_buffers_prefetch_ahead_and_small_ones_do_not():
+    big = llgrad.compile(lambda t: t.softmax(-1))
+    X = np.random.default_rng(3).standard_normal((512, 1024)).astype(np.float32)  # 2 MB
+    np.testing.assert_allclose(big(llgrad.tensor(X)).numpy(), llgrad.tensor(X).softmax(-1).numpy(),
+                               rtol=1e-5, atol=1e-9)
+    assert "prefetcht0" in assembly_of(big)
+    small = llgrad.compile(lambda t: t.softmax(-1))
+    small(llgrad.randn(16, 1024))  # 64 KB: in the cache already
+    assert "prefetch" not in assembly_of(small)
