@@ -413,7 +413,7 @@ class Fusion:
 
     def _can_carry(self, host, sums):
         shape = host.domain[1]
-        if row_chunks(shape[0]) is None:
+        if row_chunks(shape[0]) is None or numel(shape) < COLUMN_SUMS_MIN_NUMEL:
             return False
         host_members, sum_members = set(host.nodes), set(sums.nodes)
         reductions = [n for n in sums.nodes if n.prim.name in REDUCTIONS]
@@ -613,6 +613,9 @@ class Fusion:
 # Column sums ride along a row group only if their partial sums fit a stack scratch (a chunk's
 # running sums stay in L1 while its rows stream past), and in at least MIN_ROW_CHUNKS chunks.
 COLUMN_SUMS_BYTES = 64 * 1024
+# Below this many elements both passes run from the cache: a second pass costs less than the
+# chunks' bookkeeping (a 32x10 cross-entropy gradient would run as 32 chunks of one row).
+COLUMN_SUMS_MIN_NUMEL = 1 << 15
 MIN_ROW_CHUNKS = 4
 MAX_ROW_CHUNKS = 32
 

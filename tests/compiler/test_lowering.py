@@ -375,7 +375,7 @@ def test_column_sums_ride_along_the_row_pass():
     once), and a small kernel adds up the chunks. Values are eager's."""
     import llgrad
 
-    step, args, want = layer_norm_grads(64, 256)
+    step, args, want = layer_norm_grads(128, 256)
     compiled = llgrad.compile(step)
     got = [t.numpy().copy() for t in compiled(*args)]
     assert compiled.stats["executions"]["llvm"] == 1
@@ -386,12 +386,14 @@ def test_column_sums_ride_along_the_row_pass():
     assert [k for k in kinds if k != "copy"] == ["row", "sum"], kernels  # copies: returned grads
 
 
-def test_rows_that_split_into_too_few_chunks_keep_a_separate_column_pass():
-    """61 rows (a prime) split into no even chunks: the weight and bias gradients stay one
-    column pass of their own (siblings reading the output gradient once), still eager's."""
+@pytest.mark.parametrize("rows, cols", [(61, 1024), (32, 256)])
+def test_column_sums_of_few_or_small_rows_keep_a_separate_column_pass(rows, cols):
+    """61 rows (a prime) split into no even chunks, and 32x256 is small enough that a second
+    pass runs from the cache: the weight and bias gradients stay one column pass of their own
+    (siblings reading the output gradient once), still eager's."""
     import llgrad
 
-    step, args, want = layer_norm_grads(61, 256)
+    step, args, want = layer_norm_grads(rows, cols)
     compiled = llgrad.compile(step)
     got = [t.numpy().copy() for t in compiled(*args)]
     for a, e in zip(got, want):
