@@ -17,7 +17,7 @@ import numpy as np
 from ..compiler.codegen import library as shared
 from . import cache as kernel_cache
 from . import llvm
-from .memory import empty_output
+from .memory import ALIGNMENT, STREAMED_OUTPUT_BYTES, empty_output
 
 # The entry points' names and the C API they call (compiler/codegen/emit.py defines them; the
 # lowering and the code generator are imported only where code is generated, so a process that
@@ -142,6 +142,7 @@ class NativeStep:
         self.fresh_outputs = [(k, shape, dtype) for k, _, shape, dtype in self._fresh]
         self.call_slots = ([program.inputs[i].index for i in per_call]
                            + [slot for _, slot, _, _ in self._fresh])
+        self._aligned_positions = _aligned_positions(len(per_call), self._fresh)
         self._bound_slots = [program.inputs[i].index for i in self.bound_inputs]
         python_entry = None if _DATA_OFFSET is None else (self.call_slots, _DATA_OFFSET)
         from ..compiler.codegen.emit import emit_program
@@ -193,6 +194,7 @@ class NativeStep:
         self.fresh_outputs = [(k, shape, dtype) for k, _, shape, dtype in self._fresh]
         self.call_slots = ([plan["inputs"][i] for i in per_call]
                            + [slot for _, slot, _, _ in self._fresh])
+        self._aligned_positions = _aligned_positions(len(per_call), self._fresh)
         self._bound_slots = [plan["inputs"][i] for i in self.bound_inputs]
         self.routines = list(plan["routines"])
         self.parallel = plan["parallel"]
@@ -261,6 +263,12 @@ class NativeStep:
         outputs). Bound inputs come from `bound()` (a list, in `bound_inputs` order) when the
         call context was last bound under another `binding` token (None: always). Raises the
         failed check's error, with nothing written to the inputs."""
+        for k in self._aligned_positions:
+            if arrays[k].ctypes.data % ALIGNMENT:
+                raise ValueError(
+                    f"fresh output {k - len(self.per_call_inputs)} is not {ALIGNMENT}-byte "
+                    f"aligned, and kernels may write it with streaming stores: allocate it "
+                    f"with llgrad.runtime.memory.empty_output")
         try:
             context = self._pool.pop()
         except IndexError:
@@ -303,6 +311,13 @@ class NativeStep:
         if self.code._module is None:  # loaded from the cache: compile the IR again to read it
             return llvm.emit_assembly(self.ir_text, self.target)
         return self.code.assembly()
+
+
+def _aligned_positions(n_per_call, fresh):
+    """Positions, among run()'s arrays, of the fresh outputs that kernels may write with
+    streaming stores, which need them aligned (memory.empty_output allocates them so)."""
+    return [n_per_call + k for k, (_, _, shape, dtype) in enumerate(fresh)
+            if np.dtype(dtype).itemsize * int(np.prod(shape)) >= STREAMED_OUTPUT_BYTES]
 
 
 def compile_graph(graph, inplace=None, input_strides=None, target=None,

@@ -160,3 +160,21 @@ def test_loops_streaming_big_buffers_prefetch_ahead_and_small_ones_do_not():
     small = llgrad.compile(lambda t: t.softmax(-1))
     small(llgrad.randn(16, 1024))  # 64 KB: in the cache already
     assert "prefetch" not in assembly_of(small)
+
+
+def test_a_misaligned_big_output_array_is_refused_before_anything_runs():
+    step = softmax_step()
+    rng = np.random.default_rng(4)
+    x = llgrad.tensor(rng.standard_normal(BIG).astype(np.float32), requires_grad=True)
+    g = llgrad.tensor(rng.standard_normal(BIG).astype(np.float32))
+    step(x, g)
+    native = native_step(step)
+    raw = np.empty(STREAMED_OUTPUT_BYTES + 2 * ALIGNMENT, np.uint8)
+    start = (-raw.ctypes.data) % ALIGNMENT + 16  # 16 bytes past a line: NumPy's own alignment
+    misaligned = raw[start:start + STREAMED_OUTPUT_BYTES].view(np.float32).reshape(BIG)
+    arrays = [x.detach().numpy(), g.numpy(), misaligned, empty_output(BIG, np.float32)]
+    executions = native.executions
+    with pytest.raises(ValueError, match="not 64-byte aligned.*empty_output"):
+        native.run(arrays[:len(native.per_call_inputs)] + arrays[2:],
+                   None, lambda: [])
+    assert native.executions == executions
