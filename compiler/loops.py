@@ -312,6 +312,15 @@ def walk(body):
             yield from walk(s.body)
 
 
+def store_sites(body, loops=()):
+    """(store, the loops around it, outermost first) for every Store in `body`."""
+    for s in body:
+        if isinstance(s, Store):
+            yield s, loops
+        elif isinstance(s, Loop):
+            yield from store_sites(s.body, loops + (s,))
+
+
 def children(e):
     if isinstance(e, Load):
         return (e.index,)

@@ -18,7 +18,8 @@ from .ir import CONSTANT
 from .loops import (
     INDEX, Accumulate, Apply, Assign, Buffer, Check, Const, Kernel, Let, LibCall, Load, Local,
     STACK_SCRATCH_BYTES, Loop, Pointer, Ref, Store, Var, View, add, collapse_dimensions,
-    contiguous_strides, hoist_invariants, index_of, mul, substitute_statements, walk, walk_exprs)
+    contiguous_strides, hoist_invariants, index_of, mul, store_sites, substitute_statements, walk,
+    walk_exprs)
 from ..runtime.memory import STREAMED_OUTPUT_BYTES
 from .primitive import REGISTRY, numel
 
@@ -179,10 +180,15 @@ class ProgramBuilder:
         return candidates
 
     def _mark_streamed(self, program):
+        """Candidates no kernel reads, written only in rows of a row kernel (see _in_bursts)."""
         read = {e.buffer for k in program.kernels for e in walk_exprs(k.body)
                 if isinstance(e, Load)}
+        sites = {}
+        for kernel in program.kernels:
+            for store, loops in store_sites(kernel.body):
+                sites.setdefault(store.buffer, []).append(loops)
         for buf in self.stream_candidates:
-            buf.streamed = buf not in read
+            buf.streamed = buf not in read and all(_in_bursts(loops) for loops in sites[buf])
 
     # ---- kernels -------------------------------------------------------------------------------
 
@@ -1360,6 +1366,20 @@ def _kernel_kind(group):
     if any(n in REDUCTIONS for n in names):
         return "row"
     return "loop"
+
+
+def _in_bursts(loops):
+    """Whether stores inside `loops` (outermost first) may be non-temporal: a vector loop
+    inside another loop (a row of a row kernel) writing one array in memory (besides stack
+    scratch), so each row goes out as one burst of whole lines. Measured on Zen 3 with 8M
+    floats: a flat loop writing two outputs ran 4.8x slower with non-temporal stores than with
+    plain ones, and one output up to 1.5x slower; softmax and layer norm forward and backward
+    over 2048x1024, writing rows in bursts, ran 20-35% faster."""
+    if len(loops) < 2 or not loops[-1].vector:
+        return False
+    written = {s.buffer for s in walk(loops[-1].body)
+               if isinstance(s, Store) and s.buffer.kind != "stack"}
+    return len(written) == 1
 
 
 def _buffers_used(statements):

@@ -375,6 +375,7 @@ class KernelEmitter:
         self.b.position_at_end(done)
 
     def unrolled_loop(self, s, start, stop, step, copies):
+        """counted_loop's body emitted once per copy, each copy at its own offset."""
         preheader = self.b.block
         header = self.b.append_basic_block(f"{s.var.name}.unrolled")
         done = self.b.append_basic_block(f"{s.var.name}.unrolled.done")
@@ -396,7 +397,6 @@ class KernelEmitter:
         that consecutive vectors go to independent accumulators and the adds (or max/min) of
         one iteration do not wait on the last one's. The first copy is the loop's own context.
         Only for flat loop bodies long enough to fill two unrolled iterations."""
-        vctx_slots = {local: slot for local, _, slot in partials}
         if (not partials or s.extent < 2 * PARTIAL_COPIES * lanes
                 or any(isinstance(x, Loop) for x in walk(s.body))
                 or _arithmetic_cost(s.body) > UNROLL_MAX_COST):
@@ -412,7 +412,6 @@ class KernelEmitter:
                 self.b.store(identity_constant(slot.type.pointee, how, local.dtype), extra)
                 copy.slots[local] = extra
             copies.append(copy)
-        assert all(copies[0].slots[local] is vctx_slots[local] for local in vctx_slots)
         return copies
 
     def merge_copies(self, partials, copies, vctx):
