@@ -187,8 +187,9 @@ class ProgramBuilder:
         for kernel in program.kernels:
             for store, loops in store_sites(kernel.body):
                 sites.setdefault(store.buffer, []).append(loops)
-        for buf in self.stream_candidates:
-            buf.streamed = buf not in read and all(_in_bursts(loops) for loops in sites[buf])
+        for buf in self.stream_candidates:  # (one a library call writes has no store sites)
+            stores = sites.get(buf, [])
+            buf.streamed = buf not in read and bool(stores) and all(map(_in_bursts, stores))
 
     # ---- kernels -------------------------------------------------------------------------------
 

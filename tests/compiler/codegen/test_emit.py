@@ -151,6 +151,16 @@ def test_flat_elementwise_outputs_use_plain_stores(fn):
     assert "vmovnt" not in assembly_of(flat)
 
 
+def test_a_big_output_a_library_call_writes_is_not_streamed():
+    rng = np.random.default_rng(7)
+    A = rng.standard_normal((1024, 256)).astype(np.float32)
+    B = rng.standard_normal((256, 1024)).astype(np.float32)  # the product: 4 MB
+    fn = llgrad.compile(lambda a, b: a @ b)
+    np.testing.assert_allclose(fn(llgrad.tensor(A), llgrad.tensor(B)).numpy(), A @ B,
+                               rtol=1e-4, atol=1e-3)
+    assert "streamed" not in native_step(fn).kernels_text()
+
+
 def test_empty_output_aligns_big_arrays_only():
     big = empty_output((STREAMED_OUTPUT_BYTES // 8,), np.float64)
     assert big.ctypes.data % ALIGNMENT == 0 and big.shape == (STREAMED_OUTPUT_BYTES // 8,)
