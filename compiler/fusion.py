@@ -390,7 +390,7 @@ class Fusion:
                     leaves[id(a)] |= leaves[id(b)]
 
     def _attach_column_sums(self):
-        """A group reducing a (rows, columns) domain over the rows (column sums) rides along
+        """A group reducing a (rows..., columns) domain over the rows (column sums) rides along
         with a group over the same domain reducing the columns, when it reads nothing but graph
         inputs, that group's values and values from outside both: one pass over the rows then
         computes both, the column sums as per-chunk partial sums added up by a small kernel
@@ -398,12 +398,13 @@ class Fusion:
         Only when the column sums contribute nothing but their totals (no full-domain value of
         theirs leaves the group) and the rows split into enough equal chunks."""
         rows = [g for g in self.groups if g.nodes and g.domain[0] == "row"
-                and len(g.domain[1]) == 2]
+                and len(g.domain[1]) >= 2]
         for sums in rows:
-            if sums.domain[2] != (0,) or not sums.nodes:
+            last = len(sums.domain[1]) - 1
+            if sums.domain[2] != tuple(range(last)) or not sums.nodes:
                 continue
             for host in rows:
-                if host.domain == (sums.domain[0], sums.domain[1], (1,)) and host.nodes and \
+                if host.domain == (sums.domain[0], sums.domain[1], (last,)) and host.nodes and \
                         not host.column_sums and self._can_carry(host, sums):
                     host.column_sums = sums.nodes
                     for node in sums.nodes:
@@ -417,7 +418,7 @@ class Fusion:
             return False
         host_members, sum_members = set(host.nodes), set(sums.nodes)
         reductions = [n for n in sums.nodes if n.prim.name in REDUCTIONS]
-        if sum(n.outputs[0].dtype.itemsize for n in reductions) * shape[1] > COLUMN_SUMS_BYTES:
+        if sum(n.outputs[0].dtype.itemsize for n in reductions) * shape[-1] > COLUMN_SUMS_BYTES:
             return False
         for node in host.nodes:  # the host must not need the sums
             if any(p in sum_members for p in self.root_producers(node)):

@@ -710,11 +710,11 @@ class KernelBuilder:
     def _accumulate_column_sums(self, variables, inner):
         """In the row form's last stage: each column sum adds the row's values into its
         chunk's running sums (a row of stack scratch per sum)."""
-        column = variables[1]
+        column = variables[-1]
         self.column_partials = {}
         for node in self._column_reductions():
             dtype = node.outputs[0].dtype
-            running = self.scratch_buffer("c", dtype, (self.group.domain[1][1],))
+            running = self.scratch_buffer("c", dtype, (self.group.domain[1][-1],))
             partials = Buffer(f"p{next(self.pb.names)}", dtype,
                               (row_chunks(self.group.domain[1][0]), running.shape[0]), "temp")
             self.column_partials[node] = (running, partials)
@@ -730,26 +730,26 @@ class KernelBuilder:
         count = row_chunks(shape[0])
         size = shape[0] // count
         n = next(self.pb.names)
-        chunk, row, column = Var(f"c{n}"), Var(f"r{n}"), Var("i1")
+        chunk, row, column = Var(f"c{n}"), Var(f"r{n}"), loop_vars(shape)[-1]
         rows = substitute_statements(
             rows_loop.body, {rows_loop.var.name: add(mul(chunk, Const(size, INDEX)), row)})
         start, save = [], []
         for node, (running, partials) in self.column_partials.items():
             how = REDUCTIONS[node.prim.name]
             start.append(Store(running, column, _initial(how, running.dtype, shape[0])))
-            save.append(Store(partials, add(mul(chunk, Const(shape[1], INDEX)), column),
+            save.append(Store(partials, add(mul(chunk, Const(shape[-1], INDEX)), column),
                               Load(running, column)))
-        return [Loop(chunk, count, [Loop(column, shape[1], start, vector=True),
+        return [Loop(chunk, count, [Loop(column, shape[-1], start, vector=True),
                                     Loop(row, size, rows),
-                                    Loop(column, shape[1], save, vector=True)])]
+                                    Loop(column, shape[-1], save, vector=True)])]
 
     def _column_sums_kernel(self, shape):
         """Adds up each column sum's partial sums, chunk after chunk, and computes the values
         over the columns that follow from them (a reshape, a scaling)."""
         builder = KernelBuilder(self.pb, None)
         builder.members = set(self.group.column_sums)
-        domain = ("row", shape, (0,))
-        column = Var("i1")
+        domain = ("row", shape, tuple(range(len(shape) - 1)))
+        column = loop_vars(shape)[-1]
         body = builder.body()
         for node in self.group.column_sums:
             value = node.outputs[0]
@@ -763,10 +763,10 @@ class KernelBuilder:
             chunk = Var(f"c{next(self.pb.names)}")
             body.add(Let(total, _initial(how, value.dtype, shape[0])))
             body.add(Loop(chunk, partials.shape[0], [Accumulate(total, how, Load(
-                partials, add(mul(chunk, Const(shape[1], INDEX)), column)))]))
+                partials, add(mul(chunk, Const(shape[-1], INDEX)), column)))]))
             builder.available[value] = total
             builder.store_if_needed(value, indices, body, total)
-        statements = [Loop(column, shape[1], body.statements, vector=True)]
+        statements = [Loop(column, shape[-1], body.statements, vector=True)]
         return builder.finish("sum", statements, self.group.column_sums, numel(partials.shape))
 
     def _column_form(self, plan):

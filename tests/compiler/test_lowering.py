@@ -351,12 +351,14 @@ def test_column_max_is_a_blend_and_a_store_not_a_masked_store(op):
 
 
 def layer_norm_grads(rows, cols, seed=5):
-    """A layer norm's forward and backward as a step, its inputs, and eager's gradients."""
+    """A layer norm's forward and backward as a step, its inputs, and eager's gradients;
+    `rows` may be a tuple (batch, sequence)."""
     import llgrad
 
     rng = np.random.default_rng(seed)
-    x = llgrad.tensor(rng.standard_normal((rows, cols)).astype(np.float32), requires_grad=True)
-    g = llgrad.tensor(rng.standard_normal((rows, cols)).astype(np.float32))
+    shape = (*rows, cols) if isinstance(rows, tuple) else (rows, cols)
+    x = llgrad.tensor(rng.standard_normal(shape).astype(np.float32), requires_grad=True)
+    g = llgrad.tensor(rng.standard_normal(shape).astype(np.float32))
     w = llgrad.tensor(rng.standard_normal(cols).astype(np.float32), requires_grad=True)
     b = llgrad.zeros(cols, requires_grad=True)
 
@@ -369,13 +371,15 @@ def layer_norm_grads(rows, cols, seed=5):
     return step, (x, g), want
 
 
-def test_column_sums_ride_along_the_row_pass():
+@pytest.mark.parametrize("rows", [128, (4, 32)], ids=["2d", "batch-sequence"])
+def test_column_sums_ride_along_the_row_pass(rows):
     """A layer norm's weight and bias gradients sum over the rows what the row pass computes:
     the row pass adds them up per chunk of rows as it goes (x and the output gradient are read
-    once), and a small kernel adds up the chunks. Values are eager's."""
+    once), and a small kernel adds up the chunks. Values are eager's. Over (batch, sequence,
+    features) the chunks split the batch."""
     import llgrad
 
-    step, args, want = layer_norm_grads(128, 256)
+    step, args, want = layer_norm_grads(rows, 256)
     compiled = llgrad.compile(step)
     got = [t.numpy().copy() for t in compiled(*args)]
     assert compiled.stats["executions"]["llvm"] == 1
