@@ -313,6 +313,26 @@ class NativeStep:
         return self.code.assembly()
 
 
+_CYCLE_COUNTER_IR = """
+declare i64 @llvm.readcyclecounter()
+define i64 @llgrad_cycles() {
+  %c = call i64 @llvm.readcyclecounter()
+  ret i64 %c
+}
+"""
+
+
+@functools.lru_cache(maxsize=None)
+def cycles_per_second():
+    """The rate of the counter profiled kernels read (llvm.readcyclecounter: the TSC on x86,
+    constant whatever the clock), measured once against the wall clock over 20 ms."""
+    code = llvm.compile_module(_CYCLE_COUNTER_IR)
+    read = ctypes.CFUNCTYPE(ctypes.c_int64)(code.address("llgrad_cycles"))
+    start_wall, start = time.perf_counter(), read()
+    time.sleep(0.02)
+    return (read() - start) / (time.perf_counter() - start_wall)
+
+
 def _aligned_positions(n_per_call, fresh):
     """Positions, among run()'s arrays, of the fresh outputs that kernels may write with
     streaming stores, which need them aligned (memory.empty_output allocates them so)."""

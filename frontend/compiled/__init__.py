@@ -222,19 +222,24 @@ class CompiledFunction:
         return spec
 
     def explain(self, *args: Any, dot: str | os.PathLike[str] | None = None, kernels: bool = True,
-                llvm: bool = False, asm: bool = False, **kwargs: Any) -> Explanation:
+                llvm: bool = False, asm: bool = False, timings: int = 0,
+                **kwargs: Any) -> Explanation:
         """What compiling for these arguments gives (no step is run), as text that a REPL shows
         once and `print` prints: the
         forward, backward and optimized graphs, then the native kernels (`kernels=True`: which
         graph nodes each computes, its flops and bytes, its loop IR), their LLVM IR
         (`llvm=True`) and assembly (`asm=True`). `dot=path` also writes the optimized graph as
-        Graphviz DOT."""
+        Graphviz DOT. `timings=N` also runs a build that times each kernel N times on copies
+        of the inputs (nothing of yours is written) and reports each kernel's time per call,
+        its share and its GB/s or GFLOP/s."""
         flat_args, structure = flatten((args, kwargs))
         spec = self._find(flat_args, structure) or self._specialize(args, kwargs, flat_args,
                                                                     structure)
         text = spec.explanation()
         if kernels or llvm or asm:
             text += "\n" + spec.kernel_explanation(llvm=llvm, asm=asm)
+        if timings:
+            text += "\n" + spec.kernel_timings(flat_args, timings)
         if dot is not None:
             with open(dot, "w") as f:
                 f.write(to_dot(spec.graph))

@@ -66,12 +66,23 @@ class NativeBackend:
         # State (fixed layout) is bound: its addresses stay in the call tables until the state
         # epoch moves; arguments and runtime inputs are passed at each call.
         per_call = [i for i in range(len(graph.inputs)) if not fixed[i]]
-        self.step = compile_graph(graph, inplace, strides, target=_target(),
-                                  per_call_inputs=per_call,
-                                  inputs_may_overlap=_overlapping(arrays),
-                                  optimize=plan.optimize)
+        self._options = dict(inplace=inplace, input_strides=strides, target=_target(),
+                             per_call_inputs=per_call, inputs_may_overlap=_overlapping(arrays),
+                             optimize=plan.optimize)
+        self.step = compile_graph(graph, **self._options)
         self.timings = self.step.timings
         self.counters = None
+
+    def kernel_cycles(self, inputs, calls):
+        """(kernels, cycles per call of each): `calls` runs of a build of this step that counts
+        each kernel's cycles (llvm.readcyclecounter), on `inputs`, which it writes as the step
+        does (pass copies)."""
+        from ..runtime.native import compile_graph
+
+        step = compile_graph(self.graph, profile=True, **self._options)
+        for _ in range(calls):
+            step(list(inputs))
+        return step.program.kernels, step.cycles / calls
 
     @property
     def executions(self):

@@ -401,6 +401,32 @@ class Specialization:
             parts.append(describe(self.backward_executable.step, llvm, asm))
         return "\n".join(parts)
 
+    def kernel_timings(self, flat_args, calls):
+        """Each forward kernel's time per call, over `calls` runs on copies of this call's
+        inputs (state, random draws and every tensor are left as they were)."""
+        if not hasattr(self.executable, "kernel_cycles"):
+            return f"== {self.executable.name} back end: no native kernels to time"
+        from ..random import get_rng_state, set_rng_state
+        from ..runtime.native import cycles_per_second
+
+        state = get_rng_state()
+        try:
+            inputs = [_same_layout_copy(np.asarray(feed(flat_args))) for feed in self.feeds]
+        finally:
+            set_rng_state(state)
+        kernels, cycles = self.executable.kernel_cycles(inputs, calls)
+        hz, total = cycles_per_second(), max(float(cycles.sum()), 1.0)
+        lines = [f"== kernel timings: {calls} calls on copies of the inputs, "
+                 f"{total / hz * 1e6:.1f} us per call in kernels"]
+        for kernel, count in sorted(zip(kernels, cycles), key=lambda kc: -kc[1]):
+            seconds = max(count / hz, 1e-12)
+            moved = sum(b.nbytes for b in kernel.reads()) + sum(b.nbytes for b in kernel.writes())
+            rate = (f"{kernel.flops / seconds / 1e9:.1f} GFLOP/s" if kernel.name.endswith("_gemm")
+                    else f"{moved / seconds / 1e9:.1f} GB/s")
+            lines.append(f"  {kernel.name:16s} {seconds * 1e6:10.1f} us  {count / total:6.1%}  "
+                         f"{rate}")
+        return "\n".join(lines)
+
     def explanation(self):
         forward_end = self.backward_marks[0] if self.backward_marks else len(self.joint.nodes)
         nodes = self.joint.nodes
@@ -538,6 +564,17 @@ def _feeds(tracer, refs, inputs):
         else:
             feeds.append(_tensor_feed(refs[id(by_value[value])]))
     return feeds
+
+
+def _same_layout_copy(array):
+    """A copy of `array` with its strides and offset in a buffer of its own (compiled code may
+    have a state array's strides built in)."""
+    low, high = np.lib.array_utils.byte_bounds(array)
+    raw = np.empty(max(high - low, 1), np.uint8)
+    copy = np.ndarray(array.shape, array.dtype, buffer=raw,
+                      offset=array.__array_interface__["data"][0] - low, strides=array.strides)
+    copy[...] = array
+    return copy
 
 
 def _runtime_feed(produce, name):

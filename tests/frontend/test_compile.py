@@ -350,6 +350,31 @@ def test_explain_shows_forward_backward_and_optimized_graphs(capsys):
     assert repr(step.explain_retrace()) == "no retrace has happened"
 
 
+def test_explain_times_each_kernel_on_copies_leaving_state_and_rng_alone(each_backend):
+    params = make_params(9)
+    step = llgrad.compile(sgd_step_factory(params))
+    x, y = batch(0)
+    step(x, y)
+    if each_backend != "llvm":
+        assert "no native kernels to time" in str(step.explain(x, y, timings=3))
+        return
+    before = [p.detach().numpy().copy() for p in params]
+    versions = [p._version for p in params]
+    rng = llgrad.get_rng_state()
+    executions = dict(step.stats["executions"])
+    text = str(step.explain(x, y, timings=3))
+    timings = text[text.index("== kernel timings: 3 calls"):].splitlines()[1:]
+    kernels = step.specializations[0].executable.step.program.kernels
+    assert sorted(line.split()[0] for line in timings) == sorted(k.name for k in kernels)
+    assert all(float(line.split()[1]) >= 0 and line.endswith(("GB/s", "GFLOP/s"))
+               for line in timings)
+    for p, old, version in zip(params, before, versions):
+        np.testing.assert_array_equal(p.detach().numpy(), old)
+        assert p._version == version
+    assert np.array_equal(llgrad.get_rng_state().numpy(), rng.numpy())
+    assert step.stats["executions"] == executions  # the user's step did not run
+
+
 def test_explain_writes_graphviz(tmp_path):
     step = llgrad.compile(lambda x: (x * 2).sum())
     path = tmp_path / "g.dot"
