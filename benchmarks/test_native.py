@@ -32,26 +32,9 @@ def mlp_data(sizes=SIZES, batch=BATCH, seed=0):
 
 
 def mlp_step(lib, sizes=SIZES, optimizer="sgd"):
-    """The MLP training step (cross-entropy, SGD with momentum or Adam) for llgrad or torch."""
-    lib.manual_seed(0)
-    nn = lib.nn
-    layers = []
-    for a, b in zip(sizes[:-1], sizes[1:]):
-        layers += [nn.Linear(a, b), nn.ReLU()]
-    model = nn.Sequential(*layers[:-1])
-    if optimizer == "sgd":
-        opt = lib.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
-    else:
-        opt = lib.optim.Adam(model.parameters(), lr=1e-3)
-
-    def step(x, y):
-        opt.zero_grad()
-        loss = nn.functional.cross_entropy(model(x), y)
-        loss.backward()
-        opt.step()
-        return loss
-
-    return step
+    """The MLP training step (cross-entropy, SGD with momentum or Adam) for llgrad or torch:
+    llgrad bench's, so every MLP figure times the same step."""
+    return bench_cases.mlp_step(lib, sizes, optimizer)
 
 
 SMALL = "small-mlp-step-32x64-128-128-10"

@@ -373,8 +373,11 @@ def _mlp_data(params):
     return {"x": _f32(rng, batch, sizes[0]), "y": rng.integers(0, sizes[-1], batch)}
 
 
-def _lib_mlp_step(lib, sizes, optimizer):
-    lib.manual_seed(0)
+def mlp_step(lib, sizes, optimizer="sgd", seed=0):
+    """The MLP training step every MLP benchmark and test times, for llgrad or torch: Linear
+    and ReLU layers of `sizes`, cross-entropy, SGD with momentum ("sgd") or Adam, parameters
+    drawn after manual_seed(seed)."""
+    lib.manual_seed(seed)
     nn = lib.nn
     layers = []
     for a, b in zip(sizes[:-1], sizes[1:]):
@@ -501,7 +504,7 @@ def _mlp(optimizer):
         import llgrad
 
         batch, sizes = params
-        step = _llgrad_compile(_lib_mlp_step(llgrad, sizes, optimizer))
+        step = _llgrad_compile(mlp_step(llgrad, sizes, optimizer))
         x, y = llgrad.tensor(data["x"]), llgrad.tensor(data["y"])
         return (lambda: step(x, y)), step
 
@@ -511,7 +514,7 @@ def _mlp(optimizer):
 
     def torch_build(params, data, libs, compiled=False):
         torch = libs["torch"]
-        step = _torch_maybe_compiled(torch, _lib_mlp_step(torch, params[1], optimizer), compiled)
+        step = _torch_maybe_compiled(torch, mlp_step(torch, params[1], optimizer), compiled)
         x, y = torch.tensor(data["x"]), torch.tensor(data["y"])
         return lambda: step(x, y)
 

@@ -110,22 +110,9 @@ def _rss_bytes():
 
 def _mlp(sizes, batch, seed=0):
     import llgrad
+    from llgrad.bench.cases import mlp_step
 
-    llgrad.manual_seed(seed)
-    nn = llgrad.nn
-    layers = []
-    for a, b in zip(sizes[:-1], sizes[1:]):
-        layers += [nn.Linear(a, b), nn.ReLU()]
-    model = nn.Sequential(*layers[:-1])
-    opt = llgrad.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
-
-    def step(x, y):
-        opt.zero_grad()
-        loss = nn.functional.cross_entropy(model(x), y)
-        loss.backward()
-        opt.step()
-        return loss
-
+    step = mlp_step(llgrad, sizes, "sgd", seed)
     rng = np.random.default_rng(seed)
     x = llgrad.tensor(rng.standard_normal((batch, sizes[0])).astype(np.float32))
     y = llgrad.tensor(rng.integers(0, sizes[-1], batch))
