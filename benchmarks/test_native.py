@@ -175,10 +175,13 @@ def _compile_and_run(x, y):
 
 
 @pytest.mark.benchmark(group=COLD)
-def test_cold_compile_empty_caches(benchmark):
+def test_cold_compile_empty_caches(benchmark, monkeypatch):
     """The first call of the step with nothing compiled yet (the shared GEMM included): trace,
-    passes, lowering, LLVM, loading and one run."""
+    passes, lowering, LLVM, loading and one run. The disk cache is off: a step an earlier run
+    stored would load instead (benchmarks/test_cache.py times that)."""
     from llgrad.runtime import native
+
+    monkeypatch.setenv("LLGRAD_CACHE", "0")
 
     x, y = big_batch()
     benchmark.pedantic(_compile_and_run, args=(x, y), setup=native.clear_caches, rounds=3,
@@ -186,11 +189,18 @@ def test_cold_compile_empty_caches(benchmark):
 
 
 @pytest.mark.benchmark(group=COLD)
-def test_cold_compile_shared_routines_loaded(benchmark):
-    """A new compiled step in a process that already loaded the shared routines."""
+def test_cold_compile_shared_routines_loaded(benchmark, monkeypatch):
+    """A new compiled step in a process that already loaded the shared routines (disk cache
+    off, as above)."""
+    from llgrad.runtime import native
+
+    monkeypatch.setenv("LLGRAD_CACHE", "0")
     x, y = big_batch()
-    _compile_and_run(x, y)
-    benchmark.pedantic(_compile_and_run, args=(x, y), rounds=3, iterations=1)
+    native.forget_steps()
+    _compile_and_run(x, y)  # loads the shared routines
+    # forget_steps: the step compiles again each round instead of sharing the last one's code
+    benchmark.pedantic(_compile_and_run, args=(x, y), setup=native.forget_steps, rounds=3,
+                       iterations=1)
 
 
 STATE_SIZE = "call-cost-by-state-size-inference"
