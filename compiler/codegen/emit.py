@@ -350,46 +350,31 @@ class KernelEmitter:
         Python ints, or IR values inside a parallel chunk. Given `copies` (contexts, one per
         set of partial results), each iteration runs the body once per copy, copy k at
         index + k * step / len(copies)."""
-        if copies:
-            self.unrolled_loop(s, start, stop, step, copies)
-            return
-        constant = isinstance(start, int) and isinstance(stop, int)
-        if constant and stop - start == step:  # one iteration: no loop
-            ctx.vars[s.var.name] = I64(start)
-            self.body(s.body, ctx)
+        contexts = list(copies) or [ctx]
+        stride = step // len(contexts)
+
+        def bodies(index):
+            for k, context in enumerate(contexts):
+                context.vars[s.var.name] = self.b.add(index, I64(k * stride)) if k else index
+                self.body(s.body, context)
+
+        if isinstance(start, int) and isinstance(stop, int) and stop - start == step:
+            bodies(I64(start))  # one iteration: no loop
             return
         start = I64(start) if isinstance(start, int) else start
         stop = I64(stop) if isinstance(stop, int) else stop
         preheader = self.b.block
-        header = self.b.append_basic_block(f"{s.var.name}.loop")
-        done = self.b.append_basic_block(f"{s.var.name}.done")
+        name = f"{s.var.name}.unrolled" if copies else s.var.name
+        header = self.b.append_basic_block(f"{name}.loop")
+        done = self.b.append_basic_block(f"{name}.done")
         self.b.branch(header)
         self.b.position_at_end(header)
         index = self.b.phi(I64, name=s.var.name)
         index.add_incoming(start, preheader)
-        ctx.vars[s.var.name] = index
-        self.body(s.body, ctx)
+        bodies(index)
         following = self.b.add(index, I64(step))
         index.add_incoming(following, self.b.block)
         self.b.cbranch(self.b.icmp_signed("<", following, stop), header, done)
-        self.b.position_at_end(done)
-
-    def unrolled_loop(self, s, start, stop, step, copies):
-        """counted_loop's body emitted once per copy, each copy at its own offset."""
-        preheader = self.b.block
-        header = self.b.append_basic_block(f"{s.var.name}.unrolled")
-        done = self.b.append_basic_block(f"{s.var.name}.unrolled.done")
-        self.b.branch(header)
-        self.b.position_at_end(header)
-        index = self.b.phi(I64, name=s.var.name)
-        index.add_incoming(I64(start), preheader)
-        stride = step // len(copies)
-        for k, copy in enumerate(copies):
-            copy.vars[s.var.name] = self.b.add(index, I64(k * stride)) if k else index
-            self.body(s.body, copy)
-        following = self.b.add(index, I64(step))
-        index.add_incoming(following, self.b.block)
-        self.b.cbranch(self.b.icmp_signed("<", following, I64(stop)), header, done)
         self.b.position_at_end(done)
 
     def partial_copies(self, s, partials, ctx, lanes):
