@@ -606,8 +606,10 @@ def _arithmetic_cost(statements):
                for e in walk_exprs(statements) if isinstance(e, Apply) and e.dtype is not INDEX)
 
 
-# The native thread pool's entry (runtime/threadpool.py): task(ctx, begin, end) over chunks.
+# The native thread pool's entry (runtime/threadpool.py): task(ctx, begin, end) over chunks;
+# and its thread count (the caller included), i64 llgrad_num_threads().
 PARALLEL_FOR = "llgrad_parallel_for"
+NUM_THREADS = "llgrad_num_threads"
 TASK_TYPE = ir.FunctionType(VOID, [I8.as_pointer(), I64, I64])
 PARALLEL_FOR_TYPE = ir.FunctionType(VOID, [TASK_TYPE.as_pointer(), I8.as_pointer(), I64, I64])
 

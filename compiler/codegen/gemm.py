@@ -31,10 +31,10 @@ from contextlib import contextmanager
 
 from llvmlite import ir
 
-from .emit import PARALLEL_FOR, PARALLEL_FOR_TYPE, TASK_TYPE
+from .emit import NUM_THREADS, PARALLEL_FOR, PARALLEL_FOR_TYPE, TASK_TYPE
 from .types import F32, F64, I1, I8P, I32, I64, VOID, constant, declare, intrinsic, splat
 
-VERSION = 3  # part of the symbol name: bump when generated code changes its results or layout
+VERSION = 4  # part of the symbol name: bump when generated code changes its results or layout
 
 _DTYPES = {"float32": (F32, 4, "f32"), "float64": (F64, 8, "f64")}
 
@@ -52,6 +52,13 @@ Blocking = namedtuple("Blocking", "lanes mr nr kc mc nc")
 # then balances 2 or 4 threads to within a panel), at most MC rows each.
 PARALLEL_MIN_MNK = 1 << 22
 MIN_CHUNKS = 4
+# Smaller GEMMs whose rows fit one MC block (a training step's M=32 batch) split over column
+# chunks instead, from COLUMN_MIN_MNK multiply-adds (~3 us on one core) up: one region per K
+# block, each chunk packing its own B panels and all of A (at most MC rows) and computing its
+# columns of C, so no chunk waits for another's packing and packed B never crosses cores.
+# One chunk per thread, at most MAX_COLUMN_CHUNKS (each one packs A again).
+COLUMN_MIN_MNK = 1 << 17
+MAX_COLUMN_CHUNKS = 4
 MAX_SLOTS = 16  # A slots in the workspace: at most this many row chunks run at once
 PACK_B_CHUNKS = 8  # B is packed in at most this many chunks of at least PACK_B_MIN_PANELS
 PACK_B_MIN_PANELS = 4
@@ -89,21 +96,32 @@ def _line_elements(itemsize):
     return 64 // itemsize
 
 
-Plan = namedtuple("Plan", "parallel m_chunks slots")
+Plan = namedtuple("Plan", "parallel m_chunks slots columns")
 
 
 def plan(M, N, K, target, dtype_name):
     """How the GEMM of these shapes splits its work (the IR computes the same at run time):
-    whether its regions go to the thread pool, its row chunks per block, its A slots."""
+    whether its packing and row chunks go to the thread pool (`parallel`), its row chunks per
+    block, its A slots, and whether it runs column chunks instead (`columns`: one per thread,
+    each slot then holds all of A's rows)."""
     bl = blocking(target, dtype_name)
     panels = -(-max(M, 0) // bl.mr)
     serial_chunks = -(-panels // (bl.mc // bl.mr))
     mnk = min(M, _DIM_CLAMP) * min(N, _DIM_CLAMP) * min(K, _DIM_CLAMP)
     parallel = mnk >= PARALLEL_MIN_MNK and panels >= 2
+    b_panels = -(-min(max(N, 0), bl.nc) // bl.nr)
+    if not parallel and _by_columns(mnk, serial_chunks, b_panels):
+        return Plan(False, 1, min(b_panels, MAX_COLUMN_CHUNKS), True)
     if not parallel:
-        return Plan(False, serial_chunks, 1)
+        return Plan(False, serial_chunks, 1, False)
     chunks = min(panels, _round_up(max(serial_chunks, MIN_CHUNKS), 2))
-    return Plan(True, chunks, min(chunks, MAX_SLOTS))
+    return Plan(True, chunks, min(chunks, MAX_SLOTS), False)
+
+
+def _by_columns(mnk, serial_chunks, b_panels):
+    """Whether a GEMM too small for the row split runs over column chunks (see
+    COLUMN_MIN_MNK): its rows are one MC block and its first B block has 2 panels or more."""
+    return mnk >= COLUMN_MIN_MNK and serial_chunks == 1 and b_panels >= 2
 
 
 def gemm_workspace_elements(M, N, K, target, dtype_name):
@@ -183,7 +201,7 @@ _REGION = [("a_block", "T"), ("a_rs", I64), ("a_cs", I64), ("b_block", "T"), ("b
            ("b_cs", I64), ("context", "context"), ("b_pack", "T"), ("slots", "T"),
            ("slot_stride", I64), ("claims", I32.as_pointer()), ("n_slots", I64), ("M", I64),
            ("panels", I64), ("m_chunks", I64), ("jc", I64), ("nc", I64), ("kc", I64),
-           ("flags", I32)]
+           ("flags", I32), ("n_chunks", I64)]
 _REGION_INDEX = {name: index for index, (name, _) in enumerate(_REGION)}
 
 
@@ -207,8 +225,10 @@ class _Gemm:
         self.region = ir.LiteralStructType([self._type(t) for _, t in _REGION])
         self.pack_b_task = self._pack_b_task(f"{name}.pack_b")
         self.rows_task = self._rows_task(f"{name}.rows")
+        self.columns_task = self._columns_task(f"{name}.columns")
         assert self.rows_task.function_type == TASK_TYPE
         self.parallel_for = declare(module, PARALLEL_FOR, PARALLEL_FOR_TYPE)
+        self.num_threads = declare(module, NUM_THREADS, ir.FunctionType(I64, []))
         self.function = self._define(name, _GEMM_ARGS, internal=False)
         self._driver()
 
@@ -716,19 +736,16 @@ class _Gemm:
         fn = self._define(name, _TASK_ARGS)
         b, bl, p = self.b, self.bl, self.p
         self._load_region()
-        j0 = b.mul(p["begin"], _i64(bl.nr))
-        j1 = self.min(b.mul(p["end"], _i64(bl.nr)), p["nc"])
-        b.call(self.pack, [self.at(p["b_pack"], b.mul(j0, p["kc"])),
-                           self.at(p["b_block"], b.mul(j0, p["b_cs"])), p["b_cs"], p["b_rs"],
-                           b.sub(j1, j0), p["kc"], _i64(bl.nr)])
+        self._pack_b(b.mul(p["begin"], _i64(bl.nr)),
+                     self.min(b.mul(p["end"], _i64(bl.nr)), p["nc"]))
         b.ret_void()
         return fn
 
     def _rows_task(self, name):
         """void rows(i8* region, i64 begin, i64 end): row chunks [begin, end) of C's block
         (jc, pc). Chunk c covers A panels [c*P/n, (c+1)*P/n) of the P = ceil(M/MR) (n chunks,
-        at most MC rows each): it takes a free A slot of the workspace, packs its rows of A
-        there and runs every tile of its rows over the shared packed B block."""
+        at most MC rows each): it packs its rows of A and runs every tile of its rows over the
+        shared packed B block."""
         fn = self._define(name, _TASK_ARGS)
         b, bl, p = self.b, self.bl, self.p
         self._load_region()
@@ -737,22 +754,54 @@ class _Gemm:
             last = b.sdiv(b.mul(b.add(chunk, _i64(1)), p["panels"]), p["m_chunks"])
             ic = b.mul(first, _i64(bl.mr))
             mc = b.sub(self.min(b.mul(last, _i64(bl.mr)), p["M"]), ic)
-            slot, claim = self.claim_slot()
-            a_pack = self.at(p["slots"], b.mul(slot, p["slot_stride"]))
-            b.call(self.pack, [a_pack, self.at(p["a_block"], b.mul(ic, p["a_rs"])), p["a_rs"],
-                               p["a_cs"], mc, p["kc"], _i64(bl.mr)])
-            with self.loop(_i64(0), p["nc"], _i64(bl.nr), "jr") as jr:
-                nr = self.min(_i64(bl.nr), b.sub(p["nc"], jr))
-                b_panel = self.at(p["b_pack"], b.mul(jr, p["kc"]))
-                with self.loop(_i64(0), mc, _i64(bl.mr), "ir") as ir_:
-                    b.call(self.tile, [
-                        p["context"], p["kc"], self.at(a_pack, b.mul(ir_, p["kc"])), b_panel,
-                        b.add(ic, ir_), b.add(p["jc"], jr),
-                        self.min(_i64(bl.mr), b.sub(mc, ir_)), nr, p["flags"]])
-            # release: this chunk's reads of the slot happen before the next owner's writes
-            b.store_atomic(I32(0), claim, "release", 4)
+            self._chunk_tiles(ic, mc, _i64(0), p["nc"])
         b.ret_void()
         return fn
+
+    def _columns_task(self, name):
+        """void columns(i8* region, i64 begin, i64 end): column chunks [begin, end) of C's
+        block (jc, pc), for A of at most MC rows. Chunk c covers B panels [c*Q/n, (c+1)*Q/n)
+        of the block's Q (n = `n_chunks`): it packs those panels of B (no other chunk reads
+        them), then all of A, and runs every tile of its columns."""
+        fn = self._define(name, _TASK_ARGS)
+        b, bl, p = self.b, self.bl, self.p
+        self._load_region()
+        b_panels = b.sdiv(b.add(p["nc"], _i64(bl.nr - 1)), _i64(bl.nr))
+        with self.loop(p["begin"], p["end"], _i64(1), "chunk") as chunk:
+            first = b.sdiv(b.mul(chunk, b_panels), p["n_chunks"])
+            last = b.sdiv(b.mul(b.add(chunk, _i64(1)), b_panels), p["n_chunks"])
+            j0 = b.mul(first, _i64(bl.nr))
+            j1 = self.min(b.mul(last, _i64(bl.nr)), p["nc"])
+            self._pack_b(j0, j1)
+            self._chunk_tiles(_i64(0), p["M"], j0, j1)
+        b.ret_void()
+        return fn
+
+    def _pack_b(self, j0, j1):
+        """Pack columns [j0, j1) of the B block (whole panels) to their place in b_pack."""
+        b, bl, p = self.b, self.bl, self.p
+        b.call(self.pack, [self.at(p["b_pack"], b.mul(j0, p["kc"])),
+                           self.at(p["b_block"], b.mul(j0, p["b_cs"])), p["b_cs"], p["b_rs"],
+                           b.sub(j1, j0), p["kc"], _i64(bl.nr)])
+
+    def _chunk_tiles(self, ic, mc, j0, j1):
+        """Rows [ic, ic+mc) of A packed into a free A slot, then every tile of those rows and
+        of columns [j0, j1) of the block over the packed B panels there."""
+        b, bl, p = self.b, self.bl, self.p
+        slot, claim = self.claim_slot()
+        a_pack = self.at(p["slots"], b.mul(slot, p["slot_stride"]))
+        b.call(self.pack, [a_pack, self.at(p["a_block"], b.mul(ic, p["a_rs"])), p["a_rs"],
+                           p["a_cs"], mc, p["kc"], _i64(bl.mr)])
+        with self.loop(j0, j1, _i64(bl.nr), "jr") as jr:
+            nr = self.min(_i64(bl.nr), b.sub(j1, jr))
+            b_panel = self.at(p["b_pack"], b.mul(jr, p["kc"]))
+            with self.loop(_i64(0), mc, _i64(bl.mr), "ir") as ir_:
+                b.call(self.tile, [
+                    p["context"], p["kc"], self.at(a_pack, b.mul(ir_, p["kc"])), b_panel,
+                    b.add(ic, ir_), b.add(p["jc"], jr),
+                    self.min(_i64(bl.mr), b.sub(mc, ir_)), nr, p["flags"]])
+        # release: this chunk's reads of the slot happen before the next owner's writes
+        b.store_atomic(I32(0), claim, "release", 4)
 
     def claim_slot(self):
         """Take a free A slot: the first whose claim word goes 0 -> 1 (acquire: the previous
@@ -808,10 +857,20 @@ class _Gemm:
         mnk = b.mul(b.mul(self.min(M, clamp), self.min(N, clamp)), self.min(K, clamp))
         parallel = b.and_(b.icmp_signed(">=", mnk, _i64(PARALLEL_MIN_MNK)),
                           b.icmp_signed(">=", panels, _i64(2)))
+        first_b_panels = ceil_div(self.min(N, _i64(bl.nc)), bl.nr)
+        by_columns = b.and_(b.not_(parallel), b.and_(
+            b.icmp_signed(">=", mnk, _i64(COLUMN_MIN_MNK)), b.and_(
+                b.icmp_signed("==", serial_chunks, _i64(1)),
+                b.icmp_signed(">=", first_b_panels, _i64(2)))))
         wanted = max_(serial_chunks, _i64(MIN_CHUNKS))
         parallel_chunks = self.min(panels, b.mul(ceil_div(wanted, 2), _i64(2)))
         m_chunks = b.select(parallel, parallel_chunks, serial_chunks)
-        n_slots = b.select(parallel, self.min(m_chunks, _i64(MAX_SLOTS)), _i64(1))
+        column_slots = self.min(first_b_panels, _i64(MAX_COLUMN_CHUNKS))
+        n_slots = b.select(parallel, self.min(m_chunks, _i64(MAX_SLOTS)),
+                           b.select(by_columns, column_slots, _i64(1)))
+        # one column chunk per thread (the chunks change nothing in C: every tile is computed
+        # whole, in the same order, by whichever chunk holds it)
+        n_chunks = self.min(b.call(self.num_threads, []), column_slots)
         # workspace: the packed B block (kc x nc, panels padded to NR), the A slots (one
         # packed block of the largest row chunk each, plus a vector of slack, cache-line aligned),
         # then one claim word per slot
@@ -840,7 +899,7 @@ class _Gemm:
                             ("b_cs", p["b_cs"]), ("context", context), ("b_pack", b_pack),
                             ("slots", slots), ("slot_stride", slot_stride), ("claims", claims),
                             ("n_slots", n_slots), ("M", M), ("panels", panels),
-                            ("m_chunks", m_chunks)]:
+                            ("m_chunks", m_chunks), ("n_chunks", n_chunks)]:
             set_field(name, value)
         region_arg = b.bitcast(region, I8P)
         # tile flags: load C when accumulating or after the first K block; the epilogue's
@@ -868,13 +927,18 @@ class _Gemm:
                 set_field("a_block", self.at(p["A"], b.mul(pc, p["a_cs"])))
                 set_field("b_block", self.at(p["B"], b.add(b.mul(pc, p["b_rs"]),
                                                            b.mul(jc, p["b_cs"]))))
-                with b.if_else(parallel) as (threads, caller):
+                with b.if_else(parallel) as (threads, small):
                     with threads:
                         b.call(self.parallel_for, [self.pack_b_task, region_arg, b_panels,
                                                    b_grain])
                         b.call(self.parallel_for, [self.rows_task, region_arg, m_chunks,
                                                    _i64(1)])
-                    with caller:
-                        b.call(self.pack_b_task, [region_arg, _i64(0), b_panels])
-                        b.call(self.rows_task, [region_arg, _i64(0), m_chunks])
+                    with small:
+                        with b.if_else(by_columns) as (columns, caller):
+                            with columns:
+                                b.call(self.parallel_for, [self.columns_task, region_arg,
+                                                           n_chunks, _i64(1)])
+                            with caller:
+                                b.call(self.pack_b_task, [region_arg, _i64(0), b_panels])
+                                b.call(self.rows_task, [region_arg, _i64(0), m_chunks])
         b.ret_void()

@@ -339,8 +339,13 @@ THREAD_CASES = [
     ("float32", 97, 515, 129, "col", "row", dict(accumulate=True, relu=True)),
     ("float32", 301, 67, 520, "strided", "strided", dict(bias="row", mask=True)),
     ("float64", 151, 77, 400, "row", "row", dict(bias="column", relu=True)),
-    ("float32", 13, 37, 300, "row", "col", dict(bias="matrix", relu=True)),  # serial
+    ("float32", 13, 37, 300, "row", "col", dict(bias="matrix", relu=True)),  # columns
     ("float64", 30, 40, 50, "col", "strided", dict(accumulate=True, mask=True)),  # serial
+    # column chunks: a batch of 32 through a layer, 2 K blocks, an edge panel, float64
+    ("float32", 32, 128, 128, "row", "col", dict(bias="row", relu=True)),
+    ("float32", 70, 100, 520, "strided", "row", dict(accumulate=True, mask=True)),
+    ("float64", 50, 45, 90, "row", "row", dict(bias="column")),
+    ("float32", 1, 2048, 300, "row", "col", dict(relu=True)),  # one row panel
 ]
 
 
@@ -353,7 +358,7 @@ def test_same_bits_for_any_thread_count(threads, case):
     host = run.target
     assert gemm.plan(m, n, k, host, dtype).parallel == (m * n * k >= gemm.PARALLEL_MIN_MNK)
     results = []
-    for count in (1, 2, 3):
+    for count in (1, 2, 3, gemm.MAX_COLUMN_CHUNKS + 1):
         threads(count)
         rng = np.random.default_rng(20)  # the same operands every time
         a, b = operand(rng, m, k, dtype, a_layout), operand(rng, k, n, dtype, b_layout)
@@ -369,14 +374,18 @@ def test_same_bits_for_any_thread_count(threads, case):
 
 def test_parallel_path_runs_regions(threads):
     """A big GEMM runs parallel regions (packing B and row chunks per K block) with 2 threads;
-    a small one runs none; with 1 thread none either."""
+    a batch of 32 through a 64-128 layer one region of column chunks; a tiny one runs none;
+    with 1 thread none either."""
     run = compiled("host", "float32")
     rng = np.random.default_rng(21)
     big = (operand(rng, 256, 256, "float32", "row"), operand(rng, 256, 300, "float32", "col"))
-    small = (operand(rng, 32, 64, "float32", "row"), operand(rng, 64, 128, "float32", "row"))
+    layer = (operand(rng, 32, 64, "float32", "row"), operand(rng, 64, 128, "float32", "row"))
+    tiny = (operand(rng, 16, 32, "float32", "row"), operand(rng, 32, 64, "float32", "row"))
     assert gemm.plan(256, 300, 256, run.target, "float32").parallel
-    assert not gemm.plan(32, 128, 64, run.target, "float32").parallel
-    for count, (a, b), regions in [(2, big, 2), (2, small, 0), (1, big, 0)]:
+    assert gemm.plan(32, 128, 64, run.target, "float32").columns
+    assert not gemm.plan(16, 64, 32, run.target, "float32").columns
+    for count, (a, b), regions in [(2, big, 2), (2, layer, 1), (2, tiny, 0), (1, big, 0),
+                                   (1, layer, 0)]:
         threads(count)
         before = threadpool.stats()
         check(run, a, b)
@@ -405,7 +414,8 @@ def test_more_threads_than_slots(threads):
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_plan_depends_on_shapes_only(dtype):
     """Row chunks: at most MC rows each; when parallel, at least MIN_CHUNKS (given the panels)
-    and an even number unless every panel is a chunk; slots never more than chunks."""
+    and an even number unless every panel is a chunk; slots never more than chunks (column
+    chunks: one slot per chunk, at most MAX_COLUMN_CHUNKS)."""
     host = target("host")
     bl = gemm.blocking(host, dtype)
     for m, n, k in itertools.product([1, 6, 7, 13, 128, 512, 1000, 2048, 5000],
@@ -413,11 +423,18 @@ def test_plan_depends_on_shapes_only(dtype):
         plan = gemm.plan(m, n, k, host, dtype)
         panels = -(-m // bl.mr)
         assert -(-panels // plan.m_chunks) * bl.mr <= bl.mc
-        assert 1 <= plan.slots <= min(plan.m_chunks, gemm.MAX_SLOTS)
+        assert not (plan.parallel and plan.columns)
+        if not plan.columns:
+            assert 1 <= plan.slots <= min(plan.m_chunks, gemm.MAX_SLOTS)
         if plan.parallel:
             assert m * n * k >= gemm.PARALLEL_MIN_MNK
             assert plan.m_chunks >= min(panels, gemm.MIN_CHUNKS)
             assert plan.m_chunks % 2 == 0 or plan.m_chunks == panels
+        elif plan.columns:  # one MC block of rows, one chunk per thread over B's panels
+            assert m * n * k >= gemm.COLUMN_MIN_MNK and m <= bl.mc
+            assert m * n * k < gemm.PARALLEL_MIN_MNK or panels == 1  # one panel: no row split
+            assert plan.m_chunks == 1
+            assert plan.slots == min(-(-min(n, bl.nc) // bl.nr), gemm.MAX_COLUMN_CHUNKS) >= 2
         else:
             assert plan.slots == 1
 
@@ -440,6 +457,21 @@ def test_a_slot_holds_one_chunk_not_a_whole_mc_block(threads):
     for count in (1, 2, 5):
         threads(count)
         check(run, a, b)
+
+
+def test_column_slots_hold_all_rows(threads):
+    """Column chunks each pack all of A: the workspace gives each slot every row (the canary
+    check would catch a write past it), for 1 to more threads than slots."""
+    run = compiled("host", "float32")
+    bl = gemm.blocking(run.target, "float32")
+    m, n, k = bl.mc, 200, 30
+    plan = gemm.plan(m, n, k, run.target, "float32")
+    assert plan.columns and plan.slots == gemm.MAX_COLUMN_CHUNKS
+    rng = np.random.default_rng(24)
+    a, b = operand(rng, m, k, "float32", "col"), operand(rng, k, n, "float32", "strided")
+    for count in (1, 2, gemm.MAX_COLUMN_CHUNKS + 2):
+        threads(count)
+        check(run, a, b, relu=True)
 
 
 # ---- the function itself ------------------------------------------------------------------------
