@@ -124,6 +124,31 @@ def random_tensor(draw, shape, dtype):
     return tracer.runtime_tensor(draw, Aval(shape, dtype), "random draw")
 
 
+class _ScalarInput:
+    """The 0-d array of a runtime number, made at every call from `getter()`. While the getter
+    gives the same object (an optimizer's group keeps one float between scheduler steps), the
+    array made for it is given again: a call then costs one read, not a new array. The array
+    is an input only (native code never writes it), and the (value, array) pair is replaced
+    whole, so concurrent calls see one pair or the other."""
+    __slots__ = ("getter", "dtype", "last")
+
+    def __init__(self, getter, dtype):
+        self.getter, self.dtype = getter, dtype
+        self.last = (_NOTHING, None)
+
+    def __call__(self):
+        value = self.getter()
+        last = self.last
+        if value is last[0]:
+            return last[1]
+        array = np.asarray(value, dtype=self.dtype)
+        self.last = (value, array)
+        return array
+
+
+_NOTHING = object()
+
+
 def runtime_scalar(getter, dtype=dtypes.float64, name="runtime number"):
     """A Python number read at every call (a learning rate): the number itself in eager mode; a
     0-d tensor inside a trace. That tensor is *weak* like the Python number it stands for: it
@@ -132,8 +157,7 @@ def runtime_scalar(getter, dtype=dtypes.float64, name="runtime number"):
     tracer = active_tracer()
     if tracer is None:
         return getter()
-    t = tracer.runtime_tensor(lambda: np.asarray(getter(), dtype=dtype.np), Aval((), dtype),
-                              name)
+    t = tracer.runtime_tensor(_ScalarInput(getter, dtype.np), Aval((), dtype), name)
     t._weak = True
     return t
 

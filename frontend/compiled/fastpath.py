@@ -16,7 +16,9 @@ from .. import epoch
 from ..runtime.memory import STREAMED_OUTPUT_BYTES, empty_output
 from ..autograd.grad_mode import STATE
 from ..tensor import Tensor
+from .backward import CompiledFunctionBackward
 from .guards import _root, _same
+from .refs import ArgRef, StateRef
 
 MISS = object()
 
@@ -31,7 +33,9 @@ def build(spec):
     names = {"MISS": MISS, "Tensor": Tensor, "STATE": STATE, "spec": spec, "guards": guards,
              "current": epoch.current, "empty": np.empty, "empty_output": empty_output,
              "contiguous": np.ascontiguousarray,
-             "root_of": _root, "same": _same, "wrap": Tensor._wrap, "run": step.run}
+             "root_of": _root, "same": _same, "wrap": Tensor._wrap, "run": step.run,
+             "from_node": Tensor._from_node, "consumed": CompiledFunctionBackward.consumed,
+             "bump": epoch.bump}
     lines = ["def fast(args):",
              f"    if len(args) != {len(guards.args)} or STATE.enabled is not "
              f"{guards.grad_mode}:",
@@ -106,6 +110,9 @@ def _native_call(spec, step, names, lines):
             lines += [f"    x{k} = d{position}",
                       f"    if not x{k}.flags.c_contiguous:",
                       f"        x{k} = contiguous(x{k})"]
+        elif hasattr(feed, "produce"):  # a runtime input: no argument needed
+            names[f"produce{k}"] = feed.produce
+            lines.append(f"    x{k} = produce{k}()")
         else:
             names[f"feed{k}"] = feed
             lines.append(f"    x{k} = feed{k}(args)")
@@ -128,17 +135,25 @@ def _outputs(spec, names):
     everything = ", ".join(f"o{k}" if k in fresh else "None" for k in range(n))
     lines = [f"    everything = [{everything}]"] if n else ["    everything = []"]
     lines.append(f"    results = everything[:{spec.n_results}]")
-    if spec.state_writes or spec.grad_sets or spec.flag_sets:
-        lines.append("    spec._apply_effects(results, args)")
+    lines += _effects(spec, names, fresh)
+    plan = spec.backward
+    inline_backward = plan is not None and not plan.cotangents  # every graph consumed inside
+    if inline_backward:
+        lines.append(f"    node = consumed({len(plan.diff_outputs)})")
+        output_nr = {k: nr for nr, k in enumerate(plan.diff_outputs)}
     leaves = []
     for k, (kind, what) in enumerate(spec.outputs):
         if kind == "value":
-            leaves.append(f"wrap(results[{what}])")
+            array = f"o{what}" if what in fresh else f"results[{what}]"
+            if inline_backward and k in output_nr:
+                leaves.append(f"from_node({array}, node, {output_nr[k]})")
+            else:
+                leaves.append(f"wrap({array})")
         else:
             names[f"leaf{k}"] = what
             leaves.append(f"leaf{k}(args)" if kind == "tensor" else f"leaf{k}")
     lines.append(f"    leaves = [{', '.join(leaves)}]")
-    if spec.backward is not None:
+    if plan is not None and not inline_backward:
         lines.append(f"    spec._attach_backward(leaves, everything[{spec.n_results}:], args)")
     if spec.out_structure is None:
         lines.append("    return leaves[0]")
@@ -147,6 +162,50 @@ def _outputs(spec, names):
         names["structure"] = spec.out_structure
         lines.append("    return unflatten(structure, leaves)")
     return lines
+
+
+def _effects(spec, names, fresh):
+    """`spec._apply_effects` written out: version counters bumped (by the boxes remembered
+    while the state stays bound), `.grad` slots and requires_grad flags set, the epoch moved."""
+    lines = []
+    if spec.state_writes:
+        lines += ["    boxes = spec._version_boxes",
+                  "    if boxes is not None and spec._boxes_binding is guards.binding:",
+                  "        for box, steps in boxes:",
+                  "            box[0] += steps",
+                  "    else:",
+                  "        spec._write_state(results, args)"]
+    if not (spec.grad_sets or spec.flag_sets):
+        return lines
+    lines.append("    before = current()")
+    for k, (ref, (kind, what)) in enumerate(spec.grad_sets):
+        owner = _tensor_expression(ref, f"grad_owner{k}", names)
+        if kind == "none":
+            value = "None"
+        elif kind == "tensor":
+            names[f"grad_value{k}"] = what
+            value = f"grad_value{k}(args)"
+        else:
+            value = f"wrap(o{what})" if what in fresh else f"wrap(results[{what}])"
+        lines.append(f"    {owner}._grad = {value}")
+    for k, (ref, flag) in enumerate(spec.flag_sets):
+        lines.append(f"    {_tensor_expression(ref, f'flag_owner{k}', names)}._requires_grad = "
+                     f"{bool(flag)}")
+    lines.append("    bump()  # other compiled functions may read these .grad slots")
+    if spec.effects_keep_guards:
+        lines += ["    if guards.validated is before:", "        guards.validated = current()"]
+    return lines
+
+
+def _tensor_expression(ref, name, names):
+    """Python for the tensor `ref` gives: the argument, the state tensor itself, or a call."""
+    if isinstance(ref, ArgRef):
+        return f"args[{ref.index}]"
+    if isinstance(ref, StateRef):
+        names[name] = ref.tensor
+        return name
+    names[name] = ref
+    return f"{name}(args)"
 
 
 def _unflatten():

@@ -583,6 +583,7 @@ def _runtime_feed(produce, name):
 
     feed.ref = None
     feed.name = name
+    feed.produce = produce
     return feed
 
 

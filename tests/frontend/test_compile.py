@@ -612,6 +612,31 @@ def test_learning_rate_schedule_never_retraces():
                                    atol=1e-11)
 
 
+def test_learning_rate_edits_reach_every_call():
+    """The runtime number of a learning rate is read at every call: a new float of the same
+    value, 0, an int, -0.0 and back, each as eager gives (the array made for one float object
+    is reused only while the group holds that very object)."""
+    params_e, params_c = make_params(), make_params()
+    opt_e, opt_c = llgrad.optim.SGD(params_e, lr=0.1), llgrad.optim.SGD(params_c, lr=0.1)
+
+    def step_for(params, opt):
+        def step(x):
+            opt.zero_grad()
+            (params[0] @ x + params[1]).square().sum().backward()
+            opt.step()
+        return step
+
+    step_e, step_c = step_for(params_e, opt_e), llgrad.compile(step_for(params_c, opt_c))
+    x = llgrad.tensor(np.linspace(-1, 1, 3, dtype=np.float32))
+    for lr in [0.1, float("0.1"), 0.0, 1, -0.0, 0.05, 0.05]:
+        opt_e.param_groups[0]["lr"] = opt_c.param_groups[0]["lr"] = lr
+        step_e(x)
+        step_c(x)
+        for pe, pc in zip(params_e, params_c):
+            assert_same(pc, pe)
+    assert step_c.stats["traces"] == 1
+
+
 def test_train_eval_mode_is_a_guard():
     llgrad.manual_seed(0)
     model = llgrad.nn.Sequential(llgrad.nn.Linear(4, 4), llgrad.nn.Dropout(0.5))
