@@ -594,11 +594,14 @@ SCRATCH_PREFIXES = ("a", "r", "c")
 # Scratch up to this size lives on each invocation's stack.
 STACK_SCRATCH_BYTES = 128 * 1024
 # Work below this many element-operations per kernel stays on one thread: starting a region
-# costs about a microsecond, waking a sleeping worker tens, and on a busy machine a worker that
-# joined and lost its core holds the region for a time slice. At 1 << 16 the 64-128-128-10
-# step's one parallel kernel (an SGD update of 16K weights, ~10 us) made the 2-thread step
-# take 2x the 1-thread one (214 vs 100 us at load ~1.5); now it runs serially (110 us).
-PARALLEL_MIN_WORK = 1 << 18
+# costs well under a microsecond while the pool's workers spin (they do for ~1 ms after a
+# region), waking a sleeping one tens, and on a busy machine a worker that joined and lost its
+# core holds the region for a time slice. Since small GEMMs run column chunks on every thread
+# (codegen/gemm.py), the optimizer updates after them read gradients half written by another
+# core and write weights the other core read: the 64-128-128-10 step's SGD update of 16K
+# weights took 21K cycles serially at 2 threads (7.6K at 1 thread), 12K as 2 chunks; with 1 << 18
+# (serial) the step's kernels took 152K cycles per call, with 1 << 15 146K (best of 4 runs).
+PARALLEL_MIN_WORK = 1 << 15
 # A chunk carries about this much work, whatever the thread count (the chunking, and so every
 # result bit, must not depend on it).
 CHUNK_WORK = 1 << 14
