@@ -18,8 +18,10 @@ on AVX2) and pads panels with zeros, so the micro-kernel never reads outside A o
 go through tile-sized buffers (masked loads in, plain stores and a scalar tail out).
 
 C is written once per K block: the tile's sum (plus C when accumulating or after the first
-block) in registers, one store; after the last K block the epilogue (bias, relu, mask) runs
-over the tile just stored, still in L1, so it costs no pass over C in memory. The summation
+block) in registers, one store. After the last K block the epilogue (bias, relu, mask) runs
+on a full tile's sums in registers before that store, each step behind one branch per tile on
+its flag; on an edge tile, over the tile just stored in its buffer. Either way it costs no pass
+over C in memory, and a mask's rows are prefetched with C's. The summation
 order over k is fixed by the shapes (k ascending within a KC block, blocks added to C in
 order), not by layouts, strides or which kernel ran: the same inputs give the same bits.
 
@@ -34,7 +36,7 @@ from llvmlite import ir
 from .emit import NUM_THREADS, PARALLEL_FOR, PARALLEL_FOR_TYPE, TASK_TYPE
 from .types import F32, F64, I1, I8P, I32, I64, VOID, constant, declare, intrinsic, splat
 
-VERSION = 4  # part of the symbol name: bump when generated code changes its results or layout
+VERSION = 5  # part of the symbol name: bump when generated code changes its results or layout
 
 _DTYPES = {"float32": (F32, 4, "f32"), "float64": (F64, 8, "f64")}
 
@@ -499,11 +501,20 @@ class _Gemm:
         # L3 once C outgrows L1), first and last element of each row (a prefetch never faults)
         prefetch = declare(self.module, "llvm.prefetch.p0",
                            ir.FunctionType(VOID, [I8P, I32, I32, I32]))
-        row = self.at(p["C"], b.add(b.mul(p["i"], p["c_rs"]), p["j"]))
-        for r in range(bl.mr):
-            for c in (0, bl.nr - 1):
-                b.call(prefetch, [b.bitcast(self.at(row, _i64(c)), I8P), I32(1), I32(3), I32(1)])
-            row = self.at(row, p["c_rs"])
+
+        def fetch_rows(matrix, row_stride, write):
+            row = self.at(matrix, b.add(b.mul(p["i"], row_stride), p["j"]))
+            for r in range(bl.mr):
+                for c in (0, bl.nr - 1):
+                    b.call(prefetch, [b.bitcast(self.at(row, _i64(c)), I8P), I32(write),
+                                      I32(3), I32(1)])
+                row = self.at(row, row_stride)
+
+        fetch_rows(p["C"], p["c_rs"], 1)
+        # so is the mask (a ReLU's forward output, long out of L1): unfetched, its loads after
+        # the k loop each waited for L2 (a 32x128x10 GEMM took 1.5x as long with a mask)
+        with b.if_then(p["do_mask"]):
+            fetch_rows(p["mask"], p["mask_rs"], 0)
         acc = self.micro_kernels()
         self.update_tile(acc)
         b.ret_void()
@@ -629,28 +640,53 @@ class _Gemm:
 
         acc = self.when(p["load_c"], acc, lambda vals: each(
             vals, lambda x, r, v: b.fadd(x, load(c_rows, r, v))))
-        for r in range(bl.mr):
-            for v in range(nv):
-                self.store_vec(acc[r * nv + v], self.at(c_rows[r], _i64(v * bl.lanes)))
         epilogue = b.or_(b.or_(p["do_bias"], p["do_relu"]), p["do_mask"])
-        with b.if_then(epilogue):
-            self.epilogue(c_tile)
+        # a full tile's epilogue runs on the sums in registers, before their one store; an
+        # edge tile's on its stored buffer (which masks the columns past nr)
+        with b.if_else(b.and_(epilogue, b.not_(edge))) as (in_registers, stored):
+            with in_registers:
+                operands = self.epilogue_operands()
+                # each step only where flagged (a branch per tile, not a select per vector)
+                done = acc
+                for name, step in [("do_bias", self.add_bias), ("do_relu", self.relu),
+                                   ("do_mask", self.apply_mask)]:
+                    done = self.when(p[name], done, lambda vals, step=step: each(
+                        vals, lambda x, r, v: step(x, operands, r, v, None)))
+                for r in range(bl.mr):
+                    for v in range(nv):
+                        self.store_vec(done[r * nv + v], self.at(c_rows[r], _i64(v * bl.lanes)))
+            with stored:
+                for r in range(bl.mr):
+                    for v in range(nv):
+                        self.store_vec(acc[r * nv + v], self.at(c_rows[r], _i64(v * bl.lanes)))
+                with b.if_then(epilogue):
+                    self.epilogue(c_tile)
         with b.if_then(edge):
             self.copy_tile(origin(p["C"], p["c_rs"]), p["c_rs"], self.buffers["C"],
                            _i64(bl.nr), mr, into_buffer=False)
 
     def epilogue(self, c_tile):
-        """bias, relu and mask on the tile just stored (still in L1), as a loop over its rows:
-        kept out of the unrolled register code, the epilogue costs little to compile. Bias and
-        mask are read in place with loads masked to the tile's columns (rows past mr repeat row
-        mr-1): masked loads are cheap, unlike masked stores. Each step is a select on its flag
-        (no branch for LLVM to unswitch the loop on); an absent operand is read from a scratch
-        buffer instead and the value discarded."""
+        """bias, relu and mask on an edge tile just stored in its buffer (still in L1), as a
+        loop over its rows: kept out of the unrolled register code, it costs little to compile.
+        Bias and mask are read with loads masked to the tile's columns (rows past mr repeat
+        row mr-1): masked loads are cheap, unlike masked stores."""
         b, bl, p = self.b, self.bl, self.p
-        zero, minus_zero = constant(self.vec, 0), constant(self.vec, -0.0)
+        operands = self.epilogue_operands()
+        with self.loop(_i64(0), _i64(bl.mr), _i64(1), "epilogue", plain=True) as r:
+            c_row = self.at(c_tile[0], b.mul(r, c_tile[1]))
+            for v in range(self.nv):
+                at = self.at(c_row, _i64(v * bl.lanes))
+                self.store_vec(self.epilogue_step(self.load_vec(at), operands, r, v,
+                                                  self.cols[v]), at)
+
+    def epilogue_operands(self):
+        """Where the epilogue reads bias and mask: (row pointer and stride of each, the flags
+        as vectors). Each step is a select on its flag (no branch for LLVM to unswitch a loop
+        on); an absent operand is read from a scratch buffer instead and the value discarded.
+        A bias with column stride != 1 (0 for a column vector broadcast along rows) is
+        gathered into its buffer first, so the vector code serves every layout."""
+        b, bl, p = self.b, self.bl, self.p
         contiguous = b.icmp_signed("==", p["bias_cs"], _i64(1))
-        # a bias with column stride != 1 (0 for a column vector broadcast along rows) is
-        # gathered into its buffer first, so the vector code serves every layout
         with b.if_then(b.and_(p["do_bias"], b.not_(contiguous))):
             self.gather_bias()
 
@@ -659,31 +695,42 @@ class _Gemm:
             return (b.select(in_place, origin, self.buffers[name]),
                     b.select(in_place, row_stride, _i64(bl.nr)))
 
-        bias, bias_stride = tile("bias", p["bias_rs"], b.and_(p["do_bias"], contiguous))
-        mask, mask_stride = tile("mask", p["mask_rs"], p["do_mask"])
-        do_bias, do_relu, do_mask = (splat(b, p[name], bl.lanes)
-                                     for name in ("do_bias", "do_relu", "do_mask"))
-        every = ir.Constant(ir.VectorType(I1, bl.lanes), [1] * bl.lanes)
-        last = b.sub(p["mr"], _i64(1))
-        with self.loop(_i64(0), _i64(bl.mr), _i64(1), "epilogue", plain=True) as r:
-            c_row = self.at(c_tile[0], b.mul(r, c_tile[1]))
-            row = self.min(r, last)
-            bias_row = self.at(bias, b.mul(row, bias_stride))
-            mask_row = self.at(mask, b.mul(row, mask_stride))
-            for v in range(self.nv):
-                at = _i64(v * bl.lanes)
-                x = self.load_vec(self.at(c_row, at))
-                # + -0.0 leaves every x as it is (+0.0 would turn -0.0 into +0.0)
-                x = b.fadd(x, b.select(do_bias, self.load_vec(self.at(bias_row, at),
-                                                              self.cols[v]), minus_zero))
-                # x < 0 ? 0 : x keeps NaN, as numpy.maximum(x, 0) does
-                x = b.select(b.and_(do_relu, b.fcmp_ordered("<", x, zero)), zero, x)
-                # selects, not and/or, on the flags: an absent operand's buffer holds
-                # undefined values, which a select on a false flag discards (an `and` would not)
-                keep = b.select(do_mask, b.fcmp_ordered(
-                    ">", self.load_vec(self.at(mask_row, at), self.cols[v]), zero), every)
-                x = b.select(keep, x, zero)
-                self.store_vec(x, self.at(c_row, at))
+        flags = [splat(b, p[name], bl.lanes) for name in ("do_bias", "do_relu", "do_mask")]
+        return (tile("bias", p["bias_rs"], b.and_(p["do_bias"], contiguous)),
+                tile("mask", p["mask_rs"], p["do_mask"]), flags)
+
+    def epilogue_step(self, x, operands, r, v, lane_mask):
+        """x (row r, vector v of the tile) after bias, relu and mask, each selected by its
+        flag. `r` is a Python int (a full tile) or a row index value (an edge tile: rows past
+        mr read row mr-1, and `lane_mask` limits the loads to the tile's columns)."""
+        b = self.b
+        do_bias, do_relu, do_mask = operands[2]
+        # + -0.0 leaves every x as it is (+0.0 would turn -0.0 into +0.0)
+        x = b.select(do_bias, self.add_bias(x, operands, r, v, lane_mask), x)
+        x = b.select(do_relu, self.relu(x, operands, r, v, lane_mask), x)
+        # selects, not and/or, on the flags: an absent operand's buffer holds undefined
+        # values, which a select on a false flag discards (an `and` would not)
+        return b.select(do_mask, self.apply_mask(x, operands, r, v, lane_mask), x)
+
+    def _operand_row(self, operand, r, v, lane_mask):
+        b, p = self.b, self.p
+        pointer, stride = operand
+        row = _i64(r) if isinstance(r, int) else self.min(r, b.sub(p["mr"], _i64(1)))
+        return self.load_vec(self.at(self.at(pointer, b.mul(row, stride)),
+                                     _i64(v * self.bl.lanes)), lane_mask)
+
+    def add_bias(self, x, operands, r, v, lane_mask):
+        return self.b.fadd(x, self._operand_row(operands[0], r, v, lane_mask))
+
+    def relu(self, x, operands, r, v, lane_mask):
+        # x < 0 ? 0 : x keeps NaN, as numpy.maximum(x, 0) does
+        zero = constant(self.vec, 0)
+        return self.b.select(self.b.fcmp_ordered("<", x, zero), zero, x)
+
+    def apply_mask(self, x, operands, r, v, lane_mask):
+        zero = constant(self.vec, 0)
+        keep = self.b.fcmp_ordered(">", self._operand_row(operands[1], r, v, lane_mask), zero)
+        return self.b.select(keep, x, zero)
 
     def copy_tile(self, matrix, row_stride, buffer, buffer_stride, mr, into_buffer):
         """Copy the valid mr x nr part of a tile between a matrix and its buffer: into the
