@@ -19,9 +19,8 @@ go through tile-sized buffers (masked loads in, plain stores and a scalar tail o
 
 C is written once per K block: the tile's sum (plus C when accumulating or after the first
 block) in registers, one store. After the last K block the epilogue (bias, relu, mask) runs
-on a full tile's sums in registers before that store, each step behind one branch per tile on
-its flag; on an edge tile, over the tile just stored in its buffer. Either way it costs no pass
-over C in memory, and a mask's rows are prefetched with C's. The summation
+on those sums before the store, each step behind one branch per tile on its flag, so it costs
+no pass over C in memory; a mask's rows are prefetched with C's. The summation
 order over k is fixed by the shapes (k ascending within a KC block, blocks added to C in
 order), not by layouts, strides or which kernel ran: the same inputs give the same bits.
 
@@ -203,7 +202,7 @@ _REGION = [("a_block", "T"), ("a_rs", I64), ("a_cs", I64), ("b_block", "T"), ("b
            ("b_cs", I64), ("context", "context"), ("b_pack", "T"), ("slots", "T"),
            ("slot_stride", I64), ("claims", I32.as_pointer()), ("n_slots", I64), ("M", I64),
            ("panels", I64), ("m_chunks", I64), ("jc", I64), ("nc", I64), ("kc", I64),
-           ("flags", I32), ("n_chunks", I64)]
+           ("flags", I32), ("n_chunks", I64), ("by_columns", I64)]
 _REGION_INDEX = {name: index for index, (name, _) in enumerate(_REGION)}
 
 
@@ -226,9 +225,8 @@ class _Gemm:
         self.tile = self._tile(f"{name}.tile")
         self.region = ir.LiteralStructType([self._type(t) for _, t in _REGION])
         self.pack_b_task = self._pack_b_task(f"{name}.pack_b")
-        self.rows_task = self._rows_task(f"{name}.rows")
-        self.columns_task = self._columns_task(f"{name}.columns")
-        assert self.rows_task.function_type == TASK_TYPE
+        self.chunks_task = self._chunks_task(f"{name}.chunks")
+        assert self.chunks_task.function_type == TASK_TYPE
         self.parallel_for = declare(module, PARALLEL_FOR, PARALLEL_FOR_TYPE)
         self.num_threads = declare(module, NUM_THREADS, ir.FunctionType(I64, []))
         self.function = self._define(name, _GEMM_ARGS, internal=False)
@@ -597,140 +595,74 @@ class _Gemm:
         return out
 
     def update_tile(self, acc):
-        """C tile = (load_c ? C : 0) + acc in registers, one store, then (last K block only)
-        bias, relu and mask on the stored tile while it is in L1. A full tile reads and writes
-        C, bias and mask in place with vector loads and stores. An edge tile (mr < MR or
-        nr < NR) runs the same code on tile-sized buffers: what it needs is copied in before
-        (masked loads, rows past mr clamped to row mr-1 so every address is in bounds) and C
-        copied out after."""
+        """C tile = (load_c ? C : 0) + acc in registers, then (last K block only) bias, relu
+        and mask on those sums, then one store. A full tile reads and writes C, bias and mask
+        in place with vector loads and stores. An edge tile (mr < MR or nr < NR) runs the same
+        code on tile-sized buffers: what it needs is copied in before (masked loads, rows past
+        mr clamped to row mr-1 so every address is in bounds) and C copied out after."""
         b, bl, p, nv = self.b, self.bl, self.p, self.nv
         i, j, mr, nr = p["i"], p["j"], p["mr"], p["nr"]
-        zero = constant(self.vec, 0)
         edge = b.or_(b.icmp_signed("!=", mr, _i64(bl.mr)), b.icmp_signed("!=", nr, _i64(bl.nr)))
         index = ir.VectorType(I64, bl.lanes)
         self.cols = [b.icmp_signed("<", ir.Constant(index, list(range(v * bl.lanes,
                                                                       (v + 1) * bl.lanes))),
                                    splat(b, nr, bl.lanes)) for v in range(nv)]
 
-        def origin(matrix, row_stride):  # &matrix[i, j] of a matrix with contiguous columns
-            return self.at(matrix, b.add(b.mul(i, row_stride), j))
-
-        def staged(name, row_stride, needed, in_place=None):
+        def staged(name, row_stride, needed, in_place):
             """Where the tile of matrix `name` is read: in place, or its buffer, filled from
-            the matrix when `needed` on an edge tile. Returns (pointer, row stride)."""
-            in_place = b.not_(edge) if in_place is None else in_place
+            the matrix when `needed` and not in place. Returns (pointer, row stride)."""
+            origin = self.at(p[name], b.add(b.mul(i, row_stride), j))
             with b.if_then(b.and_(needed, b.not_(in_place))):
-                self.copy_tile(origin(p[name], row_stride), row_stride, self.buffers[name],
-                               _i64(bl.nr), mr, into_buffer=True)
-            return (b.select(in_place, origin(p[name], row_stride), self.buffers[name]),
-                    b.select(in_place, row_stride, _i64(bl.nr)))
-
-        def rows(tile):
-            pointer, stride = tile
-            return [self.at(pointer, b.mul(_i64(r), stride)) for r in range(bl.mr)]
-
-        def each(values, fn):  # fn(x, row, vector) for every accumulator
-            return [fn(values[r * nv + v], r, v) for r in range(bl.mr) for v in range(nv)]
-
-        def load(row_ptrs, r, v):
-            return self.load_vec(self.at(row_ptrs[r], _i64(v * bl.lanes)))
-
-        c_tile = staged("C", p["c_rs"], p["load_c"])
-        c_rows = rows(c_tile)
-
-        acc = self.when(p["load_c"], acc, lambda vals: each(
-            vals, lambda x, r, v: b.fadd(x, load(c_rows, r, v))))
-        epilogue = b.or_(b.or_(p["do_bias"], p["do_relu"]), p["do_mask"])
-        # a full tile's epilogue runs on the sums in registers, before their one store; an
-        # edge tile's on its stored buffer (which masks the columns past nr)
-        with b.if_else(b.and_(epilogue, b.not_(edge))) as (in_registers, stored):
-            with in_registers:
-                operands = self.epilogue_operands()
-                # each step only where flagged (a branch per tile, not a select per vector)
-                done = acc
-                for name, step in [("do_bias", self.add_bias), ("do_relu", self.relu),
-                                   ("do_mask", self.apply_mask)]:
-                    done = self.when(p[name], done, lambda vals, step=step: each(
-                        vals, lambda x, r, v: step(x, operands, r, v, None)))
-                for r in range(bl.mr):
-                    for v in range(nv):
-                        self.store_vec(done[r * nv + v], self.at(c_rows[r], _i64(v * bl.lanes)))
-            with stored:
-                for r in range(bl.mr):
-                    for v in range(nv):
-                        self.store_vec(acc[r * nv + v], self.at(c_rows[r], _i64(v * bl.lanes)))
-                with b.if_then(epilogue):
-                    self.epilogue(c_tile)
-        with b.if_then(edge):
-            self.copy_tile(origin(p["C"], p["c_rs"]), p["c_rs"], self.buffers["C"],
-                           _i64(bl.nr), mr, into_buffer=False)
-
-    def epilogue(self, c_tile):
-        """bias, relu and mask on an edge tile just stored in its buffer (still in L1), as a
-        loop over its rows: kept out of the unrolled register code, it costs little to compile.
-        Bias and mask are read with loads masked to the tile's columns (rows past mr repeat
-        row mr-1): masked loads are cheap, unlike masked stores."""
-        b, bl, p = self.b, self.bl, self.p
-        operands = self.epilogue_operands()
-        with self.loop(_i64(0), _i64(bl.mr), _i64(1), "epilogue", plain=True) as r:
-            c_row = self.at(c_tile[0], b.mul(r, c_tile[1]))
-            for v in range(self.nv):
-                at = self.at(c_row, _i64(v * bl.lanes))
-                self.store_vec(self.epilogue_step(self.load_vec(at), operands, r, v,
-                                                  self.cols[v]), at)
-
-    def epilogue_operands(self):
-        """Where the epilogue reads bias and mask: (row pointer and stride of each, the flags
-        as vectors). Each step is a select on its flag (no branch for LLVM to unswitch a loop
-        on); an absent operand is read from a scratch buffer instead and the value discarded.
-        A bias with column stride != 1 (0 for a column vector broadcast along rows) is
-        gathered into its buffer first, so the vector code serves every layout."""
-        b, bl, p = self.b, self.bl, self.p
-        contiguous = b.icmp_signed("==", p["bias_cs"], _i64(1))
-        with b.if_then(b.and_(p["do_bias"], b.not_(contiguous))):
-            self.gather_bias()
-
-        def tile(name, row_stride, in_place):  # &matrix[i, j] and its row stride, or buffer
-            origin = self.at(p[name], b.add(b.mul(p["i"], row_stride), p["j"]))
+                self.copy_tile(origin, row_stride, self.buffers[name], _i64(bl.nr), mr,
+                               into_buffer=True)
             return (b.select(in_place, origin, self.buffers[name]),
                     b.select(in_place, row_stride, _i64(bl.nr)))
 
-        flags = [splat(b, p[name], bl.lanes) for name in ("do_bias", "do_relu", "do_mask")]
-        return (tile("bias", p["bias_rs"], b.and_(p["do_bias"], contiguous)),
-                tile("mask", p["mask_rs"], p["do_mask"]), flags)
+        def each(values, fn):  # fn(x, row pointers, vector) for every accumulator
+            return [fn(values[r * nv + v], r, v) for r in range(bl.mr) for v in range(nv)]
 
-    def epilogue_step(self, x, operands, r, v, lane_mask):
-        """x (row r, vector v of the tile) after bias, relu and mask, each selected by its
-        flag. `r` is a Python int (a full tile) or a row index value (an edge tile: rows past
-        mr read row mr-1, and `lane_mask` limits the loads to the tile's columns)."""
-        b = self.b
-        do_bias, do_relu, do_mask = operands[2]
-        # + -0.0 leaves every x as it is (+0.0 would turn -0.0 into +0.0)
-        x = b.select(do_bias, self.add_bias(x, operands, r, v, lane_mask), x)
-        x = b.select(do_relu, self.relu(x, operands, r, v, lane_mask), x)
-        # selects, not and/or, on the flags: an absent operand's buffer holds undefined
-        # values, which a select on a false flag discards (an `and` would not)
-        return b.select(do_mask, self.apply_mask(x, operands, r, v, lane_mask), x)
+        def load(tile, r, v):
+            pointer, stride = tile
+            return self.load_vec(self.at(pointer, b.add(b.mul(_i64(r), stride),
+                                                        _i64(v * bl.lanes))))
 
-    def _operand_row(self, operand, r, v, lane_mask):
-        b, p = self.b, self.p
-        pointer, stride = operand
-        row = _i64(r) if isinstance(r, int) else self.min(r, b.sub(p["mr"], _i64(1)))
-        return self.load_vec(self.at(self.at(pointer, b.mul(row, stride)),
-                                     _i64(v * self.bl.lanes)), lane_mask)
-
-    def add_bias(self, x, operands, r, v, lane_mask):
-        return self.b.fadd(x, self._operand_row(operands[0], r, v, lane_mask))
-
-    def relu(self, x, operands, r, v, lane_mask):
-        # x < 0 ? 0 : x keeps NaN, as numpy.maximum(x, 0) does
+        full = b.not_(edge)
+        c_tile = staged("C", p["c_rs"], p["load_c"], full)
+        acc = self.when(p["load_c"], acc, lambda vals: each(
+            vals, lambda x, r, v: b.fadd(x, load(c_tile, r, v))))
+        # the epilogue, on the sums in registers: each step only where flagged (a branch per
+        # tile, not a select per vector). A bias with column stride != 1 (0 for a column
+        # vector broadcast along rows), or on an edge tile, is gathered into its buffer first.
+        contiguous = b.icmp_signed("==", p["bias_cs"], _i64(1))
+        bias_in_place = b.and_(contiguous, full)
+        bias_origin = self.at(p["bias"], b.add(b.mul(i, p["bias_rs"]), j))
+        with b.if_then(b.and_(p["do_bias"], b.not_(bias_in_place))):
+            with b.if_else(contiguous) as (rows_of_vectors, scattered):
+                with rows_of_vectors:
+                    self.copy_tile(bias_origin, p["bias_rs"], self.buffers["bias"],
+                                   _i64(bl.nr), mr, into_buffer=True)
+                with scattered:
+                    self.gather_bias()
+        bias = (b.select(bias_in_place, bias_origin, self.buffers["bias"]),
+                b.select(bias_in_place, p["bias_rs"], _i64(bl.nr)))
+        mask = staged("mask", p["mask_rs"], p["do_mask"], full)
         zero = constant(self.vec, 0)
-        return self.b.select(self.b.fcmp_ordered("<", x, zero), zero, x)
-
-    def apply_mask(self, x, operands, r, v, lane_mask):
-        zero = constant(self.vec, 0)
-        keep = self.b.fcmp_ordered(">", self._operand_row(operands[1], r, v, lane_mask), zero)
-        return self.b.select(keep, x, zero)
+        steps = [
+            ("do_bias", lambda x, r, v: b.fadd(x, load(bias, r, v))),
+            # x < 0 ? 0 : x keeps NaN, as numpy.maximum(x, 0) does
+            ("do_relu", lambda x, r, v: b.select(b.fcmp_ordered("<", x, zero), zero, x)),
+            ("do_mask", lambda x, r, v: b.select(b.fcmp_ordered(">", load(mask, r, v), zero),
+                                                 x, zero))]
+        for flag, step in steps:
+            acc = self.when(p[flag], acc, lambda vals, step=step: each(vals, step))
+        c_pointer, c_stride = c_tile
+        for r in range(bl.mr):
+            for v in range(nv):
+                self.store_vec(acc[r * nv + v], self.at(c_pointer, b.add(
+                    b.mul(_i64(r), c_stride), _i64(v * bl.lanes))))
+        with b.if_then(edge):
+            self.copy_tile(self.at(p["C"], b.add(b.mul(i, p["c_rs"]), j)), p["c_rs"],
+                           self.buffers["C"], _i64(bl.nr), mr, into_buffer=False)
 
     def copy_tile(self, matrix, row_stride, buffer, buffer_stride, mr, into_buffer):
         """Copy the valid mr x nr part of a tile between a matrix and its buffer: into the
@@ -788,39 +720,38 @@ class _Gemm:
         b.ret_void()
         return fn
 
-    def _rows_task(self, name):
-        """void rows(i8* region, i64 begin, i64 end): row chunks [begin, end) of C's block
-        (jc, pc). Chunk c covers A panels [c*P/n, (c+1)*P/n) of the P = ceil(M/MR) (n chunks,
-        at most MC rows each): it packs its rows of A and runs every tile of its rows over the
-        shared packed B block."""
-        fn = self._define(name, _TASK_ARGS)
-        b, bl, p = self.b, self.bl, self.p
-        self._load_region()
-        with self.loop(p["begin"], p["end"], _i64(1), "chunk") as chunk:
-            first = b.sdiv(b.mul(chunk, p["panels"]), p["m_chunks"])
-            last = b.sdiv(b.mul(b.add(chunk, _i64(1)), p["panels"]), p["m_chunks"])
-            ic = b.mul(first, _i64(bl.mr))
-            mc = b.sub(self.min(b.mul(last, _i64(bl.mr)), p["M"]), ic)
-            self._chunk_tiles(ic, mc, _i64(0), p["nc"])
-        b.ret_void()
-        return fn
+    def _chunks_task(self, name):
+        """void chunks(i8* region, i64 begin, i64 end): chunks [begin, end) of C's block
+        (jc, pc), by rows or (`by_columns`) by columns.
 
-    def _columns_task(self, name):
-        """void columns(i8* region, i64 begin, i64 end): column chunks [begin, end) of C's
-        block (jc, pc), for A of at most MC rows. Chunk c covers B panels [c*Q/n, (c+1)*Q/n)
-        of the block's Q (n = `n_chunks`): it packs those panels of B (no other chunk reads
-        them), then all of A, and runs every tile of its columns."""
+        Row chunk c covers A panels [c*P/n, (c+1)*P/n) of the P = ceil(M/MR) (n = m_chunks, at
+        most MC rows each): it packs its rows of A and runs every tile of its rows over the
+        shared packed B block. Column chunk c, for A of at most MC rows, covers B panels
+        [c*Q/n, (c+1)*Q/n) of the block's Q (n = n_chunks): it packs those panels of B (no
+        other chunk reads them), then all of A, and runs every tile of its columns."""
         fn = self._define(name, _TASK_ARGS)
         b, bl, p = self.b, self.bl, self.p
         self._load_region()
+        by_columns = b.icmp_signed("!=", p["by_columns"], _i64(0))
         b_panels = b.sdiv(b.add(p["nc"], _i64(bl.nr - 1)), _i64(bl.nr))
         with self.loop(p["begin"], p["end"], _i64(1), "chunk") as chunk:
-            first = b.sdiv(b.mul(chunk, b_panels), p["n_chunks"])
-            last = b.sdiv(b.mul(b.add(chunk, _i64(1)), b_panels), p["n_chunks"])
+            def share(count, n):  # this chunk's [first, last) of `count` panels in n chunks
+                return (b.sdiv(b.mul(chunk, count), n),
+                        b.sdiv(b.mul(b.add(chunk, _i64(1)), count), n))
+
+            first, last = share(p["panels"], p["m_chunks"])
+            ic = b.mul(first, _i64(bl.mr))
+            mc = b.sub(self.min(b.mul(last, _i64(bl.mr)), p["M"]), ic)
+            first, last = share(b_panels, p["n_chunks"])
             j0 = b.mul(first, _i64(bl.nr))
             j1 = self.min(b.mul(last, _i64(bl.nr)), p["nc"])
-            self._pack_b(j0, j1)
-            self._chunk_tiles(_i64(0), p["M"], j0, j1)
+            ic = b.select(by_columns, _i64(0), ic)
+            mc = b.select(by_columns, p["M"], mc)
+            j0 = b.select(by_columns, j0, _i64(0))
+            j1 = b.select(by_columns, j1, p["nc"])
+            with b.if_then(by_columns):
+                self._pack_b(j0, j1)
+            self._chunk_tiles(ic, mc, j0, j1)
         b.ret_void()
         return fn
 
@@ -946,7 +877,8 @@ class _Gemm:
                             ("b_cs", p["b_cs"]), ("context", context), ("b_pack", b_pack),
                             ("slots", slots), ("slot_stride", slot_stride), ("claims", claims),
                             ("n_slots", n_slots), ("M", M), ("panels", panels),
-                            ("m_chunks", m_chunks), ("n_chunks", n_chunks)]:
+                            ("m_chunks", m_chunks), ("n_chunks", n_chunks),
+                            ("by_columns", b.zext(by_columns, I64))]:
             set_field(name, value)
         region_arg = b.bitcast(region, I8P)
         # tile flags: load C when accumulating or after the first K block; the epilogue's
@@ -978,14 +910,14 @@ class _Gemm:
                     with threads:
                         b.call(self.parallel_for, [self.pack_b_task, region_arg, b_panels,
                                                    b_grain])
-                        b.call(self.parallel_for, [self.rows_task, region_arg, m_chunks,
+                        b.call(self.parallel_for, [self.chunks_task, region_arg, m_chunks,
                                                    _i64(1)])
                     with small:
                         with b.if_else(by_columns) as (columns, caller):
                             with columns:
-                                b.call(self.parallel_for, [self.columns_task, region_arg,
+                                b.call(self.parallel_for, [self.chunks_task, region_arg,
                                                            n_chunks, _i64(1)])
                             with caller:
                                 b.call(self.pack_b_task, [region_arg, _i64(0), b_panels])
-                                b.call(self.rows_task, [region_arg, _i64(0), m_chunks])
+                                b.call(self.chunks_task, [region_arg, _i64(0), m_chunks])
         b.ret_void()
