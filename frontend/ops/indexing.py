@@ -194,12 +194,24 @@ def _linear_index(shape, dims, indices):
     the indices against each other."""
     linear, stride = None, 1
     for d, index in zip(reversed(dims), reversed(indices)):
-        term = (index % shape[d]) * stride
+        term = _wrapped(index, shape[d], d) * stride
         linear = term if linear is None else linear + term
         stride *= shape[d]
     if isinstance(linear, Tensor):
         return linear
     return Tensor._wrap(np.asarray(linear, dtype=np.int64))
+
+
+def _wrapped(index, size, dim):
+    """`index` (along a dim of `size`, the `dim`-th) with negative entries wrapped once. Eager
+    indices are checked already (`_concrete_indices`); a traced one is looked up in 0..size-1
+    along `dim`, whose bounds check raises eager's IndexError in compiled code too (a bare
+    `index % size` would wrap an out-of-range index onto some other element)."""
+    if not isinstance(index, Tensor):
+        return index % size
+    positions = Tensor._wrap(np.arange(size, dtype=np.int64).reshape((1,) * dim + (size,)))
+    found = apply(INDEX_SELECT, (positions, index.reshape(-1)), {"axis": dim})
+    return found.reshape(index.shape)
 
 
 def _concrete_indices(shape, advanced):

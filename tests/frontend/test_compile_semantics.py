@@ -549,3 +549,19 @@ def test_out_of_range_target_fails_before_any_state_is_written():
         assert np.array_equal(p.detach().numpy(), b.numpy()) and p.grad is g
     for p, b in zip(model.parameters(), buffers):
         assert np.array_equal(opt.state[p]["momentum_buffer"].numpy(), b.numpy())
+
+
+def test_advanced_index_out_of_range_raises_like_eager(each_backend):
+    """x[i] and x[i, j] with traced index tensors: negative indices wrap once, as in eager; an
+    out-of-range one raises IndexError (it was wrapped onto another element: i % size)."""
+    x = llgrad.tensor(np.arange(20, dtype=np.float32).reshape(4, 5))
+    rows, cells = C(lambda x, i: x[i] * 2), C(lambda x, i, j: x[i, j])
+    i, j = llgrad.tensor([1, -1]), llgrad.tensor([2, -5])
+    assert np.array_equal(rows(x, i).numpy(), (x[i] * 2).numpy())
+    assert np.array_equal(cells(x, i, j).numpy(), x[i, j].numpy())
+    for bad in ([0, 4], [-5, 0]):
+        with pytest.raises(IndexError, match="out of bounds for (dimension|axis) 0 with size 4"):
+            rows(x, llgrad.tensor(bad))
+    with pytest.raises(IndexError, match="index 5 is out of bounds for (dimension|axis) 1"):
+        cells(x, i, llgrad.tensor([0, 5]))
+    assert rows.stats["executions"][each_backend] > 0 < cells.stats["executions"][each_backend]
