@@ -289,9 +289,13 @@ class NativeStep:
         finally:
             self._pool.append(context)
         if status:
-            exception, message = self._layout.errors[status]
-            raise exception(message.format(bad))
+            self.raise_failed_check(status, bad)
         self.executions += 1
+
+    def raise_failed_check(self, status, bad):
+        """Raise the error of the check that failed with `status` (`bad`: the value it saw)."""
+        exception, message = self._layout.errors[status]
+        raise exception(message.format(bad))
 
     def __call__(self, inputs):
         """Every output for `inputs` (all of them): fresh arrays, or the input written in place."""

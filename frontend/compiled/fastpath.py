@@ -47,7 +47,10 @@ def build(spec):
         lines += [f"    if read{k}() is not object{k}:", "        return MISS"]
     for k, (_, getter, value) in enumerate(guards.values):
         names[f"guard{k}"], names[f"value{k}"] = getter, value
-        lines += [f"    if not same(guard{k}(), value{k}):", "        return MISS"]
+        if _plain(value):  # == is what `same` would do, without its call and try
+            lines += [f"    if guard{k}() != value{k}:", "        return MISS"]
+        else:
+            lines += [f"    if not same(guard{k}(), value{k}):", "        return MISS"]
     lines += ["    if current() is not guards.validated:",
               "        return MISS  # state changed: the general path checks it again"]
     _native_call(spec, step, names, lines)
@@ -57,6 +60,14 @@ def build(spec):
     exec(compile(source, f"<llgrad fast path of {id(spec):#x}>", "exec"), namespace)
     spec.fast_source = source
     return namespace["fast"]
+
+
+def _plain(value):
+    """Whether comparing `value` with == gives a plain bool and never raises (numbers, strings,
+    None, and tuples of them; not arrays or tensors)."""
+    if isinstance(value, tuple):
+        return all(_plain(v) for v in value)
+    return value is None or type(value) in (bool, int, float, str)
 
 
 def _flat(structure, n):
@@ -124,9 +135,32 @@ def _native_call(spec, step, names, lines):
         allocate = "empty" if small else "empty_output"
         lines.append(f"    o{k} = {allocate}({tuple(shape)!r}, out_dtype{k})")
         arrays.append(f"o{k}")
-    lines.append(f"    run([{', '.join(arrays)}], guards.binding, "
-                 f"lambda: [feed(args) for feed in spec._bound_feeds])")
+    call = f"run([{', '.join(arrays)}], guards.binding, " \
+           f"lambda: [feed(args) for feed in spec._bound_feeds])"
+    if step._python_entry is None or step._aligned_positions:
+        lines.append(f"    {call}")
+    else:
+        lines += _inline_run(step, names, arrays, call)
     lines.append("    spec.executable.counters['llvm'] += 1")
+
+
+def _inline_run(step, names, arrays, call):
+    """NativeStep.run written out for the common call: a pooled call context already bound
+    under the current binding, the CPython entry called on its table (anything else: `run`)."""
+    names.update(contexts=step._pool, entry=step._python_entry, step=step)
+    bound = " or context[3] is not guards.binding" if step._bound_slots else ""
+    return ["    context = contexts.pop() if contexts else None",
+            f"    if context is None{bound}:",
+            "        if context is not None:",
+            "            contexts.append(context)",
+            f"        {call}",
+            "    else:",
+            f"        status = entry(context[0], {', '.join(arrays)})",
+            "        bad = int(context[2][0]) if status else 0  # before another call reuses it",
+            "        contexts.append(context)",
+            "        if status:",
+            "            step.raise_failed_check(status, bad)",
+            "        step.executions += 1"]
 
 
 def _outputs(spec, names):

@@ -77,8 +77,8 @@ def _with_step_hooks(step):
         # Under llgrad.compile the trace covers these parameters: adding a group, or a
         # parameter to one, must trace again. The sizes are checked at every call; which
         # tensors, after any change of state (add_param_group bumps the epoch).
-        tracing.guard("the optimizer's parameter groups",
-                      lambda: tuple((id(g["params"]), len(g["params"])) for g in self.param_groups))
+        tracing.guard("the optimizer's parameter groups", functools.partial(
+            _group_sizes, self.param_groups))
         tracing.guard("the optimizer's parameters",
                       lambda: tuple(tuple(map(id, g["params"])) for g in self.param_groups),
                       each_call=False)
@@ -355,6 +355,12 @@ class Optimizer:
             raise ValueError("some parameters appear in more than one parameter group")
         self.param_groups.append(param_group)
         epoch.bump()
+
+
+def _group_sizes(groups):
+    """Which parameter lists the groups hold and how long each is (a guard read at every call
+    of a compiled step: kept cheap)."""
+    return tuple([(id(params), len(params)) for params in [g["params"] for g in groups]])
 
 
 def _check_single_tensor_path(foreach, fused, differentiable):
